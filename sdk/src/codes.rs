@@ -1,0 +1,53 @@
+//! Tags, op codes and exit codes: the tables of SPEC.md §6 as Rust constants.
+//!
+//! Tags and op codes are crc32 of their TL-B lines in `contracts/schema.tlb` (op codes keep the
+//! low 31 bits). The `schema_drift` tests recompute them from the schema file, and the contracts'
+//! `Constants.spec.ts` compares this file with SPEC.md, the FunC sources and the TypeScript
+//! wrappers, so the four tables cannot drift apart silently.
+
+/// Cell tags (32-bit constructor prefixes).
+pub mod tag {
+    /// `attestation#1bb33317`: crc32 of the attestation's TL-B line. Also its version.
+    pub const ATTESTATION: u32 = 0x1bb3_3317;
+}
+
+/// Op codes of internal messages (crc32 & 0x7fffffff of the TL-B line).
+pub mod op {
+    /// `check_attestation query_id:uint64 subject:MsgAddressInt attestation:^Attestation
+    /// signatures:^SignatureEntry = InternalMsgBody`: asks the checker contract to verify.
+    pub const CHECK_ATTESTATION: u32 = 0x1530_1033;
+}
+
+/// Exit codes thrown by the FunC verifier library (all >= 256).
+pub mod error {
+    /// The attestation cell is not 798 bits with no refs.
+    pub const MALFORMED_ATTESTATION: u32 = 256;
+    /// The attestation's tag is not [`super::tag::ATTESTATION`].
+    pub const UNKNOWN_TAG: u32 = 257;
+    /// `network` is not the chain's `GLOBALID`.
+    pub const WRONG_NETWORK: u32 = 258;
+    /// `verifier` is not the contract checking it.
+    pub const WRONG_VERIFIER: u32 = 259;
+    /// `subject` is not the address being screened.
+    pub const WRONG_SUBJECT: u32 = 260;
+    /// `valid_until < now`.
+    pub const EXPIRED: u32 = 261;
+    /// `issued_at > now + max_skew`.
+    pub const NOT_YET_VALID: u32 = 262;
+    /// `risk` is above the policy's maximum.
+    pub const RISK_TOO_HIGH: u32 = 263;
+    /// `categories` intersects the policy's forbidden set.
+    pub const FORBIDDEN_CATEGORY: u32 = 264;
+    /// The epoch is neither the current signer set's nor the previous one's within its grace.
+    pub const UNKNOWN_EPOCH: u32 = 265;
+    /// A signer index is not below the signer set's count.
+    pub const UNKNOWN_SIGNER: u32 = 266;
+    /// Signer indexes do not strictly increase.
+    pub const SIGNER_ORDER: u32 = 267;
+    /// A signature does not verify.
+    pub const BAD_SIGNATURE: u32 = 268;
+    /// Fewer signatures than the signer set's threshold.
+    pub const TOO_FEW_SIGNATURES: u32 = 269;
+    /// A signature entry is not 521 bits with at most one ref.
+    pub const MALFORMED_SIGNATURES: u32 = 270;
+}

@@ -1,0 +1,127 @@
+//! The sdk's one error type.
+
+use tonlib_core::cell::TonCellError;
+
+/// Everything that can go wrong while encoding, decoding, signing or verifying Tollgate data.
+///
+/// Each decoding variant names what was wrong with the input, so a caller (or an HTTP API built
+/// on the sdk) can report it without exposing internals.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    /// An address string is neither a raw `wc:hex` address nor a valid user-friendly one.
+    #[error("invalid address {input:?}: {reason}")]
+    InvalidAddress {
+        /// The text that was given (truncated to 100 characters).
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A cell holds an address kind that attestations cannot carry (only `addr_std` without
+    /// anycast is allowed).
+    #[error("unsupported address in `{field}`: {reason}")]
+    UnsupportedAddress {
+        /// The attestation field that holds it.
+        field: &'static str,
+        /// Which kind of address was found.
+        reason: &'static str,
+    },
+    /// Text that should be base64 or hex is not.
+    #[error("invalid {encoding} text: {reason}")]
+    InvalidEncoding {
+        /// `base64` or `hex`.
+        encoding: &'static str,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// Bytes that should be a bag of cells could not be parsed as one.
+    #[error("invalid BoC: {0}")]
+    InvalidBoc(String),
+    /// A bag of cells holds more or fewer than one root cell.
+    #[error("expected a BoC with one root cell, found {0}")]
+    BocRoots(usize),
+    /// A cell is exotic (pruned branch, library, Merkle proof…) where an ordinary cell is required.
+    #[error("exotic cell where an ordinary cell is required")]
+    ExoticCell,
+    /// The cell starts with a tag that is not the attestation's, e.g. another kind or version.
+    #[error("unknown tag {found:#010x} (expected {expected:#010x})")]
+    UnknownTag {
+        /// The tag in the cell.
+        found: u32,
+        /// The tag this sdk understands.
+        expected: u32,
+    },
+    /// The cell does not have the attestation's exact layout (798 bits, no refs).
+    #[error("malformed attestation: {bits} bits and {refs} refs (expected 798 bits and no refs)")]
+    MalformedAttestation {
+        /// Data bits in the cell.
+        bits: usize,
+        /// References in the cell.
+        refs: usize,
+    },
+    /// The risk bound is above 100.
+    #[error("risk {0} is out of range (0..=100)")]
+    RiskOutOfRange(u8),
+    /// `valid_until` comes before `issued_at`.
+    #[error("valid_until {valid_until} is before issued_at {issued_at}")]
+    InvalidValidity {
+        /// The attestation's `issued_at`.
+        issued_at: u32,
+        /// The attestation's `valid_until`.
+        valid_until: u32,
+    },
+    /// A signature bundle entry does not have the layout of `signature_entry` (521 bits, at most
+    /// one ref, the ref present exactly when the `next` bit says so).
+    #[error("malformed signature entry at position {position}: {reason}")]
+    MalformedSignatureEntry {
+        /// Zero-based position in the chain.
+        position: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A signature bundle has no entries, or more than [`crate::bundle::MAX_SIGNERS`].
+    #[error("signature bundle has {0} entries (expected 1..=16)")]
+    BundleSize(usize),
+    /// Signer indexes in a bundle do not strictly increase.
+    #[error("signer index {index} does not follow {previous} (indexes must strictly increase)")]
+    SignerOrder {
+        /// The index before it.
+        previous: u8,
+        /// The offending index.
+        index: u8,
+    },
+    /// A bundle names a signer for which no public key was given.
+    #[error("no public key for signer index {0}")]
+    UnknownSigner(u8),
+    /// A signature does not verify (strictly) under the signer's key.
+    #[error("signature of signer {index} does not verify")]
+    BadSignature {
+        /// The signer index whose signature failed.
+        index: u8,
+    },
+    /// A bundle holds fewer signatures than the signer set's threshold.
+    #[error("{found} signatures, the threshold is {threshold}")]
+    TooFewSignatures {
+        /// Signatures in the bundle.
+        found: usize,
+        /// Signatures required.
+        threshold: usize,
+    },
+    /// A public key is not a valid (or is a weak, small-order) ed25519 point.
+    #[error("invalid public key: {0}")]
+    InvalidPublicKey(String),
+    /// A signer set has no keys, more than 16 keys, or a threshold outside `1..=count`.
+    #[error("invalid signer set: {0}")]
+    InvalidSignerSet(String),
+    /// tonlib-core refused to build a cell; with the layouts in this crate this means a bug.
+    #[error("cell construction failed: {0}")]
+    Cell(String),
+}
+
+/// `Result` with the sdk's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<TonCellError> for Error {
+    fn from(err: TonCellError) -> Self {
+        Error::Cell(err.to_string())
+    }
+}

@@ -1,0 +1,33 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Layout
+//!
+//! - [`attestation`]: the attestation cell — encode, strict decode, hash, sign, verify.
+//! - [`bundle`]: the signature bundle — k signer-indexed signatures chained across cells.
+//! - [`signer_set`]: a verifier's signer set as contracts store it.
+//! - [`address`]: `addr_std` addresses in raw and user-friendly text.
+//! - [`categories`], [`network`]: the category bitmask and network ids.
+//! - [`boc`]: bags of cells as bytes, base64 and hex.
+//! - [`codes`]: tags, op codes and exit codes (SPEC.md §6).
+//! - [`error`]: the one error type.
+
+pub mod address;
+pub mod attestation;
+pub mod boc;
+pub mod bundle;
+pub mod categories;
+pub mod codes;
+pub mod error;
+pub mod network;
+pub mod signer_set;
+
+pub use address::{Address, FriendlyFlags};
+pub use attestation::Attestation;
+pub use bundle::{SignatureBundle, SignatureEntry};
+pub use categories::Categories;
+pub use error::{Error, Result};
+pub use network::Network;
+pub use signer_set::SignerSet;
+
+/// ed25519 types used across the API, re-exported so callers need not pin ed25519-dalek.
+pub use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
