@@ -154,3 +154,111 @@ impl SignatureBundle {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attestation::test_cell;
+    use crate::{Address, Categories, Network};
+    use ed25519_dalek::SigningKey;
+
+    fn keys(n: u8) -> Vec<SigningKey> {
+        (0..n).map(|i| SigningKey::from_bytes(&[i + 1; 32])).collect()
+    }
+
+    fn attestation() -> Attestation {
+        Attestation {
+            network: Network::TESTNET,
+            verifier: Address::new(0, [1; 32]),
+            subject: Address::new(0, [2; 32]),
+            risk: 0,
+            categories: Categories::NONE,
+            issued_at: 100,
+            valid_until: 200,
+            epoch: 1,
+            nonce: 5,
+        }
+    }
+
+    fn signed(attestation: &Attestation, keys: &[SigningKey], signers: &[u8]) -> SignatureBundle {
+        let entries = signers
+            .iter()
+            .map(|&i| SignatureEntry { signer: i, signature: attestation.sign(&keys[usize::from(i)]).unwrap() })
+            .collect();
+        SignatureBundle::new(entries).unwrap()
+    }
+
+    fn public(keys: &[SigningKey]) -> Vec<VerifyingKey> {
+        keys.iter().map(SigningKey::verifying_key).collect()
+    }
+
+    #[test]
+    fn chains_one_entry_per_cell_and_round_trips() {
+        let keys = keys(5);
+        let a = attestation();
+        let bundle = signed(&a, &keys, &[4, 0, 2]);
+        assert_eq!(bundle.entries().iter().map(|e| e.signer).collect::<Vec<_>>(), [0, 2, 4]);
+        let root = bundle.to_cell().unwrap();
+        assert_eq!((root.bit_len(), root.references().len()), (ENTRY_BITS, 1));
+        let last = root.reference(0).unwrap().reference(0).unwrap();
+        assert_eq!((last.bit_len(), last.references().len()), (ENTRY_BITS, 0));
+        assert_eq!(SignatureBundle::from_boc(&bundle.to_boc().unwrap()).unwrap(), bundle);
+        bundle.verify(&a, &public(&keys), 3).unwrap();
+    }
+
+    #[test]
+    fn verification_names_the_failing_signer_and_counts_the_threshold() {
+        let keys = keys(3);
+        let a = attestation();
+        let bundle = signed(&a, &keys, &[0, 1]);
+        assert_eq!(bundle.verify(&a, &public(&keys), 3), Err(Error::TooFewSignatures { found: 2, threshold: 3 }));
+        let other = Attestation { risk: 1, ..a };
+        assert_eq!(bundle.verify(&other, &public(&keys), 1), Err(Error::BadSignature { index: 0 }));
+        assert_eq!(bundle.verify(&a, &public(&keys[..1]), 1), Err(Error::UnknownSigner(1)));
+    }
+
+    #[test]
+    fn refuses_duplicates_empty_and_oversized_bundles() {
+        let keys = keys(1);
+        let signature = attestation().sign(&keys[0]).unwrap();
+        let entry = |signer| SignatureEntry { signer, signature };
+        assert_eq!(SignatureBundle::new(vec![entry(3), entry(3)]), Err(Error::SignerOrder { previous: 3, index: 3 }));
+        assert_eq!(SignatureBundle::new(vec![]), Err(Error::BundleSize(0)));
+        assert_eq!(SignatureBundle::new((0..17).map(entry).collect()), Err(Error::BundleSize(17)));
+    }
+
+    /// Builds an entry chain by hand, `signers` in the given (possibly bad) order.
+    fn raw_chain(signers: &[u8]) -> ArcCell {
+        let mut next: Option<ArcCell> = None;
+        for &signer in signers.iter().rev() {
+            let tail = next.clone();
+            next = Some(test_cell(|b| {
+                b.store_u8(8, signer)?.store_slice(&[0; 64])?.store_ref_cell_optional(tail.as_ref())?;
+                Ok(())
+            }));
+        }
+        next.unwrap()
+    }
+
+    #[test]
+    fn decoder_refuses_out_of_order_and_overlong_chains() {
+        assert_eq!(SignatureBundle::from_cell(&raw_chain(&[2, 1])), Err(Error::SignerOrder { previous: 2, index: 1 }));
+        let long: Vec<u8> = (0..17).collect();
+        assert_eq!(SignatureBundle::from_cell(&raw_chain(&long)), Err(Error::BundleSize(17)));
+    }
+
+    #[test]
+    fn decoder_refuses_malformed_entries() {
+        let short = test_cell(|b| {
+            b.store_u8(8, 0)?.store_slice(&[0; 64])?;
+            Ok(())
+        });
+        assert!(matches!(SignatureBundle::from_cell(&short), Err(Error::MalformedSignatureEntry { position: 0, .. })));
+        let lying = test_cell(|b| {
+            b.store_u8(8, 0)?.store_slice(&[0; 64])?.store_bit(true)?;
+            Ok(())
+        });
+        let err = SignatureBundle::from_cell(&lying).unwrap_err();
+        assert_eq!(err, Error::MalformedSignatureEntry { position: 0, reason: "the next bit does not match the refs".into() });
+    }
+}

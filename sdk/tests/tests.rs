@@ -1,0 +1,5 @@
+//! Integration tests of the wire format: one binary, one module per concern.
+
+mod golden_vectors;
+mod roundtrip;
+mod schema_drift;
