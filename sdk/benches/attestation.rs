@@ -8,7 +8,9 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use ed25519_dalek::Signer as _;
-use tollgate_sdk::{Address, Attestation, Categories, Network, SignatureBundle, SignatureEntry, SigningKey};
+use tollgate_sdk::{
+    Address, Attestation, Categories, Network, SignatureBundle, SignatureEntry, SigningKey,
+};
 
 fn sample(nonce: u64) -> Attestation {
     Attestation {
@@ -30,7 +32,9 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
 
     let hash = sample(0).hash().unwrap();
-    group.bench_function("raw_ed25519_sign", |b| b.iter(|| key.sign(black_box(&hash))));
+    group.bench_function("raw_ed25519_sign", |b| {
+        b.iter(|| key.sign(black_box(&hash)))
+    });
 
     let mut nonce = 0u64;
     group.bench_function("encode_hash_sign", |b| {
@@ -39,25 +43,36 @@ fn bench(c: &mut Criterion) {
             black_box(sample(nonce).sign(&key).unwrap())
         })
     });
-    group.bench_function("encode_hash", |b| b.iter(|| black_box(sample(black_box(3)).hash().unwrap())));
+    group.bench_function("encode_hash", |b| {
+        b.iter(|| black_box(sample(black_box(3)).hash().unwrap()))
+    });
 
     let boc = sample(1).to_boc().unwrap();
-    group.bench_function("decode_boc", |b| b.iter(|| Attestation::from_boc(black_box(&boc)).unwrap()));
+    group.bench_function("decode_boc", |b| {
+        b.iter(|| Attestation::from_boc(black_box(&boc)).unwrap())
+    });
 
     let a = sample(1);
     let signature = a.sign(&key).unwrap();
     let public = key.verifying_key();
-    group.bench_function("verify_strict", |b| b.iter(|| a.verify(&public, black_box(&signature)).unwrap()));
+    group.bench_function("verify_strict", |b| {
+        b.iter(|| a.verify(&public, black_box(&signature)).unwrap())
+    });
 
     let keys: Vec<SigningKey> = (1..=3).map(|i| SigningKey::from_bytes(&[i; 32])).collect();
     let publics: Vec<_> = keys.iter().map(SigningKey::verifying_key).collect();
     let entries = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| SignatureEntry { signer: i as u8, signature: a.sign(k).unwrap() })
+        .map(|(i, k)| SignatureEntry {
+            signer: i as u8,
+            signature: a.sign(k).unwrap(),
+        })
         .collect();
     let bundle = SignatureBundle::new(entries).unwrap();
-    group.bench_function("bundle_verify_k3", |b| b.iter(|| bundle.verify(&a, &publics, 3).unwrap()));
+    group.bench_function("bundle_verify_k3", |b| {
+        b.iter(|| bundle.verify(&a, &publics, 3).unwrap())
+    });
     group.finish();
 }
 

@@ -34,7 +34,11 @@ fn random_address(rng: &mut StdRng) -> Address {
 fn random_attestation(rng: &mut StdRng) -> Attestation {
     let (t1, t2): (u32, u32) = (rng.gen(), rng.gen());
     Attestation {
-        network: if rng.gen_bool(0.5) { Network(rng.gen()) } else { Network::MAINNET },
+        network: if rng.gen_bool(0.5) {
+            Network(rng.gen())
+        } else {
+            Network::MAINNET
+        },
         verifier: random_address(rng),
         subject: random_address(rng),
         risk: rng.gen_range(0..=100),

@@ -44,7 +44,10 @@ pub struct FriendlyFlags {
 
 impl Address {
     /// The basechain address `0:000…0` (the one tonlib-core would shorten to `addr_none`).
-    pub const ZERO: Address = Address { workchain: 0, hash: [0; 32] };
+    pub const ZERO: Address = Address {
+        workchain: 0,
+        hash: [0; 32],
+    };
 
     /// An address from its parts.
     pub const fn new(workchain: i8, hash: [u8; 32]) -> Self {
@@ -54,9 +57,12 @@ impl Address {
     /// Parses a raw `wc:hex` address.
     pub fn from_raw(input: &str) -> Result<Self> {
         let err = |reason| invalid(input, reason);
-        let (wc, hex_part) = input.split_once(':').ok_or_else(|| err("missing ':' between workchain and account id"))?;
+        let (wc, hex_part) = input
+            .split_once(':')
+            .ok_or_else(|| err("missing ':' between workchain and account id"))?;
         let workchain: i32 = wc.parse().map_err(|_| err("workchain is not an integer"))?;
-        let workchain = i8::try_from(workchain).map_err(|_| err("workchain does not fit addr_std (int8)"))?;
+        let workchain =
+            i8::try_from(workchain).map_err(|_| err("workchain does not fit addr_std (int8)"))?;
         if hex_part.len() != 64 {
             return Err(err("account id must be 64 hex digits"));
         }
@@ -71,9 +77,17 @@ impl Address {
         if input.len() != 48 {
             return Err(err("user-friendly address must be 48 characters"));
         }
-        let engine = if input.contains(['-', '_']) { &URL_SAFE } else { &STANDARD };
-        let bytes = engine.decode(input).map_err(|_| err("not base64 or base64url"))?;
-        let bytes: [u8; 36] = bytes.try_into().map_err(|_| err("must decode to 36 bytes"))?;
+        let engine = if input.contains(['-', '_']) {
+            &URL_SAFE
+        } else {
+            &STANDARD
+        };
+        let bytes = engine
+            .decode(input)
+            .map_err(|_| err("not base64 or base64url"))?;
+        let bytes: [u8; 36] = bytes
+            .try_into()
+            .map_err(|_| err("must decode to 36 bytes"))?;
         let checksum = u16::from_be_bytes([bytes[34], bytes[35]]);
         if CRC16.checksum(&bytes[..34]) != checksum {
             return Err(err("checksum mismatch"));
@@ -86,7 +100,16 @@ impl Address {
         };
         let mut hash = [0u8; 32];
         hash.copy_from_slice(&bytes[2..34]);
-        Ok((Address { workchain: bytes[1] as i8, hash }, FriendlyFlags { bounceable, testnet }))
+        Ok((
+            Address {
+                workchain: bytes[1] as i8,
+                hash,
+            },
+            FriendlyFlags {
+                bounceable,
+                testnet,
+            },
+        ))
     }
 
     /// The raw form `wc:hex` (lower-case hex), as attestations' JSON fields use.
@@ -97,7 +120,11 @@ impl Address {
     /// The user-friendly form in base64url, as wallets show it.
     pub fn to_friendly(&self, flags: FriendlyFlags) -> String {
         let mut bytes = [0u8; 36];
-        bytes[0] = if flags.bounceable { FLAG_BOUNCEABLE } else { FLAG_NON_BOUNCEABLE };
+        bytes[0] = if flags.bounceable {
+            FLAG_BOUNCEABLE
+        } else {
+            FLAG_NON_BOUNCEABLE
+        };
         if flags.testnet {
             bytes[0] |= FLAG_TESTNET;
         }
@@ -110,7 +137,10 @@ impl Address {
 }
 
 fn invalid(input: &str, reason: &'static str) -> Error {
-    Error::InvalidAddress { input: input.chars().take(100).collect(), reason }
+    Error::InvalidAddress {
+        input: input.chars().take(100).collect(),
+        reason,
+    }
 }
 
 impl FromStr for Address {
@@ -139,13 +169,18 @@ impl fmt::Debug for Address {
 }
 
 impl serde::Serialize for Address {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
         serializer.collect_str(self)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for Address {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
     }
@@ -164,7 +199,13 @@ mod tests {
         let raw: Address = USDT_RAW.parse().unwrap();
         let (friendly, flags) = Address::from_friendly(USDT_FRIENDLY).unwrap();
         assert_eq!(raw, friendly);
-        assert_eq!(flags, FriendlyFlags { bounceable: true, testnet: false });
+        assert_eq!(
+            flags,
+            FriendlyFlags {
+                bounceable: true,
+                testnet: false
+            }
+        );
         assert_eq!(raw.to_friendly(flags), USDT_FRIENDLY);
         assert_eq!(raw.to_string(), USDT_RAW);
     }
@@ -174,11 +215,18 @@ mod tests {
         let address = Address::new(-1, [0xfb; 32]);
         for bounceable in [false, true] {
             for testnet in [false, true] {
-                let flags = FriendlyFlags { bounceable, testnet };
+                let flags = FriendlyFlags {
+                    bounceable,
+                    testnet,
+                };
                 let url = address.to_friendly(flags);
                 let std = url.replace('-', "+").replace('_', "/");
                 for text in [&url, &std] {
-                    assert_eq!(Address::from_friendly(text).unwrap(), (address, flags), "{text}");
+                    assert_eq!(
+                        Address::from_friendly(text).unwrap(),
+                        (address, flags),
+                        "{text}"
+                    );
                 }
             }
         }
@@ -187,7 +235,13 @@ mod tests {
     #[test]
     fn friendly_prefixes_match_wallet_conventions() {
         let a = Address::ZERO;
-        let p = |b, t| a.to_friendly(FriendlyFlags { bounceable: b, testnet: t })[..2].to_string();
+        let p = |b, t| {
+            a.to_friendly(FriendlyFlags {
+                bounceable: b,
+                testnet: t,
+            })[..2]
+                .to_string()
+        };
         assert_eq!(p(true, false), "EQ");
         assert_eq!(p(false, false), "UQ");
         assert_eq!(p(true, true), "kQ");
@@ -199,7 +253,16 @@ mod tests {
         let mut text = USDT_FRIENDLY.to_string();
         text.replace_range(10..11, if &text[10..11] == "A" { "B" } else { "A" });
         let err = text.parse::<Address>().unwrap_err();
-        assert!(matches!(err, Error::InvalidAddress { reason: "checksum mismatch", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::InvalidAddress {
+                    reason: "checksum mismatch",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -207,14 +270,28 @@ mod tests {
         let cases = [
             ("", "user-friendly address must be 48 characters"),
             ("0:abc", "account id must be 64 hex digits"),
-            ("x:0000000000000000000000000000000000000000000000000000000000000000", "workchain is not an integer"),
-            ("128:0000000000000000000000000000000000000000000000000000000000000000", "workchain does not fit addr_std (int8)"),
-            ("0:zz00000000000000000000000000000000000000000000000000000000000000", "account id is not hex"),
-            ("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!", "not base64 or base64url"),
+            (
+                "x:0000000000000000000000000000000000000000000000000000000000000000",
+                "workchain is not an integer",
+            ),
+            (
+                "128:0000000000000000000000000000000000000000000000000000000000000000",
+                "workchain does not fit addr_std (int8)",
+            ),
+            (
+                "0:zz00000000000000000000000000000000000000000000000000000000000000",
+                "account id is not hex",
+            ),
+            (
+                "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+                "not base64 or base64url",
+            ),
         ];
         for (input, expected) in cases {
             match input.parse::<Address>() {
-                Err(Error::InvalidAddress { reason, .. }) => assert_eq!(reason, expected, "{input:?}"),
+                Err(Error::InvalidAddress { reason, .. }) => {
+                    assert_eq!(reason, expected, "{input:?}")
+                }
                 other => panic!("{input:?}: {other:?}"),
             }
         }
@@ -227,7 +304,13 @@ mod tests {
         let checksum = CRC16.checksum(&bytes[..34]);
         bytes[34..].copy_from_slice(&checksum.to_be_bytes());
         let err = Address::from_friendly(&URL_SAFE.encode(bytes)).unwrap_err();
-        assert!(matches!(err, Error::InvalidAddress { reason: "unknown flags byte", .. }));
+        assert!(matches!(
+            err,
+            Error::InvalidAddress {
+                reason: "unknown flags byte",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -236,7 +319,10 @@ mod tests {
         let address: Address = USDT_RAW.parse().unwrap();
         let ton = TonAddress::from_str(USDT_RAW).unwrap();
         for (bounceable, testnet) in [(true, false), (false, false), (true, true), (false, true)] {
-            let ours = address.to_friendly(FriendlyFlags { bounceable, testnet });
+            let ours = address.to_friendly(FriendlyFlags {
+                bounceable,
+                testnet,
+            });
             assert_eq!(ours, ton.to_base64_url_flags(!bounceable, testnet));
         }
     }

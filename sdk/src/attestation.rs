@@ -6,9 +6,9 @@
 //! ```
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
-use tonlib_core::cell::{Cell, CellBuilder, CellParser};
 #[cfg(test)]
 use tonlib_core::cell::ArcCell;
+use tonlib_core::cell::{Cell, CellBuilder, CellParser};
 
 use crate::address::{Address, ADDR_STD_BITS};
 use crate::boc;
@@ -98,7 +98,10 @@ impl Attestation {
         if bits >= 32 {
             let found = cell.parser().load_u32(32)?;
             if found != tag::ATTESTATION {
-                return Err(Error::UnknownTag { found, expected: tag::ATTESTATION });
+                return Err(Error::UnknownTag {
+                    found,
+                    expected: tag::ATTESTATION,
+                });
             }
         }
         if bits != ATTESTATION_BITS || refs != 0 {
@@ -142,7 +145,10 @@ impl Attestation {
             return Err(Error::RiskOutOfRange(self.risk));
         }
         if self.valid_until < self.issued_at {
-            return Err(Error::InvalidValidity { issued_at: self.issued_at, valid_until: self.valid_until });
+            return Err(Error::InvalidValidity {
+                issued_at: self.issued_at,
+                valid_until: self.valid_until,
+            });
         }
         Ok(())
     }
@@ -167,8 +173,14 @@ pub(crate) fn hash_of(cell: &Cell) -> [u8; 32] {
 }
 
 /// Strictly verifies `signature` over a 32-byte hash; `index` names the signer in the error.
-pub(crate) fn verify_hash(hash: &[u8; 32], key: &VerifyingKey, signature: &Signature, index: u8) -> Result<()> {
-    key.verify_strict(hash, signature).map_err(|_| Error::BadSignature { index })
+pub(crate) fn verify_hash(
+    hash: &[u8; 32],
+    key: &VerifyingKey,
+    signature: &Signature,
+    index: u8,
+) -> Result<()> {
+    key.verify_strict(hash, signature)
+        .map_err(|_| Error::BadSignature { index })
 }
 
 /// Writes `addr_std$10 anycast:nothing workchain_id:int8 address:bits256` in full. tonlib-core's
@@ -260,13 +272,23 @@ mod tests {
     fn round_trips_through_every_boc_spelling() {
         let a = sample();
         assert_eq!(Attestation::from_boc(&a.to_boc().unwrap()).unwrap(), a);
-        assert_eq!(Attestation::from_boc_base64(&a.to_boc_base64().unwrap()).unwrap(), a);
-        assert_eq!(Attestation::from_boc_hex(&a.to_boc_hex().unwrap()).unwrap(), a);
+        assert_eq!(
+            Attestation::from_boc_base64(&a.to_boc_base64().unwrap()).unwrap(),
+            a
+        );
+        assert_eq!(
+            Attestation::from_boc_hex(&a.to_boc_hex().unwrap()).unwrap(),
+            a
+        );
     }
 
     #[test]
     fn zero_address_is_written_in_full() {
-        let a = Attestation { verifier: Address::ZERO, subject: Address::ZERO, ..sample() };
+        let a = Attestation {
+            verifier: Address::ZERO,
+            subject: Address::ZERO,
+            ..sample()
+        };
         let cell = a.to_cell().unwrap();
         assert_eq!(cell.bit_len(), 798, "addr_none would make it shorter");
         assert_eq!(Attestation::from_cell(&cell).unwrap(), a);
@@ -280,7 +302,10 @@ mod tests {
         });
         assert_eq!(
             Attestation::from_cell(&cell),
-            Err(Error::UnknownTag { found: tag::ATTESTATION ^ 1, expected: tag::ATTESTATION })
+            Err(Error::UnknownTag {
+                found: tag::ATTESTATION ^ 1,
+                expected: tag::ATTESTATION
+            })
         );
     }
 
@@ -291,17 +316,27 @@ mod tests {
             b.store_cell_data(&good)?.store_bit(false)?;
             Ok(())
         });
-        assert_eq!(Attestation::from_cell(&extra_bit), Err(Error::MalformedAttestation { bits: 799, refs: 0 }));
+        assert_eq!(
+            Attestation::from_cell(&extra_bit),
+            Err(Error::MalformedAttestation { bits: 799, refs: 0 })
+        );
         let extra_ref = test_cell(|b| {
-            b.store_cell_data(&good)?.store_reference(&Cell::default().to_arc())?;
+            b.store_cell_data(&good)?
+                .store_reference(&Cell::default().to_arc())?;
             Ok(())
         });
-        assert_eq!(Attestation::from_cell(&extra_ref), Err(Error::MalformedAttestation { bits: 798, refs: 1 }));
+        assert_eq!(
+            Attestation::from_cell(&extra_ref),
+            Err(Error::MalformedAttestation { bits: 798, refs: 1 })
+        );
         let short = test_cell(|b| {
             b.store_u32(32, tag::ATTESTATION)?;
             Ok(())
         });
-        assert_eq!(Attestation::from_cell(&short), Err(Error::MalformedAttestation { bits: 32, refs: 0 }));
+        assert_eq!(
+            Attestation::from_cell(&short),
+            Err(Error::MalformedAttestation { bits: 32, refs: 0 })
+        );
     }
 
     /// Rewrites the verifier address's first bits, keeping the cell 798 bits long.
@@ -313,18 +348,28 @@ mod tests {
         let rest_len = 798 - 64 - prefix_bits;
         let rest = parser.load_bits(rest_len).unwrap();
         test_cell(|b| {
-            b.store_bits(64, &head)?.store_u8(prefix_bits, prefix)?.store_bits(rest_len, &rest)?;
+            b.store_bits(64, &head)?
+                .store_u8(prefix_bits, prefix)?
+                .store_bits(rest_len, &rest)?;
             Ok(())
         })
     }
 
     #[test]
     fn refuses_addresses_it_cannot_represent() {
-        for (bits, prefix, reason) in [(2, 0b00, "addr_none"), (2, 0b01, "addr_extern"), (2, 0b11, "addr_var"), (3, 0b101, "anycast")] {
+        for (bits, prefix, reason) in [
+            (2, 0b00, "addr_none"),
+            (2, 0b01, "addr_extern"),
+            (2, 0b11, "addr_var"),
+            (3, 0b101, "anycast"),
+        ] {
             let cell = with_verifier_prefix(bits, prefix);
             assert_eq!(
                 Attestation::from_cell(&cell),
-                Err(Error::UnsupportedAddress { field: "verifier", reason }),
+                Err(Error::UnsupportedAddress {
+                    field: "verifier",
+                    reason
+                }),
                 "{reason}"
             );
         }
@@ -332,23 +377,60 @@ mod tests {
 
     #[test]
     fn refuses_out_of_range_values() {
-        let high = Attestation { risk: 101, ..sample() };
+        let high = Attestation {
+            risk: 101,
+            ..sample()
+        };
         let cell = high.to_cell().unwrap();
-        assert_eq!(Attestation::from_cell(&cell), Err(Error::RiskOutOfRange(101)));
-        let backwards = Attestation { issued_at: 10, valid_until: 9, ..sample() };
+        assert_eq!(
+            Attestation::from_cell(&cell),
+            Err(Error::RiskOutOfRange(101))
+        );
+        let backwards = Attestation {
+            issued_at: 10,
+            valid_until: 9,
+            ..sample()
+        };
         let cell = backwards.to_cell().unwrap();
-        assert_eq!(Attestation::from_cell(&cell), Err(Error::InvalidValidity { issued_at: 10, valid_until: 9 }));
+        assert_eq!(
+            Attestation::from_cell(&cell),
+            Err(Error::InvalidValidity {
+                issued_at: 10,
+                valid_until: 9
+            })
+        );
     }
 
     #[test]
     fn refuses_malformed_bocs_with_typed_errors() {
-        assert!(matches!(Attestation::from_boc(&[]), Err(Error::InvalidBoc(_))));
-        assert!(matches!(Attestation::from_boc(b"not a boc at all"), Err(Error::InvalidBoc(_))));
-        assert!(matches!(Attestation::from_boc_base64("%%%"), Err(Error::InvalidEncoding { encoding: "base64", .. })));
-        assert!(matches!(Attestation::from_boc_hex("zz"), Err(Error::InvalidEncoding { encoding: "hex", .. })));
+        assert!(matches!(
+            Attestation::from_boc(&[]),
+            Err(Error::InvalidBoc(_))
+        ));
+        assert!(matches!(
+            Attestation::from_boc(b"not a boc at all"),
+            Err(Error::InvalidBoc(_))
+        ));
+        assert!(matches!(
+            Attestation::from_boc_base64("%%%"),
+            Err(Error::InvalidEncoding {
+                encoding: "base64",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Attestation::from_boc_hex("zz"),
+            Err(Error::InvalidEncoding {
+                encoding: "hex",
+                ..
+            })
+        ));
         let mut truncated = sample().to_boc().unwrap();
         truncated.truncate(truncated.len() - 5);
-        assert!(matches!(Attestation::from_boc(&truncated), Err(Error::InvalidBoc(_))));
+        assert!(matches!(
+            Attestation::from_boc(&truncated),
+            Err(Error::InvalidBoc(_))
+        ));
     }
 
     #[test]
@@ -357,14 +439,23 @@ mod tests {
         let a = sample();
         let signature = a.sign(&key).unwrap();
         a.verify(&key.verifying_key(), &signature).unwrap();
-        let other = Attestation { nonce: a.nonce + 1, ..a };
-        assert_eq!(other.verify(&key.verifying_key(), &signature), Err(Error::BadSignature { index: 0 }));
+        let other = Attestation {
+            nonce: a.nonce + 1,
+            ..a
+        };
+        assert_eq!(
+            other.verify(&key.verifying_key(), &signature),
+            Err(Error::BadSignature { index: 0 })
+        );
     }
 
     #[test]
     fn json_fields_use_raw_addresses_and_string_nonces() {
         let json = serde_json::to_value(sample()).unwrap();
-        assert_eq!(json["verifier"], "0:1111111111111111111111111111111111111111111111111111111111111111");
+        assert_eq!(
+            json["verifier"],
+            "0:1111111111111111111111111111111111111111111111111111111111111111"
+        );
         assert_eq!(json["nonce"], "18446744073709551614");
         assert_eq!(json["network"], -239);
         let back: Attestation = serde_json::from_value(json).unwrap();

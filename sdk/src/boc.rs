@@ -50,12 +50,19 @@ pub fn from_bytes(bytes: &[u8]) -> Result<ArcCell> {
         let refs = cell
             .refs
             .iter()
-            .map(|&r| built[r].clone().ok_or_else(|| invalid("reference to a cell not yet built")))
+            .map(|&r| {
+                built[r]
+                    .clone()
+                    .ok_or_else(|| invalid("reference to a cell not yet built"))
+            })
             .collect::<Result<Vec<_>>>()?;
-        let cell = Cell::new(cell.data, cell.bit_len, refs, false).map_err(|err| Error::InvalidBoc(err.to_string()))?;
+        let cell = Cell::new(cell.data, cell.bit_len, refs, false)
+            .map_err(|err| Error::InvalidBoc(err.to_string()))?;
         built[index] = Some(cell.to_arc());
     }
-    built[raw.roots[0]].take().ok_or_else(|| invalid("root missing"))
+    built[raw.roots[0]]
+        .take()
+        .ok_or_else(|| invalid("root missing"))
 }
 
 /// Parses a base64 (standard or url-safe alphabet) BoC with one root cell.
@@ -64,14 +71,19 @@ pub fn from_base64(text: &str) -> Result<ArcCell> {
     let bytes = STANDARD
         .decode(text)
         .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(text))
-        .map_err(|err| Error::InvalidEncoding { encoding: "base64", reason: err.to_string() })?;
+        .map_err(|err| Error::InvalidEncoding {
+            encoding: "base64",
+            reason: err.to_string(),
+        })?;
     from_bytes(&bytes)
 }
 
 /// Parses a hex BoC with one root cell.
 pub fn from_hex(text: &str) -> Result<ArcCell> {
-    let bytes = hex::decode(text.trim())
-        .map_err(|err| Error::InvalidEncoding { encoding: "hex", reason: err.to_string() })?;
+    let bytes = hex::decode(text.trim()).map_err(|err| Error::InvalidEncoding {
+        encoding: "hex",
+        reason: err.to_string(),
+    })?;
     from_bytes(&bytes)
 }
 
@@ -110,7 +122,11 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.at.checked_add(n).filter(|&end| end <= self.bytes.len()).ok_or_else(|| invalid("truncated"))?;
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or_else(|| invalid("truncated"))?;
         let out = &self.bytes[self.at..end];
         self.at = end;
         Ok(out)
@@ -122,7 +138,10 @@ impl<'a> Reader<'a> {
 
     /// A big-endian unsigned integer of `n` bytes (n <= 8).
     fn uint(&mut self, n: usize) -> Result<usize> {
-        let value = self.take(n)?.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        let value = self
+            .take(n)?
+            .iter()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
         usize::try_from(value).map_err(|_| invalid("size does not fit this machine"))
     }
 }
@@ -138,7 +157,10 @@ impl RawBoc {
     /// ```
     fn parse(bytes: &[u8]) -> Result<RawBoc> {
         let mut r = Reader { bytes, at: 0 };
-        if r.take(4).map_err(|_| invalid("too short for a bag of cells"))? != [0xb5, 0xee, 0x9c, 0x72] {
+        if r.take(4)
+            .map_err(|_| invalid("too short for a bag of cells"))?
+            != [0xb5, 0xee, 0x9c, 0x72]
+        {
             return Err(invalid("not a bag of cells (bad magic)"));
         }
         let flags = r.byte()?;
@@ -152,7 +174,12 @@ impl RawBoc {
             return Err(invalid("bad size or offset width"));
         }
         if has_crc {
-            let (body, stored) = bytes.split_at(bytes.len().checked_sub(4).ok_or_else(|| invalid("truncated"))?);
+            let (body, stored) = bytes.split_at(
+                bytes
+                    .len()
+                    .checked_sub(4)
+                    .ok_or_else(|| invalid("truncated"))?,
+            );
             if CRC32C.checksum(body).to_le_bytes() != stored {
                 return Err(invalid("CRC32C mismatch"));
             }
@@ -167,12 +194,18 @@ impl RawBoc {
             return Err(invalid("bad root or absent count"));
         }
         let total = r.uint(off_bytes)?;
-        let root_list = (0..roots).map(|_| r.uint(size)).collect::<Result<Vec<_>>>()?;
+        let root_list = (0..roots)
+            .map(|_| r.uint(size))
+            .collect::<Result<Vec<_>>>()?;
         if root_list.iter().any(|&root| root >= cells) {
             return Err(invalid("root index out of range"));
         }
         if has_idx {
-            r.take(cells.checked_mul(off_bytes).ok_or_else(|| invalid("index too large"))?)?;
+            r.take(
+                cells
+                    .checked_mul(off_bytes)
+                    .ok_or_else(|| invalid("index too large"))?,
+            )?;
         }
         let data_start = r.at;
         let mut raw = Vec::with_capacity(cells);
@@ -188,7 +221,10 @@ impl RawBoc {
         if r.at != bytes.len() {
             return Err(invalid("trailing bytes after the bag of cells"));
         }
-        Ok(RawBoc { cells: raw, roots: root_list })
+        Ok(RawBoc {
+            cells: raw,
+            roots: root_list,
+        })
     }
 }
 
@@ -203,7 +239,9 @@ fn read_cell(r: &mut Reader<'_>, size: usize, index: usize, cells: usize) -> Res
         return Err(Error::ExoticCell);
     }
     if d1 & 0xf0 != 0 {
-        return Err(invalid("levels and stored hashes are not supported in ordinary cells"));
+        return Err(invalid(
+            "levels and stored hashes are not supported in ordinary cells",
+        ));
     }
     let full_bytes = d2 % 2 == 0;
     let len = usize::from(d2).div_ceil(2);
@@ -214,7 +252,9 @@ fn read_cell(r: &mut Reader<'_>, size: usize, index: usize, cells: usize) -> Res
     let mut bit_len = len * 8;
     if !full_bytes {
         // The last byte ends with a completion tag: a 1 bit followed by zeros.
-        let last = data.last_mut().ok_or_else(|| invalid("empty cell marked incomplete"))?;
+        let last = data
+            .last_mut()
+            .ok_or_else(|| invalid("empty cell marked incomplete"))?;
         if *last == 0 {
             return Err(invalid("missing completion tag"));
         }
@@ -225,12 +265,18 @@ fn read_cell(r: &mut Reader<'_>, size: usize, index: usize, cells: usize) -> Res
     if bit_len > 1023 {
         return Err(invalid("cell data longer than 1023 bits"));
     }
-    let refs = (0..ref_count).map(|_| r.uint(size)).collect::<Result<Vec<_>>>()?;
+    let refs = (0..ref_count)
+        .map(|_| r.uint(size))
+        .collect::<Result<Vec<_>>>()?;
     // Refs must point forward (a DAG in topological order) and inside the bag.
     if refs.iter().any(|&child| child <= index || child >= cells) {
         return Err(invalid("reference index out of order or out of range"));
     }
-    Ok(RawCell { data, bit_len, refs })
+    Ok(RawCell {
+        data,
+        bit_len,
+        refs,
+    })
 }
 
 #[cfg(test)]
@@ -243,7 +289,10 @@ mod tests {
         leaf.store_u8(5, 0b10110).unwrap();
         let leaf = leaf.build().unwrap().to_arc();
         let mut root = CellBuilder::new();
-        root.store_u32(32, 0xdead_beef).unwrap().store_reference(&leaf).unwrap();
+        root.store_u32(32, 0xdead_beef)
+            .unwrap()
+            .store_reference(&leaf)
+            .unwrap();
         root.build().unwrap().to_arc()
     }
 
@@ -251,7 +300,9 @@ mod tests {
     fn parses_what_tonlib_core_writes_with_and_without_crc() {
         let cell = two_cells();
         for crc in [true, false] {
-            let bytes = BagOfCells::new(&[cell.clone()]).serialize(crc).unwrap();
+            let bytes = BagOfCells::new(std::slice::from_ref(&cell))
+                .serialize(crc)
+                .unwrap();
             assert_eq!(from_bytes(&bytes).unwrap().cell_hash(), cell.cell_hash());
         }
     }
@@ -269,7 +320,18 @@ mod tests {
 
     /// Hand-written BoC without CRC: header, then the given cell bytes.
     fn boc(cells: u8, roots: &[u8], cell_data: &[u8]) -> Vec<u8> {
-        let mut out = vec![0xb5, 0xee, 0x9c, 0x72, 0x01, 0x01, cells, roots.len() as u8, 0, cell_data.len() as u8];
+        let mut out = vec![
+            0xb5,
+            0xee,
+            0x9c,
+            0x72,
+            0x01,
+            0x01,
+            cells,
+            roots.len() as u8,
+            0,
+            cell_data.len() as u8,
+        ];
         out.extend_from_slice(roots);
         out.extend_from_slice(cell_data);
         out
@@ -278,26 +340,40 @@ mod tests {
     #[test]
     fn refuses_reference_and_root_indexes_out_of_range() {
         // One cell with one ref to index 5: tonlib-core 0.26 panics here.
-        assert_eq!(from_bytes(&boc(1, &[0], &[0x01, 0x00, 0x05])), Err(invalid("reference index out of order or out of range")));
+        assert_eq!(
+            from_bytes(&boc(1, &[0], &[0x01, 0x00, 0x05])),
+            Err(invalid("reference index out of order or out of range"))
+        );
         // A ref pointing backwards (a cycle).
         assert_eq!(
             from_bytes(&boc(2, &[0], &[0x01, 0x00, 0x01, 0x01, 0x00, 0x00])),
             Err(invalid("reference index out of order or out of range"))
         );
-        assert_eq!(from_bytes(&boc(1, &[3], &[0x00, 0x00])), Err(invalid("root index out of range")));
+        assert_eq!(
+            from_bytes(&boc(1, &[3], &[0x00, 0x00])),
+            Err(invalid("root index out of range"))
+        );
     }
 
     #[test]
     fn refuses_oversized_counts_before_allocating() {
-        let mut bytes = vec![0xb5, 0xee, 0x9c, 0x72, 0x04, 0x01, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 2];
+        let mut bytes = vec![
+            0xb5, 0xee, 0x9c, 0x72, 0x04, 0x01, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 2,
+        ];
         bytes.extend_from_slice(&[0; 8]);
         assert_eq!(from_bytes(&bytes), Err(invalid("cell count out of range")));
     }
 
     #[test]
     fn refuses_exotic_cells_and_two_roots() {
-        assert_eq!(from_bytes(&boc(1, &[0], &[0x08, 0x00])), Err(Error::ExoticCell));
-        assert_eq!(from_bytes(&boc(2, &[0, 1], &[0x00, 0x00, 0x00, 0x00])), Err(Error::BocRoots(2)));
+        assert_eq!(
+            from_bytes(&boc(1, &[0], &[0x08, 0x00])),
+            Err(Error::ExoticCell)
+        );
+        assert_eq!(
+            from_bytes(&boc(2, &[0, 1], &[0x00, 0x00, 0x00, 0x00])),
+            Err(Error::BocRoots(2))
+        );
     }
 
     #[test]
@@ -305,6 +381,9 @@ mod tests {
         // d2 = 1: one byte, not full; 0b1010_0000 holds the bits "101" then the tag.
         let cell = from_bytes(&boc(1, &[0], &[0x00, 0x01, 0b1011_0000])).unwrap();
         assert_eq!(cell.bit_len(), 3);
-        assert_eq!(from_bytes(&boc(1, &[0], &[0x00, 0x01, 0x00])), Err(invalid("missing completion tag")));
+        assert_eq!(
+            from_bytes(&boc(1, &[0], &[0x00, 0x01, 0x00])),
+            Err(invalid("missing completion tag"))
+        );
     }
 }

@@ -49,7 +49,10 @@ impl SignatureBundle {
         }
         for pair in entries.windows(2) {
             if pair[1].signer <= pair[0].signer {
-                return Err(Error::SignerOrder { previous: pair[0].signer, index: pair[1].signer });
+                return Err(Error::SignerOrder {
+                    previous: pair[0].signer,
+                    index: pair[1].signer,
+                });
             }
         }
         Ok(SignatureBundle { entries })
@@ -75,7 +78,9 @@ impl SignatureBundle {
         let mut next: Option<ArcCell> = None;
         for entry in self.entries.iter().rev() {
             let mut builder = CellBuilder::new();
-            builder.store_u8(8, entry.signer)?.store_slice(&entry.signature.to_bytes())?;
+            builder
+                .store_u8(8, entry.signer)?
+                .store_slice(&entry.signature.to_bytes())?;
             builder.store_ref_cell_optional(next.as_ref())?;
             next = Some(builder.build()?.to_arc());
         }
@@ -96,7 +101,9 @@ impl SignatureBundle {
             boc::ordinary(cell).map_err(|_| malformed("exotic cell".into()))?;
             let (bits, refs) = (cell.bit_len(), cell.references().len());
             if bits != ENTRY_BITS || refs > 1 {
-                return Err(malformed(format!("{bits} bits and {refs} refs (expected {ENTRY_BITS} bits and at most one ref)")));
+                return Err(malformed(format!(
+                    "{bits} bits and {refs} refs (expected {ENTRY_BITS} bits and at most one ref)"
+                )));
             }
             let mut parser = cell.parser();
             let signer = parser.load_u8(8)?;
@@ -106,7 +113,10 @@ impl SignatureBundle {
             if has_next != (refs == 1) {
                 return Err(malformed("the next bit does not match the refs".into()));
             }
-            entries.push(SignatureEntry { signer, signature: Signature::from_bytes(&bytes) });
+            entries.push(SignatureEntry {
+                signer,
+                signature: Signature::from_bytes(&bytes),
+            });
             match cell.references().first() {
                 Some(next) => cell = next,
                 None => break,
@@ -138,18 +148,42 @@ impl SignatureBundle {
     /// Checks every signature strictly against `keys` (indexed by signer) over the
     /// attestation's hash, and that there are at least `threshold` of them — the check a
     /// verifier contract makes, done off-chain before a message is sent.
-    pub fn verify(&self, attestation: &Attestation, keys: &[VerifyingKey], threshold: usize) -> Result<()> {
+    pub fn verify(
+        &self,
+        attestation: &Attestation,
+        keys: &[VerifyingKey],
+        threshold: usize,
+    ) -> Result<()> {
         self.verify_hash(&attestation.hash()?, keys, threshold)
     }
 
     /// [`Self::verify`] for a hash already computed.
-    pub fn verify_hash(&self, hash: &[u8; 32], keys: &[VerifyingKey], threshold: usize) -> Result<()> {
+    pub fn verify_hash(
+        &self,
+        hash: &[u8; 32],
+        keys: &[VerifyingKey],
+        threshold: usize,
+    ) -> Result<()> {
+        self.verify_with(hash, |index| keys.get(usize::from(index)), threshold)
+    }
+
+    /// [`Self::verify_hash`] with the keys looked up by signer index, for callers that know
+    /// only some keys of a set.
+    pub fn verify_with<'k>(
+        &self,
+        hash: &[u8; 32],
+        key_of: impl Fn(u8) -> Option<&'k VerifyingKey>,
+        threshold: usize,
+    ) -> Result<()> {
         for entry in &self.entries {
-            let key = keys.get(usize::from(entry.signer)).ok_or(Error::UnknownSigner(entry.signer))?;
+            let key = key_of(entry.signer).ok_or(Error::UnknownSigner(entry.signer))?;
             verify_hash(hash, key, &entry.signature, entry.signer)?;
         }
         if self.entries.len() < threshold {
-            return Err(Error::TooFewSignatures { found: self.entries.len(), threshold });
+            return Err(Error::TooFewSignatures {
+                found: self.entries.len(),
+                threshold,
+            });
         }
         Ok(())
     }
@@ -163,7 +197,9 @@ mod tests {
     use ed25519_dalek::SigningKey;
 
     fn keys(n: u8) -> Vec<SigningKey> {
-        (0..n).map(|i| SigningKey::from_bytes(&[i + 1; 32])).collect()
+        (0..n)
+            .map(|i| SigningKey::from_bytes(&[i + 1; 32]))
+            .collect()
     }
 
     fn attestation() -> Attestation {
@@ -183,7 +219,10 @@ mod tests {
     fn signed(attestation: &Attestation, keys: &[SigningKey], signers: &[u8]) -> SignatureBundle {
         let entries = signers
             .iter()
-            .map(|&i| SignatureEntry { signer: i, signature: attestation.sign(&keys[usize::from(i)]).unwrap() })
+            .map(|&i| SignatureEntry {
+                signer: i,
+                signature: attestation.sign(&keys[usize::from(i)]).unwrap(),
+            })
             .collect();
         SignatureBundle::new(entries).unwrap()
     }
@@ -197,12 +236,22 @@ mod tests {
         let keys = keys(5);
         let a = attestation();
         let bundle = signed(&a, &keys, &[4, 0, 2]);
-        assert_eq!(bundle.entries().iter().map(|e| e.signer).collect::<Vec<_>>(), [0, 2, 4]);
+        assert_eq!(
+            bundle
+                .entries()
+                .iter()
+                .map(|e| e.signer)
+                .collect::<Vec<_>>(),
+            [0, 2, 4]
+        );
         let root = bundle.to_cell().unwrap();
         assert_eq!((root.bit_len(), root.references().len()), (ENTRY_BITS, 1));
         let last = root.reference(0).unwrap().reference(0).unwrap();
         assert_eq!((last.bit_len(), last.references().len()), (ENTRY_BITS, 0));
-        assert_eq!(SignatureBundle::from_boc(&bundle.to_boc().unwrap()).unwrap(), bundle);
+        assert_eq!(
+            SignatureBundle::from_boc(&bundle.to_boc().unwrap()).unwrap(),
+            bundle
+        );
         bundle.verify(&a, &public(&keys), 3).unwrap();
     }
 
@@ -211,10 +260,22 @@ mod tests {
         let keys = keys(3);
         let a = attestation();
         let bundle = signed(&a, &keys, &[0, 1]);
-        assert_eq!(bundle.verify(&a, &public(&keys), 3), Err(Error::TooFewSignatures { found: 2, threshold: 3 }));
+        assert_eq!(
+            bundle.verify(&a, &public(&keys), 3),
+            Err(Error::TooFewSignatures {
+                found: 2,
+                threshold: 3
+            })
+        );
         let other = Attestation { risk: 1, ..a };
-        assert_eq!(bundle.verify(&other, &public(&keys), 1), Err(Error::BadSignature { index: 0 }));
-        assert_eq!(bundle.verify(&a, &public(&keys[..1]), 1), Err(Error::UnknownSigner(1)));
+        assert_eq!(
+            bundle.verify(&other, &public(&keys), 1),
+            Err(Error::BadSignature { index: 0 })
+        );
+        assert_eq!(
+            bundle.verify(&a, &public(&keys[..1]), 1),
+            Err(Error::UnknownSigner(1))
+        );
     }
 
     #[test]
@@ -222,9 +283,18 @@ mod tests {
         let keys = keys(1);
         let signature = attestation().sign(&keys[0]).unwrap();
         let entry = |signer| SignatureEntry { signer, signature };
-        assert_eq!(SignatureBundle::new(vec![entry(3), entry(3)]), Err(Error::SignerOrder { previous: 3, index: 3 }));
+        assert_eq!(
+            SignatureBundle::new(vec![entry(3), entry(3)]),
+            Err(Error::SignerOrder {
+                previous: 3,
+                index: 3
+            })
+        );
         assert_eq!(SignatureBundle::new(vec![]), Err(Error::BundleSize(0)));
-        assert_eq!(SignatureBundle::new((0..17).map(entry).collect()), Err(Error::BundleSize(17)));
+        assert_eq!(
+            SignatureBundle::new((0..17).map(entry).collect()),
+            Err(Error::BundleSize(17))
+        );
     }
 
     /// Builds an entry chain by hand, `signers` in the given (possibly bad) order.
@@ -233,7 +303,9 @@ mod tests {
         for &signer in signers.iter().rev() {
             let tail = next.clone();
             next = Some(test_cell(|b| {
-                b.store_u8(8, signer)?.store_slice(&[0; 64])?.store_ref_cell_optional(tail.as_ref())?;
+                b.store_u8(8, signer)?
+                    .store_slice(&[0; 64])?
+                    .store_ref_cell_optional(tail.as_ref())?;
                 Ok(())
             }));
         }
@@ -242,9 +314,18 @@ mod tests {
 
     #[test]
     fn decoder_refuses_out_of_order_and_overlong_chains() {
-        assert_eq!(SignatureBundle::from_cell(&raw_chain(&[2, 1])), Err(Error::SignerOrder { previous: 2, index: 1 }));
+        assert_eq!(
+            SignatureBundle::from_cell(&raw_chain(&[2, 1])),
+            Err(Error::SignerOrder {
+                previous: 2,
+                index: 1
+            })
+        );
         let long: Vec<u8> = (0..17).collect();
-        assert_eq!(SignatureBundle::from_cell(&raw_chain(&long)), Err(Error::BundleSize(17)));
+        assert_eq!(
+            SignatureBundle::from_cell(&raw_chain(&long)),
+            Err(Error::BundleSize(17))
+        );
     }
 
     #[test]
@@ -253,12 +334,21 @@ mod tests {
             b.store_u8(8, 0)?.store_slice(&[0; 64])?;
             Ok(())
         });
-        assert!(matches!(SignatureBundle::from_cell(&short), Err(Error::MalformedSignatureEntry { position: 0, .. })));
+        assert!(matches!(
+            SignatureBundle::from_cell(&short),
+            Err(Error::MalformedSignatureEntry { position: 0, .. })
+        ));
         let lying = test_cell(|b| {
             b.store_u8(8, 0)?.store_slice(&[0; 64])?.store_bit(true)?;
             Ok(())
         });
         let err = SignatureBundle::from_cell(&lying).unwrap_err();
-        assert_eq!(err, Error::MalformedSignatureEntry { position: 0, reason: "the next bit does not match the refs".into() });
+        assert_eq!(
+            err,
+            Error::MalformedSignatureEntry {
+                position: 0,
+                reason: "the next bit does not match the refs".into()
+            }
+        );
     }
 }

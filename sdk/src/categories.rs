@@ -62,12 +62,19 @@ impl Categories {
 
     /// The category with this SPEC.md name, if any.
     pub fn from_name(name: &str) -> Option<Categories> {
-        Categories::NAMED.iter().find(|(text, _)| *text == name).map(|(_, c)| *c)
+        Categories::NAMED
+            .iter()
+            .find(|(text, _)| *text == name)
+            .map(|(_, c)| *c)
     }
 
     /// Names of the named categories in this set, in bit order (reserved bits are not listed).
     pub fn names(self) -> Vec<&'static str> {
-        Categories::NAMED.iter().filter(|(_, c)| self.contains(*c)).map(|(text, _)| *text).collect()
+        Categories::NAMED
+            .iter()
+            .filter(|(_, c)| self.contains(*c))
+            .map(|(text, _)| *text)
+            .collect()
     }
 
     /// Whether every category of `other` is in this set.
@@ -135,6 +142,10 @@ mod tests {
         assert!(set.intersects(Categories::MIXER | Categories::DRAINER));
         assert!(!set.intersects(Categories::EXCHANGE));
         assert_eq!(set.names(), ["scam", "mixer"]);
-        assert_eq!(Categories(1 << 31).names(), Vec::<&str>::new(), "reserved bits are unnamed");
+        assert_eq!(
+            Categories(1 << 31).names(),
+            Vec::<&str>::new(),
+            "reserved bits are unnamed"
+        );
     }
 }

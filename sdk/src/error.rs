@@ -112,9 +112,40 @@ pub enum Error {
     /// A signer set has no keys, more than 16 keys, or a threshold outside `1..=count`.
     #[error("invalid signer set: {0}")]
     InvalidSignerSet(String),
+    /// Fewer than k oracle nodes signed; `failures` says which nodes failed and why.
+    #[error("{signed} of {threshold} required signatures; failed nodes: {}", failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    QuorumNotReached {
+        /// Valid signatures collected.
+        signed: usize,
+        /// Signatures required.
+        threshold: usize,
+        /// Every node that failed, by signer index.
+        failures: Vec<NodeFailure>,
+    },
+    /// A task of the client failed unexpectedly (a bug or a shutting-down runtime).
+    #[error("internal client error: {0}")]
+    Internal(String),
     /// tonlib-core refused to build a cell; with the layouts in this crate this means a bug.
     #[error("cell construction failed: {0}")]
     Cell(String),
+}
+
+/// One oracle node that did not contribute a valid signature, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeFailure {
+    /// The node's base URL.
+    pub url: String,
+    /// The node's signer index.
+    pub index: u8,
+    /// What went wrong: unreachable, timed out, refused (with the node's error code), or an
+    /// answer that did not verify.
+    pub reason: String,
+}
+
+impl std::fmt::Display for NodeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "node {} ({}): {}", self.index, self.url, self.reason)
+    }
 }
 
 /// `Result` with the sdk's [`Error`].

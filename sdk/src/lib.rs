@@ -9,13 +9,18 @@
 //! - [`categories`], [`network`]: the category bitmask and network ids.
 //! - [`boc`]: bags of cells as bytes, base64 and hex.
 //! - [`codes`]: tags, op codes and exit codes (SPEC.md §6).
+//! - [`api`]: JSON bodies of the oracle node's HTTP API.
+//! - [`client`] (feature `client`, on by default): quorum attestations from several nodes.
 //! - [`error`]: the one error type.
 
 pub mod address;
+pub mod api;
 pub mod attestation;
 pub mod boc;
 pub mod bundle;
 pub mod categories;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod codes;
 pub mod error;
 pub mod network;

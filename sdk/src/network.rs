@@ -4,7 +4,10 @@ use std::fmt;
 
 /// The `global_id` of a TON network. Attestations carry it so that one made for testnet never
 /// passes on mainnet. Any int32 decodes; only the named ones are known to this sdk.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+///
+/// In JSON it is written as the number and read from the number or from the names `mainnet` and
+/// `testnet`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(transparent)]
 pub struct Network(pub i32);
 
@@ -50,5 +53,50 @@ impl fmt::Display for Network {
 impl fmt::Debug for Network {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Network({}: {self})", self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Network {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Either<'a> {
+            Id(i32),
+            Name(std::borrow::Cow<'a, str>),
+        }
+        match Either::deserialize(deserializer)? {
+            Either::Id(id) => Ok(Network(id)),
+            Either::Name(name) => Network::from_name(&name).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "unknown network {name:?} (expected mainnet, testnet or a global_id)"
+                ))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_reads_names_and_ids_and_writes_ids() {
+        for (text, network) in [
+            ("\"mainnet\"", Network::MAINNET),
+            ("\"testnet\"", Network::TESTNET),
+            ("-239", Network::MAINNET),
+            ("7", Network(7)),
+        ] {
+            assert_eq!(
+                serde_json::from_str::<Network>(text).unwrap(),
+                network,
+                "{text}"
+            );
+        }
+        assert_eq!(serde_json::to_string(&Network::TESTNET).unwrap(), "-3");
+        let err = serde_json::from_str::<Network>("\"moonnet\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown network"), "{err}");
     }
 }

@@ -31,12 +31,22 @@ impl SignerSet {
     /// A signer set, refusing 0 or more than 16 keys and a threshold outside `1..=n`.
     pub fn new(epoch: u32, threshold: u8, keys: Vec<VerifyingKey>) -> Result<Self> {
         if keys.is_empty() || keys.len() > MAX_SIGNERS {
-            return Err(Error::InvalidSignerSet(format!("{} keys (expected 1..=16)", keys.len())));
+            return Err(Error::InvalidSignerSet(format!(
+                "{} keys (expected 1..=16)",
+                keys.len()
+            )));
         }
         if threshold == 0 || usize::from(threshold) > keys.len() {
-            return Err(Error::InvalidSignerSet(format!("threshold {threshold} of {} keys", keys.len())));
+            return Err(Error::InvalidSignerSet(format!(
+                "threshold {threshold} of {} keys",
+                keys.len()
+            )));
         }
-        Ok(SignerSet { epoch, threshold, keys })
+        Ok(SignerSet {
+            epoch,
+            threshold,
+            keys,
+        })
     }
 
     /// Builds the `SignerSet` cell.
@@ -69,7 +79,9 @@ mod tests {
     use ed25519_dalek::SigningKey;
 
     fn keys(n: u8) -> Vec<VerifyingKey> {
-        (0..n).map(|i| SigningKey::from_bytes(&[i + 1; 32]).verifying_key()).collect()
+        (0..n)
+            .map(|i| SigningKey::from_bytes(&[i + 1; 32]).verifying_key())
+            .collect()
     }
 
     #[test]

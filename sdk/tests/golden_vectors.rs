@@ -6,11 +6,15 @@
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
-use tollgate_sdk::{Address, Attestation, Categories, Network, SignatureBundle, SignatureEntry, SigningKey};
+use tollgate_sdk::{
+    Address, Attestation, Categories, Network, SignatureBundle, SignatureEntry, SigningKey,
+};
 
 /// Signer keys from fixed seeds, so the file is reproducible byte for byte.
 fn signer_keys() -> Vec<SigningKey> {
-    (0u8..5).map(|i| SigningKey::from_bytes(&[0xa0 + i; 32])).collect()
+    (0u8..5)
+        .map(|i| SigningKey::from_bytes(&[0xa0 + i; 32]))
+        .collect()
 }
 
 fn address(workchain: i8, fill: u8) -> Address {
@@ -38,9 +42,36 @@ fn cases() -> Vec<(&'static str, Attestation, Vec<u8>)> {
     let b = base();
     vec![
         ("basechain_k1", b, vec![0]),
-        ("zero_addresses", Attestation { verifier: Address::ZERO, subject: Address::ZERO, nonce: 2, ..b }, vec![1]),
-        ("masterchain_verifier_and_subject", Attestation { verifier: address(-1, 0x33), subject: address(-1, 0x44), nonce: 3, ..b }, vec![2]),
-        ("zero_subject_masterchain_verifier", Attestation { verifier: address(-1, 0x55), subject: Address::ZERO, nonce: 4, ..b }, vec![0]),
+        (
+            "zero_addresses",
+            Attestation {
+                verifier: Address::ZERO,
+                subject: Address::ZERO,
+                nonce: 2,
+                ..b
+            },
+            vec![1],
+        ),
+        (
+            "masterchain_verifier_and_subject",
+            Attestation {
+                verifier: address(-1, 0x33),
+                subject: address(-1, 0x44),
+                nonce: 3,
+                ..b
+            },
+            vec![2],
+        ),
+        (
+            "zero_subject_masterchain_verifier",
+            Attestation {
+                verifier: address(-1, 0x55),
+                subject: Address::ZERO,
+                nonce: 4,
+                ..b
+            },
+            vec![0],
+        ),
         (
             "max_values",
             Attestation {
@@ -58,13 +89,54 @@ fn cases() -> Vec<(&'static str, Attestation, Vec<u8>)> {
         ),
         (
             "min_values",
-            Attestation { risk: 0, categories: Categories::NONE, issued_at: 0, valid_until: 0, epoch: 0, nonce: 0, ..b },
+            Attestation {
+                risk: 0,
+                categories: Categories::NONE,
+                issued_at: 0,
+                valid_until: 0,
+                epoch: 0,
+                nonce: 0,
+                ..b
+            },
             vec![3],
         ),
-        ("extreme_subject_workchains", Attestation { subject: address(-128, 0x66), nonce: 5, ..b }, vec![0]),
-        ("workchain_127_subject", Attestation { subject: address(127, 0x77), nonce: 6, ..b }, vec![0]),
-        ("testnet", Attestation { network: Network::TESTNET, nonce: 7, ..b }, vec![0]),
-        ("risky_subject_k2", Attestation { risk: 90, categories: Categories::SCAM | Categories::DRAINER, nonce: 8, ..b }, vec![0, 3]),
+        (
+            "extreme_subject_workchains",
+            Attestation {
+                subject: address(-128, 0x66),
+                nonce: 5,
+                ..b
+            },
+            vec![0],
+        ),
+        (
+            "workchain_127_subject",
+            Attestation {
+                subject: address(127, 0x77),
+                nonce: 6,
+                ..b
+            },
+            vec![0],
+        ),
+        (
+            "testnet",
+            Attestation {
+                network: Network::TESTNET,
+                nonce: 7,
+                ..b
+            },
+            vec![0],
+        ),
+        (
+            "risky_subject_k2",
+            Attestation {
+                risk: 90,
+                categories: Categories::SCAM | Categories::DRAINER,
+                nonce: 8,
+                ..b
+            },
+            vec![0, 3],
+        ),
         ("k3", Attestation { nonce: 9, ..b }, vec![1, 2, 4]),
         ("k4", Attestation { nonce: 10, ..b }, vec![0, 1, 2, 4]),
         ("k5", Attestation { nonce: 11, ..b }, vec![0, 1, 2, 3, 4]),
@@ -74,7 +146,10 @@ fn cases() -> Vec<(&'static str, Attestation, Vec<u8>)> {
 fn vector(name: &str, attestation: &Attestation, signers: &[u8], keys: &[SigningKey]) -> Value {
     let entries: Vec<SignatureEntry> = signers
         .iter()
-        .map(|&i| SignatureEntry { signer: i, signature: attestation.sign(&keys[usize::from(i)]).unwrap() })
+        .map(|&i| SignatureEntry {
+            signer: i,
+            signature: attestation.sign(&keys[usize::from(i)]).unwrap(),
+        })
         .collect();
     let bundle = SignatureBundle::new(entries).unwrap();
     let public: Vec<_> = keys.iter().map(SigningKey::verifying_key).collect();
@@ -100,15 +175,26 @@ fn vectors_path() -> PathBuf {
 #[test]
 fn golden_vectors_match_the_committed_file() {
     let keys = signer_keys();
-    let vectors: Vec<Value> = cases().iter().map(|(name, a, signers)| vector(name, a, signers, &keys)).collect();
+    let vectors: Vec<Value> = cases()
+        .iter()
+        .map(|(name, a, signers)| vector(name, a, signers, &keys))
+        .collect();
     let text = serde_json::to_string_pretty(&vectors).unwrap() + "\n";
     let path = vectors_path();
     if std::env::var_os("TOLLGATE_REGENERATE").is_some() {
         std::fs::write(&path, &text).unwrap();
     }
-    let committed = std::fs::read_to_string(&path)
-        .unwrap_or_else(|err| panic!("{}: {err}; run with TOLLGATE_REGENERATE=1 to write it", path.display()));
-    assert!(committed == text, "{} drifted from the sdk; run with TOLLGATE_REGENERATE=1 if the change is intended", path.display());
+    let committed = std::fs::read_to_string(&path).unwrap_or_else(|err| {
+        panic!(
+            "{}: {err}; run with TOLLGATE_REGENERATE=1 to write it",
+            path.display()
+        )
+    });
+    assert!(
+        committed == text,
+        "{} drifted from the sdk; run with TOLLGATE_REGENERATE=1 if the change is intended",
+        path.display()
+    );
 }
 
 #[test]
@@ -120,14 +206,20 @@ fn committed_vectors_decode_to_their_fields() {
         let fields: Attestation = serde_json::from_value(v["fields"].clone()).unwrap();
         let decoded = Attestation::from_boc_base64(v["boc"].as_str().unwrap()).unwrap();
         assert_eq!(decoded, fields, "{}", v["name"]);
-        assert_eq!(hex::encode(decoded.hash().unwrap()), v["hash"].as_str().unwrap());
+        assert_eq!(
+            hex::encode(decoded.hash().unwrap()),
+            v["hash"].as_str().unwrap()
+        );
         let bundle = SignatureBundle::from_boc_base64(v["bundle"].as_str().unwrap()).unwrap();
         let keys: Vec<_> = v["public_keys"]
             .as_array()
             .unwrap()
             .iter()
             .map(|k| {
-                let bytes: [u8; 32] = hex::decode(k.as_str().unwrap()).unwrap().try_into().unwrap();
+                let bytes: [u8; 32] = hex::decode(k.as_str().unwrap())
+                    .unwrap()
+                    .try_into()
+                    .unwrap();
                 tollgate_sdk::VerifyingKey::from_bytes(&bytes).unwrap()
             })
             .collect();

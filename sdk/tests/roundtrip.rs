@@ -2,25 +2,39 @@
 //! never panics on arbitrary bytes.
 
 use proptest::prelude::*;
-use tollgate_sdk::{Address, Attestation, Categories, Network, SignatureBundle, SignatureEntry, Signature};
+use tollgate_sdk::{
+    Address, Attestation, Categories, Network, Signature, SignatureBundle, SignatureEntry,
+};
 
 fn address() -> impl Strategy<Value = Address> {
     (any::<i8>(), any::<[u8; 32]>()).prop_map(|(workchain, hash)| Address::new(workchain, hash))
 }
 
 fn attestation() -> impl Strategy<Value = Attestation> {
-    (any::<i32>(), address(), address(), 0u8..=100, any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>(), any::<u64>())
-        .prop_map(|(network, verifier, subject, risk, categories, t1, t2, epoch, nonce)| Attestation {
-            network: Network(network),
-            verifier,
-            subject,
-            risk,
-            categories: Categories(categories),
-            issued_at: t1.min(t2),
-            valid_until: t1.max(t2),
-            epoch,
-            nonce,
-        })
+    (
+        any::<i32>(),
+        address(),
+        address(),
+        0u8..=100,
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(network, verifier, subject, risk, categories, t1, t2, epoch, nonce)| Attestation {
+                network: Network(network),
+                verifier,
+                subject,
+                risk,
+                categories: Categories(categories),
+                issued_at: t1.min(t2),
+                valid_until: t1.max(t2),
+                epoch,
+                nonce,
+            },
+        )
 }
 
 proptest! {

@@ -7,7 +7,11 @@ const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
 /// (constructor name, tag written in the schema, crc32 of the line without tag and semicolon).
 fn tagged_lines() -> Vec<(String, u32, u32)> {
-    let schema = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../contracts/schema.tlb")).unwrap();
+    let schema = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../contracts/schema.tlb"
+    ))
+    .unwrap();
     schema
         .lines()
         .map(str::trim)
@@ -17,14 +21,21 @@ fn tagged_lines() -> Vec<(String, u32, u32)> {
             let (name, tag) = head.split_once('#')?;
             let written = u32::from_str_radix(tag, 16).ok()?;
             let canonical = format!("{name} {}", rest.trim_end_matches(';').trim());
-            Some((name.to_string(), written, CRC32.checksum(canonical.as_bytes())))
+            Some((
+                name.to_string(),
+                written,
+                CRC32.checksum(canonical.as_bytes()),
+            ))
         })
         .collect()
 }
 
 fn rust_table() -> Vec<(&'static str, u32, bool)> {
     // (name, value, is an op code)
-    vec![("attestation", tag::ATTESTATION, false), ("check_attestation", op::CHECK_ATTESTATION, true)]
+    vec![
+        ("attestation", tag::ATTESTATION, false),
+        ("check_attestation", op::CHECK_ATTESTATION, true),
+    ]
 }
 
 #[test]
@@ -32,9 +43,16 @@ fn schema_tags_are_the_crc32_of_their_lines() {
     let lines = tagged_lines();
     assert!(!lines.is_empty());
     for (name, written, crc) in &lines {
-        let is_op = rust_table().iter().find(|(n, ..)| n == name).map(|(.., op)| *op).unwrap_or(true);
+        let is_op = rust_table()
+            .iter()
+            .find(|(n, ..)| n == name)
+            .map(|(.., op)| *op)
+            .unwrap_or(true);
         let expected = if is_op { crc & 0x7fff_ffff } else { *crc };
-        assert_eq!(*written, expected, "{name}: schema.tlb says {written:#010x}, its line hashes to {expected:#010x}");
+        assert_eq!(
+            *written, expected,
+            "{name}: schema.tlb says {written:#010x}, its line hashes to {expected:#010x}"
+        );
     }
 }
 
@@ -44,9 +62,16 @@ fn every_schema_tag_has_a_rust_constant_and_back() {
     let table = rust_table();
     for (name, written, _) in &lines {
         let rust = table.iter().find(|(n, ..)| n == name);
-        assert_eq!(rust.map(|(_, v, _)| *v), Some(*written), "{name} is missing from or differs in sdk::codes");
+        assert_eq!(
+            rust.map(|(_, v, _)| *v),
+            Some(*written),
+            "{name} is missing from or differs in sdk::codes"
+        );
     }
     for (name, value, _) in &table {
-        assert!(lines.iter().any(|(n, w, _)| n == name && w == value), "{name} is not in schema.tlb");
+        assert!(
+            lines.iter().any(|(n, w, _)| n == name && w == value),
+            "{name} is not in schema.tlb"
+        );
     }
 }

@@ -1,0 +1,302 @@
+//! `tollgate`: get, check and package Tollgate attestations from the command line.
+//!
+//! ```text
+//! tollgate attest --node http://127.0.0.1:8080 --node http://127.0.0.1:8081 --threshold 2 \
+//!     --subject EQ... --verifier EQ... > attested.json
+//! tollgate verify --input attested.json --key 0:<hex> --key 1:<hex> --threshold 2
+//! ```
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use tollgate_sdk::api::OracleInfo;
+use tollgate_sdk::client::{Client, ClientConfig, Node};
+use tollgate_sdk::{Address, Attestation, Network, SignatureBundle, VerifyingKey};
+
+#[derive(Parser)]
+#[command(
+    name = "tollgate",
+    version,
+    about = "Get, check and package Tollgate risk attestations"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ask oracle nodes for a quorum-signed attestation and print it as JSON.
+    Attest(AttestArgs),
+    /// Check an attestation and its signature bundle offline.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct AttestArgs {
+    /// Base URL of an oracle node; repeat for each node of the signer set.
+    #[arg(long = "node", required = true)]
+    nodes: Vec<String>,
+    /// Public key of a node as `INDEX:HEX`, in `--node` order. Without them the keys and indexes
+    /// are read from each node's `/v1/oracle` (trust on first use; a warning says so).
+    #[arg(long = "key")]
+    keys: Vec<String>,
+    /// Signatures required (k). Defaults to all nodes.
+    #[arg(long)]
+    threshold: Option<usize>,
+    /// Signer-set epoch. Defaults to the epoch the nodes report.
+    #[arg(long)]
+    epoch: Option<u32>,
+    /// The address to screen (raw or user-friendly).
+    #[arg(long)]
+    subject: Address,
+    /// The contract that will check the attestation (raw or user-friendly).
+    #[arg(long)]
+    verifier: Address,
+    /// `mainnet`, `testnet` or a global_id.
+    #[arg(long, default_value = "mainnet", value_parser = parse_network)]
+    network: Network,
+    /// Validity in seconds.
+    #[arg(long, default_value_t = 600)]
+    ttl: u32,
+    /// Per-request timeout in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    timeout_ms: u64,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// JSON printed by `tollgate attest` (reads `boc` and `bundle` from it); `-` for stdin.
+    #[arg(long, conflicts_with_all = ["boc", "bundle"])]
+    input: Option<String>,
+    /// The attestation as a base64 BoC.
+    #[arg(long, requires = "bundle")]
+    boc: Option<String>,
+    /// The signature bundle as a base64 BoC.
+    #[arg(long)]
+    bundle: Option<String>,
+    /// A signer's public key as `INDEX:HEX`; repeat for the signer set.
+    #[arg(long = "key", required = true)]
+    keys: Vec<String>,
+    /// Signatures required (k).
+    #[arg(long, default_value_t = 1)]
+    threshold: usize,
+    /// Check validity at this unix time (default: now).
+    #[arg(long)]
+    now: Option<u32>,
+    /// Require this verifier.
+    #[arg(long)]
+    verifier: Option<Address>,
+    /// Require this subject.
+    #[arg(long)]
+    subject: Option<Address>,
+    /// Require this network.
+    #[arg(long, value_parser = parse_network)]
+    network: Option<Network>,
+}
+
+fn parse_network(text: &str) -> Result<Network, String> {
+    Network::from_name(text).ok_or_else(|| format!("unknown network {text:?}"))
+}
+
+fn parse_key(text: &str) -> Result<(u8, VerifyingKey), String> {
+    let (index, key) = text.split_once(':').ok_or("expected INDEX:HEX")?;
+    let index: u8 = index
+        .parse()
+        .map_err(|_| format!("bad signer index {index:?}"))?;
+    let bytes: [u8; 32] = hex::decode(key)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or("public key must be 64 hex digits")?;
+    let key =
+        VerifyingKey::from_bytes(&bytes).map_err(|err| format!("invalid public key: {err}"))?;
+    Ok((index, key))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Attest(args) => attest(args).await,
+        Command::Verify(args) => verify(args),
+    };
+    match result {
+        Ok(output) => {
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}",
+                serde_json::to_string_pretty(&output).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("tollgate: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn attest(args: AttestArgs) -> Result<serde_json::Value, String> {
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let (nodes, reported_epoch) = if args.keys.is_empty() {
+        discover(&args.nodes, timeout).await?
+    } else {
+        if args.keys.len() != args.nodes.len() {
+            return Err("give one --key per --node, in the same order".into());
+        }
+        let nodes = args
+            .nodes
+            .iter()
+            .zip(&args.keys)
+            .map(|(url, key)| {
+                let (index, public_key) = parse_key(key)?;
+                Ok(Node {
+                    url: url.clone(),
+                    index,
+                    public_key,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        (nodes, None)
+    };
+    let epoch = args
+        .epoch
+        .or(reported_epoch)
+        .ok_or("give --epoch (the nodes were not asked)")?;
+    let threshold = args.threshold.unwrap_or(nodes.len());
+    let mut config = ClientConfig::new(nodes, threshold, epoch);
+    config.ttl_secs = args.ttl;
+    config.timeout = timeout;
+    let client = Client::new(config).map_err(|err| err.to_string())?;
+    let attested = client
+        .attest(args.subject, args.verifier, args.network)
+        .await
+        .map_err(|err| err.to_string())?;
+    let a = &attested.attestation;
+    let hex_err = |err: tollgate_sdk::Error| err.to_string();
+    Ok(json!({
+        "attestation": a,
+        "boc": a.to_boc_base64().map_err(hex_err)?,
+        "hash": hex::encode(a.hash().map_err(hex_err)?),
+        "bundle": attested.bundle.to_boc_base64().map_err(hex_err)?,
+        "signatures": attested.bundle.entries().iter()
+            .map(|e| json!({ "index": e.signer, "signature": hex::encode(e.signature.to_bytes()) }))
+            .collect::<Vec<_>>(),
+    }))
+}
+
+/// Reads each node's index, key and epoch from `GET /v1/oracle`.
+async fn discover(urls: &[String], timeout: Duration) -> Result<(Vec<Node>, Option<u32>), String> {
+    eprintln!(
+        "tollgate: warning: no --key given; trusting the keys the nodes report about themselves"
+    );
+    let http = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|err| err.to_string())?;
+    let mut nodes = Vec::new();
+    let mut epoch = None;
+    for url in urls {
+        let info: OracleInfo = async {
+            http.get(format!("{}/v1/oracle", url.trim_end_matches('/')))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await
+        }
+        .await
+        .map_err(|err| format!("{url}: {err}"))?;
+        let (index, public_key) = parse_key(&format!("{}:{}", info.signer_index, info.public_key))?;
+        if epoch.is_some_and(|e| e != info.epoch) {
+            return Err(format!(
+                "{url} reports epoch {}, another node {}",
+                info.epoch,
+                epoch.unwrap_or_default()
+            ));
+        }
+        epoch = Some(info.epoch);
+        nodes.push(Node {
+            url: url.clone(),
+            index,
+            public_key,
+        });
+    }
+    Ok((nodes, epoch))
+}
+
+fn verify(args: VerifyArgs) -> Result<serde_json::Value, String> {
+    let (boc, bundle) = match &args.input {
+        Some(path) => {
+            let text = if path == "-" {
+                std::io::read_to_string(std::io::stdin()).map_err(|err| err.to_string())?
+            } else {
+                std::fs::read_to_string(path).map_err(|err| format!("{path}: {err}"))?
+            };
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|err| format!("{path}: {err}"))?;
+            let field = |name: &str| {
+                value[name]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or(format!("{path}: no `{name}` string"))
+            };
+            (field("boc")?, field("bundle")?)
+        }
+        None => (
+            args.boc
+                .clone()
+                .ok_or("give --input or --boc and --bundle")?,
+            args.bundle.clone().unwrap_or_default(),
+        ),
+    };
+    let attestation =
+        Attestation::from_boc_base64(&boc).map_err(|err| format!("attestation: {err}"))?;
+    let bundle =
+        SignatureBundle::from_boc_base64(&bundle).map_err(|err| format!("bundle: {err}"))?;
+    let keys = args
+        .keys
+        .iter()
+        .map(|text| parse_key(text))
+        .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
+    let hash = attestation.hash().map_err(|err| err.to_string())?;
+    bundle
+        .verify_with(&hash, |index| keys.get(&index), args.threshold)
+        .map_err(|err| err.to_string())?;
+    let now = args.now.unwrap_or_else(|| {
+        u32::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        )
+        .unwrap_or(u32::MAX)
+    });
+    if attestation.valid_until < now {
+        return Err(format!(
+            "expired at {} (now {now})",
+            attestation.valid_until
+        ));
+    }
+    if let Some(verifier) = args.verifier.filter(|v| *v != attestation.verifier) {
+        return Err(format!(
+            "made for verifier {}, not {verifier}",
+            attestation.verifier
+        ));
+    }
+    if let Some(subject) = args.subject.filter(|s| *s != attestation.subject) {
+        return Err(format!(
+            "about subject {}, not {subject}",
+            attestation.subject
+        ));
+    }
+    if let Some(network) = args.network.filter(|n| *n != attestation.network) {
+        return Err(format!(
+            "for network {}, not {network}",
+            attestation.network
+        ));
+    }
+    Ok(json!({ "valid": true, "signatures": bundle.len(), "attestation": attestation }))
+}
