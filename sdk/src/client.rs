@@ -16,7 +16,9 @@ use tokio::task::JoinSet;
 
 use crate::api::{CosignRequest, ErrorBody, RiskSummary, SignedAttestation};
 use crate::error::{Error, NodeFailure, Result};
-use crate::{Address, Attestation, Categories, Network, SignatureBundle, SignatureEntry};
+use crate::{
+    Address, Attestation, AttestationProof, Categories, Network, SignatureBundle, SignatureEntry,
+};
 
 /// One oracle node as the signer set knows it.
 #[derive(Clone, Debug)]
@@ -64,15 +66,6 @@ impl ClientConfig {
     }
 }
 
-/// An attestation with a bundle of at least k verified signatures, ready for a message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Attested {
-    /// The attestation the nodes co-signed.
-    pub attestation: Attestation,
-    /// k signatures, verified against the configured keys.
-    pub bundle: SignatureBundle,
-}
-
 /// Gets quorum-signed attestations from a set of oracle nodes.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -118,7 +111,7 @@ impl Client {
         subject: Address,
         verifier: Address,
         network: Network,
-    ) -> Result<Attested> {
+    ) -> Result<AttestationProof> {
         let mut failures = Vec::new();
 
         // Round 1: every node's judgement, in parallel.
@@ -195,7 +188,7 @@ impl Client {
             if entries.len() == self.config.threshold {
                 round.abort_all();
                 let bundle = SignatureBundle::new(entries)?;
-                return Ok(Attested {
+                return Ok(AttestationProof {
                     attestation: proposal,
                     bundle,
                 });

@@ -9,6 +9,9 @@
 pub mod tag {
     /// `attestation#1bb33317`: crc32 of the attestation's TL-B line. Also its version.
     pub const ATTESTATION: u32 = 0x1bb3_3317;
+    /// `attestation_proof#5c1324ad`: an attestation and its signatures in one cell (low 31
+    /// bits of the crc32, as it stands where op codes stand in a jetton `forward_payload`).
+    pub const ATTESTATION_PROOF: u32 = 0x5c13_24ad;
 }
 
 /// Op codes of internal messages (crc32 & 0x7fffffff of the TL-B line).
@@ -16,6 +19,13 @@ pub mod op {
     /// `check_attestation query_id:uint64 subject:MsgAddressInt attestation:^Attestation
     /// signatures:^SignatureEntry = InternalMsgBody`: asks the checker contract to verify.
     pub const CHECK_ATTESTATION: u32 = 0x1530_1033;
+    /// `parse_only`: the checker's baseline — parses a `check_attestation` body, verifies
+    /// nothing (the gas comparison's reference).
+    pub const PARSE_ONLY: u32 = 0x6c9b_caf3;
+    /// TEP-74 `transfer query_id:uint64 amount:(VarUInteger 16) destination:MsgAddress
+    /// response_destination:MsgAddress custom_payload:(Maybe ^Cell) forward_ton_amount:(VarUInteger 16)
+    /// forward_payload:(Either Cell ^Cell) = InternalMsgBody` (the standard's published value).
+    pub const JETTON_TRANSFER: u32 = 0x0f8a_7ea5;
 }
 
 /// Exit codes thrown by the FunC verifier library (all >= 256).

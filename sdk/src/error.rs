@@ -58,6 +58,16 @@ pub enum Error {
         /// References in the cell.
         refs: usize,
     },
+    /// A cell with the proof's tag does not have its layout (32 bits, two refs).
+    #[error(
+        "malformed attestation proof: {bits} bits and {refs} refs (expected 32 bits and two refs)"
+    )]
+    MalformedProof {
+        /// Data bits in the cell.
+        bits: usize,
+        /// References in the cell.
+        refs: usize,
+    },
     /// The risk bound is above 100.
     #[error("risk {0} is out of range (0..=100)")]
     RiskOutOfRange(u8),

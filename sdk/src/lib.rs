@@ -4,6 +4,8 @@
 //!
 //! - [`attestation`]: the attestation cell — encode, strict decode, hash, sign, verify.
 //! - [`bundle`]: the signature bundle — k signer-indexed signatures chained across cells.
+//! - [`proof`]: an attestation with its bundle in one cell, as messages carry it.
+//! - [`messages`]: message bodies that carry proofs (TEP-74 jetton transfers).
 //! - [`signer_set`]: a verifier's signer set as contracts store it.
 //! - [`address`]: `addr_std` addresses in raw and user-friendly text.
 //! - [`categories`], [`network`]: the category bitmask and network ids.
@@ -23,7 +25,9 @@ pub mod categories;
 pub mod client;
 pub mod codes;
 pub mod error;
+pub mod messages;
 pub mod network;
+pub mod proof;
 pub mod signer_set;
 
 pub use address::{Address, FriendlyFlags};
@@ -32,6 +36,7 @@ pub use bundle::{SignatureBundle, SignatureEntry};
 pub use categories::Categories;
 pub use error::{Error, Result};
 pub use network::Network;
+pub use proof::AttestationProof;
 pub use signer_set::SignerSet;
 
 /// ed25519 types used across the API, re-exported so callers need not pin ed25519-dalek.

@@ -34,7 +34,9 @@ fn rust_table() -> Vec<(&'static str, u32, bool)> {
     // (name, value, is an op code)
     vec![
         ("attestation", tag::ATTESTATION, false),
+        ("attestation_proof", tag::ATTESTATION_PROOF, true),
         ("check_attestation", op::CHECK_ATTESTATION, true),
+        ("parse_only", op::PARSE_ONLY, true),
     ]
 }
 

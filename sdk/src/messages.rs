@@ -1,0 +1,224 @@
+//! Message bodies that carry attestations, as cells and as the base64 BoC that TON Connect's
+//! `sendTransaction` takes as `payload`.
+//!
+//! A jetton transfer (TEP-74) can carry the proof two ways:
+//! - in `custom_payload`, for a jetton whose wallets check attestations themselves;
+//! - in `forward_payload`, for a deposit gate in front of an existing jetton (USDT on TON cannot
+//!   change): the gate reads it from `transfer_notification`.
+
+use tonlib_core::cell::{ArcCell, Cell, CellBuilder};
+
+use crate::attestation::store_address;
+use crate::codes::op;
+use crate::error::Result;
+use crate::proof::AttestationProof;
+use crate::Address;
+
+/// The fields of a TEP-74 jetton `transfer` besides its payloads.
+///
+/// ```tlb
+/// transfer#0f8a7ea5 query_id:uint64 amount:(VarUInteger 16) destination:MsgAddress
+///     response_destination:MsgAddress custom_payload:(Maybe ^Cell) forward_ton_amount:(VarUInteger 16)
+///     forward_payload:(Either Cell ^Cell) = InternalMsgBody;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JettonTransfer {
+    /// Echoed in the notification and the excess.
+    pub query_id: u64,
+    /// Jettons to move, in the jetton's smallest units.
+    pub amount: u128,
+    /// The owner who receives the jettons (the deposit gate, for a gated deposit).
+    pub destination: Address,
+    /// Who gets the excess TON back.
+    pub response_destination: Address,
+    /// TON attached to the `transfer_notification`, in nanotons. A deposit gate needs it above
+    /// zero, or no notification (and no proof) reaches it.
+    pub forward_ton_amount: u128,
+}
+
+impl JettonTransfer {
+    /// The transfer with the proof in `custom_payload` and `forward_payload` as given (or empty).
+    pub fn with_proof_in_custom_payload(
+        &self,
+        proof: &AttestationProof,
+        forward_payload: Option<&ArcCell>,
+    ) -> Result<Cell> {
+        self.build(Some(&proof.to_cell()?), forward_payload)
+    }
+
+    /// The transfer with the proof as `forward_payload` (in a ref) and no `custom_payload`.
+    pub fn with_proof_in_forward_payload(&self, proof: &AttestationProof) -> Result<Cell> {
+        self.build(None, Some(&proof.to_cell()?))
+    }
+
+    fn build(
+        &self,
+        custom_payload: Option<&ArcCell>,
+        forward_payload: Option<&ArcCell>,
+    ) -> Result<Cell> {
+        let mut builder = CellBuilder::new();
+        builder
+            .store_u32(32, op::JETTON_TRANSFER)?
+            .store_u64(64, self.query_id)?;
+        store_coins(&mut builder, self.amount)?;
+        store_address(&mut builder, &self.destination)?;
+        store_address(&mut builder, &self.response_destination)?;
+        builder.store_ref_cell_optional(custom_payload)?;
+        store_coins(&mut builder, self.forward_ton_amount)?;
+        // forward_payload:(Either Cell ^Cell): an empty inline cell, or the payload in a ref.
+        match forward_payload {
+            None => builder.store_bit(false)?,
+            Some(payload) => builder.store_bit(true)?.store_reference(payload)?,
+        };
+        Ok(builder.build()?)
+    }
+}
+
+/// `VarUInteger 16`: a 4-bit byte length, then the value in that many bytes.
+pub(crate) fn store_coins(builder: &mut CellBuilder, amount: u128) -> Result<()> {
+    let bytes = amount.to_be_bytes();
+    let skip = bytes.iter().take_while(|&&b| b == 0).count();
+    // VarUInteger 16 holds at most 15 bytes (120 bits).
+    let len = bytes.len() - skip;
+    if len > 15 {
+        return Err(crate::Error::Cell(format!(
+            "{amount} does not fit VarUInteger 16"
+        )));
+    }
+    builder
+        .store_u8(4, len as u8)?
+        .store_slice(&bytes[skip..])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Attestation, Categories, Network, SignatureBundle, SignatureEntry, SigningKey};
+    use tonlib_core::message::{JettonTransferMessage, TonMessage};
+    use tonlib_core::TonAddress;
+
+    fn proof() -> AttestationProof {
+        let attestation = Attestation {
+            network: Network::MAINNET,
+            verifier: Address::new(0, [3; 32]),
+            subject: Address::new(0, [4; 32]),
+            risk: 5,
+            categories: Categories::NONE,
+            issued_at: 1,
+            valid_until: 601,
+            epoch: 1,
+            nonce: 9,
+        };
+        let signature = attestation.sign(&SigningKey::from_bytes(&[1; 32])).unwrap();
+        let bundle = SignatureBundle::new(vec![SignatureEntry {
+            signer: 0,
+            signature,
+        }])
+        .unwrap();
+        AttestationProof {
+            attestation,
+            bundle,
+        }
+    }
+
+    fn transfer() -> JettonTransfer {
+        JettonTransfer {
+            query_id: 77,
+            amount: 1_500_000,
+            destination: Address::new(0, [5; 32]),
+            response_destination: Address::new(0, [6; 32]),
+            forward_ton_amount: 10_000_000,
+        }
+    }
+
+    fn ton(address: &Address) -> TonAddress {
+        TonAddress::new(
+            i32::from(address.workchain),
+            tonlib_core::TonHash::from(address.hash),
+        )
+    }
+
+    /// The same transfer built by tonlib-core's own TEP-74 message type.
+    fn reference(custom: Option<ArcCell>, forward: ArcCell) -> Cell {
+        let t = transfer();
+        let mut message = JettonTransferMessage::new(&ton(&t.destination), &t.amount.into());
+        message.query_id = t.query_id;
+        message.with_response_destination(&ton(&t.response_destination));
+        if let Some(custom) = custom {
+            message.with_custom_payload(custom);
+        }
+        message.forward_ton_amount = t.forward_ton_amount.into();
+        message.forward_payload = forward;
+        message.forward_payload_layout = tonlib_core::cell::EitherCellLayout::ToRef;
+        message.build().unwrap()
+    }
+
+    #[test]
+    fn forward_payload_transfer_matches_tonlib_core() {
+        let p = proof();
+        let ours = transfer().with_proof_in_forward_payload(&p).unwrap();
+        assert_eq!(
+            ours.cell_hash(),
+            reference(None, p.to_cell().unwrap()).cell_hash()
+        );
+        let parsed = JettonTransferMessage::parse(&ours).unwrap();
+        assert_eq!(
+            AttestationProof::from_cell(&parsed.forward_payload).unwrap(),
+            p
+        );
+    }
+
+    #[test]
+    fn custom_payload_transfer_matches_tonlib_core() {
+        let p = proof();
+        let forward = CellBuilder::new()
+            .store_u32(32, 0)
+            .unwrap()
+            .build()
+            .unwrap()
+            .to_arc();
+        let ours = transfer()
+            .with_proof_in_custom_payload(&p, Some(&forward))
+            .unwrap();
+        assert_eq!(
+            ours.cell_hash(),
+            reference(Some(p.to_cell().unwrap()), forward).cell_hash()
+        );
+        let parsed = JettonTransferMessage::parse(&ours).unwrap();
+        assert_eq!(
+            AttestationProof::from_cell(&parsed.custom_payload.unwrap()).unwrap(),
+            p
+        );
+    }
+
+    #[test]
+    fn proof_round_trips_and_refuses_other_tags() {
+        let p = proof();
+        assert_eq!(
+            AttestationProof::from_boc_base64(&p.to_boc_base64().unwrap()).unwrap(),
+            p
+        );
+        let cell = p.attestation.to_cell().unwrap();
+        assert!(matches!(
+            AttestationProof::from_cell(&cell),
+            Err(crate::Error::UnknownTag { .. })
+        ));
+    }
+
+    #[test]
+    fn coins_use_the_shortest_length() {
+        for (amount, bits) in [
+            (0u128, 4),
+            (1, 12),
+            (255, 12),
+            (256, 20),
+            (u128::from(u64::MAX), 68),
+        ] {
+            let mut b = CellBuilder::new();
+            store_coins(&mut b, amount).unwrap();
+            assert_eq!(b.build().unwrap().bit_len(), bits, "{amount}");
+        }
+        assert!(store_coins(&mut CellBuilder::new(), u128::MAX).is_err());
+    }
+}
