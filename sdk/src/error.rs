@@ -132,6 +132,14 @@ pub enum Error {
         /// Every node that failed, by signer index.
         failures: Vec<NodeFailure>,
     },
+    /// One proof of a batch failed verification.
+    #[error("proof {position} of the batch: {error}")]
+    InBatch {
+        /// Zero-based position of the first failing proof.
+        position: usize,
+        /// Why it failed.
+        error: Box<Error>,
+    },
     /// A task of the client failed unexpectedly (a bug or a shutting-down runtime).
     #[error("internal client error: {0}")]
     Internal(String),

@@ -4,6 +4,7 @@
 //! attestation_proof#5c1324ad attestation:^Attestation signatures:^SignatureEntry = AttestationProof;
 //! ```
 
+use ed25519_dalek::VerifyingKey;
 use tonlib_core::cell::{ArcCell, Cell, CellBuilder};
 
 use crate::codes::tag;
@@ -54,6 +55,67 @@ impl AttestationProof {
         })
     }
 
+    /// Checks the proof like [`SignatureBundle::verify`]: every signature strictly, at least
+    /// `threshold` of them.
+    pub fn verify(&self, keys: &[VerifyingKey], threshold: usize) -> Result<()> {
+        self.bundle.verify(&self.attestation, keys, threshold)
+    }
+
+    /// Checks many proofs at once with ed25519 batch verification, for a backend that receives
+    /// proofs in bulk. Each proof must have at least `threshold` signatures by known signers.
+    ///
+    /// Batch verification checks the cofactored equation, so it accepts a signature whose `R`
+    /// carries an added small-order component that strict verification refuses (a different
+    /// encoding of a signature the key's owner did make; it cannot forge one). Keys are refused
+    /// when weak (small order) before the batch runs. When the batch fails, each proof is checked
+    /// strictly to name the first bad one: the error is the one [`Self::verify`] gives for it.
+    pub fn verify_batch(
+        proofs: &[AttestationProof],
+        keys: &[VerifyingKey],
+        threshold: usize,
+    ) -> Result<()> {
+        if let Some(weak) = keys.iter().find(|key| key.is_weak()) {
+            return Err(Error::InvalidPublicKey(format!(
+                "{} is a small-order point",
+                hex::encode(weak.as_bytes())
+            )));
+        }
+        let mut hashes = Vec::with_capacity(proofs.len());
+        for proof in proofs {
+            let found = proof.bundle.len();
+            if found < threshold {
+                return Err(Error::TooFewSignatures { found, threshold });
+            }
+            hashes.push(proof.attestation.hash()?);
+        }
+        let mut messages: Vec<&[u8]> = Vec::new();
+        let mut signatures = Vec::new();
+        let mut signers = Vec::new();
+        for (proof, hash) in proofs.iter().zip(&hashes) {
+            for entry in proof.bundle.entries() {
+                let key = keys
+                    .get(usize::from(entry.signer))
+                    .ok_or(Error::UnknownSigner(entry.signer))?;
+                messages.push(hash);
+                signatures.push(entry.signature);
+                signers.push(*key);
+            }
+        }
+        if ed25519_dalek::verify_batch(&messages, &signatures, &signers).is_ok() {
+            return Ok(());
+        }
+        for (position, proof) in proofs.iter().enumerate() {
+            proof
+                .verify(keys, threshold)
+                .map_err(|error| Error::InBatch {
+                    position,
+                    error: Box::new(error),
+                })?;
+        }
+        // The batch refused what strict checks accept: cannot happen for valid signatures.
+        Err(Error::BadSignature { index: 0 })
+    }
+
     /// The proof as a base64 BoC.
     pub fn to_boc_base64(&self) -> Result<String> {
         boc::to_base64(&self.to_cell()?)
@@ -62,5 +124,61 @@ impl AttestationProof {
     /// Decodes a base64 BoC holding one proof.
     pub fn from_boc_base64(text: &str) -> Result<Self> {
         Self::from_cell(&*boc::from_base64(text)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Address, Categories, Network, SignatureEntry, SigningKey};
+
+    fn proofs(n: u64, keys: &[SigningKey]) -> Vec<AttestationProof> {
+        (0..n)
+            .map(|nonce| {
+                let attestation = Attestation {
+                    network: Network::MAINNET,
+                    verifier: Address::new(0, [1; 32]),
+                    subject: Address::new(0, [nonce as u8; 32]),
+                    risk: 3,
+                    categories: Categories::NONE,
+                    issued_at: 10,
+                    valid_until: 20,
+                    epoch: 1,
+                    nonce,
+                };
+                let entries = keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, key)| SignatureEntry {
+                        signer: i as u8,
+                        signature: attestation.sign(key).unwrap(),
+                    })
+                    .collect();
+                AttestationProof {
+                    attestation,
+                    bundle: SignatureBundle::new(entries).unwrap(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batch_accepts_valid_proofs_and_names_the_forged_one() {
+        let keys: Vec<SigningKey> = (1..=2).map(|i| SigningKey::from_bytes(&[i; 32])).collect();
+        let public: Vec<_> = keys.iter().map(SigningKey::verifying_key).collect();
+        let mut all = proofs(8, &keys);
+        AttestationProof::verify_batch(&all, &public, 2).unwrap();
+        all[5].attestation.risk = 99;
+        assert_eq!(
+            AttestationProof::verify_batch(&all, &public, 2),
+            Err(Error::BadSignature { index: 0 })
+        );
+        assert_eq!(
+            AttestationProof::verify_batch(&all[..1], &public, 3),
+            Err(Error::TooFewSignatures {
+                found: 2,
+                threshold: 3
+            })
+        );
     }
 }
