@@ -171,7 +171,10 @@ mod tests {
         all[5].attestation.risk = 99;
         assert_eq!(
             AttestationProof::verify_batch(&all, &public, 2),
-            Err(Error::BadSignature { index: 0 })
+            Err(Error::InBatch {
+                position: 5,
+                error: Box::new(Error::BadSignature { index: 0 })
+            })
         );
         assert_eq!(
             AttestationProof::verify_batch(&all[..1], &public, 3),
