@@ -12,7 +12,7 @@ export const Tag = {
 export const Op = {
     checkAttestation: 0x15301033,
     parseOnly: 0x6c9bcaf3,
-    // ComplianceGate (SPEC.md §9)
+    // ComplianceGate (SPEC.md §10)
     gateTransfer: 0x159f1aa7,
     gateForward: 0x46cd6c39,
     gateRefund: 0x484b9547,
@@ -43,7 +43,7 @@ export const Errors = {
     tooFewSignatures: 269,
     malformedSignatures: 270,
     unknownOp: 271,
-    // ComplianceGate, from 512 (SPEC.md §9)
+    // ComplianceGate, from 512 (SPEC.md §10)
     unknownGateOp: 512,
     notAdmin: 513,
     notPendingAdmin: 514,

@@ -26,6 +26,23 @@ pub mod op {
     /// response_destination:MsgAddress custom_payload:(Maybe ^Cell) forward_ton_amount:(VarUInteger 16)
     /// forward_payload:(Either Cell ^Cell) = InternalMsgBody` (the standard's published value).
     pub const JETTON_TRANSFER: u32 = 0x0f8a_7ea5;
+
+    /// `gate_transfer`: send TON through a ComplianceGate with the screened parties' proofs.
+    pub const GATE_TRANSFER: u32 = 0x159f_1aa7;
+    /// `gate_forward`: what the gate sends the destination (bounceable).
+    pub const GATE_FORWARD: u32 = 0x46cd_6c39;
+    /// `gate_refund`: the gate returns the value, with the exit code that refused it.
+    pub const GATE_REFUND: u32 = 0x484b_9547;
+    /// `gate_excess`: the gate returns what was left over to `response_destination`.
+    pub const GATE_EXCESS: u32 = 0x262e_0fe5;
+    /// `gate_set_signers`: admin installs a new signer set; the current one gets a grace period.
+    pub const GATE_SET_SIGNERS: u32 = 0x534c_b90d;
+    /// `gate_set_policy`: admin changes the screening policy.
+    pub const GATE_SET_POLICY: u32 = 0x7adb_6046;
+    /// `gate_propose_admin`: admin proposes a successor (first step of two).
+    pub const GATE_PROPOSE_ADMIN: u32 = 0x4287_f9f3;
+    /// `gate_claim_admin`: the proposed admin takes over (second step).
+    pub const GATE_CLAIM_ADMIN: u32 = 0x0300_8208;
 }
 
 /// Exit codes thrown by the FunC verifier library (all >= 256).
@@ -60,4 +77,23 @@ pub mod error {
     pub const TOO_FEW_SIGNATURES: u32 = 269;
     /// A signature entry is not 521 bits with at most one ref.
     pub const MALFORMED_SIGNATURES: u32 = 270;
+
+    /// ComplianceGate: unknown op.
+    pub const UNKNOWN_GATE_OP: u32 = 512;
+    /// ComplianceGate: an admin op from someone other than the admin.
+    pub const NOT_ADMIN: u32 = 513;
+    /// ComplianceGate: `gate_claim_admin` from someone other than the proposed admin.
+    pub const NOT_PENDING_ADMIN: u32 = 514;
+    /// ComplianceGate: the policy screens a party the transfer carries no proof for.
+    pub const MISSING_ATTESTATION: u32 = 515;
+    /// ComplianceGate: the value does not cover the amount, fees and the gate's rent.
+    pub const INSUFFICIENT_VALUE: u32 = 516;
+    /// ComplianceGate: a new signer set's epoch is not above the current one.
+    pub const STALE_EPOCH: u32 = 517;
+    /// ComplianceGate: a signer set cell does not have the SignerSet layout.
+    pub const MALFORMED_SIGNER_SET: u32 = 518;
+    /// ComplianceGate: a policy does not have the GatePolicy layout.
+    pub const MALFORMED_POLICY: u32 = 519;
+    /// ComplianceGate: the destination bounced the forward; the value went back to the sender.
+    pub const FORWARD_BOUNCED: u32 = 520;
 }

@@ -37,7 +37,20 @@ fn rust_table() -> Vec<(&'static str, u32, bool)> {
         ("attestation_proof", tag::ATTESTATION_PROOF, true),
         ("check_attestation", op::CHECK_ATTESTATION, true),
         ("parse_only", op::PARSE_ONLY, true),
+        ("gate_transfer", op::GATE_TRANSFER, true),
+        ("gate_forward", op::GATE_FORWARD, true),
+        ("gate_refund", op::GATE_REFUND, true),
+        ("gate_excess", op::GATE_EXCESS, true),
+        ("gate_set_signers", op::GATE_SET_SIGNERS, true),
+        ("gate_set_policy", op::GATE_SET_POLICY, true),
+        ("gate_propose_admin", op::GATE_PROPOSE_ADMIN, true),
+        ("gate_claim_admin", op::GATE_CLAIM_ADMIN, true),
     ]
+}
+
+/// Schema lines of test-only contracts, which the sdk never builds.
+fn test_only(name: &str) -> bool {
+    name == "proxy_send"
 }
 
 #[test]
@@ -62,7 +75,7 @@ fn schema_tags_are_the_crc32_of_their_lines() {
 fn every_schema_tag_has_a_rust_constant_and_back() {
     let lines = tagged_lines();
     let table = rust_table();
-    for (name, written, _) in &lines {
+    for (name, written, _) in lines.iter().filter(|(name, ..)| !test_only(name)) {
         let rust = table.iter().find(|(n, ..)| n == name);
         assert_eq!(
             rust.map(|(_, v, _)| *v),
