@@ -1,6 +1,8 @@
 //! Message bodies that carry attestations, as cells and as the base64 BoC that TON Connect's
 //! `sendTransaction` takes as `payload`.
 //!
+//! A ComplianceGate `gate_transfer` carries one proof per screened party (SPEC.md §10).
+//!
 //! A jetton transfer (TEP-74) can carry the proof two ways:
 //! - in `custom_payload`, for a jetton whose wallets check attestations themselves;
 //! - in `forward_payload`, for a deposit gate in front of an existing jetton (USDT on TON cannot
@@ -70,6 +72,61 @@ impl JettonTransfer {
             None => builder.store_bit(false)?,
             Some(payload) => builder.store_bit(true)?.store_reference(payload)?,
         };
+        Ok(builder.build()?)
+    }
+}
+
+/// A TON transfer through a ComplianceGate, besides its proofs.
+///
+/// ```tlb
+/// gate_transfer#159f1aa7 query_id:uint64 destination:MsgAddressInt amount:Coins
+///     response_destination:MsgAddress forward_payload:(Maybe ^Cell)
+///     destination_proof:(Maybe ^AttestationProof) sender_proof:(Maybe ^AttestationProof) = InternalMsgBody;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GateTransfer {
+    /// Echoed in the forward, the refund and the excess.
+    pub query_id: u64,
+    /// Who receives the TON.
+    pub destination: Address,
+    /// Nanotons the destination receives. With a `response_destination` the destination gets
+    /// exactly this and the rest comes back as `gate_excess`; without one, the destination gets
+    /// the whole value less fees (at least this).
+    pub amount: u128,
+    /// Who gets the excess back, if anyone.
+    pub response_destination: Option<Address>,
+    /// Passed to the destination inside `gate_forward`.
+    pub forward_payload: Option<ArcCell>,
+}
+
+impl GateTransfer {
+    /// The `gate_transfer` body with the proofs the gate's policy asks for (the destination's,
+    /// the sender's, or both).
+    pub fn to_cell(
+        &self,
+        destination_proof: Option<&AttestationProof>,
+        sender_proof: Option<&AttestationProof>,
+    ) -> Result<Cell> {
+        let mut builder = CellBuilder::new();
+        builder
+            .store_u32(32, op::GATE_TRANSFER)?
+            .store_u64(64, self.query_id)?;
+        store_address(&mut builder, &self.destination)?;
+        store_coins(&mut builder, self.amount)?;
+        match &self.response_destination {
+            Some(address) => store_address(&mut builder, address)?,
+            None => {
+                builder.store_u8(2, 0b00)?; // addr_none
+            }
+        }
+        builder.store_ref_cell_optional(self.forward_payload.as_ref())?;
+        let destination_proof = destination_proof
+            .map(AttestationProof::to_cell)
+            .transpose()?;
+        let sender_proof = sender_proof.map(AttestationProof::to_cell).transpose()?;
+        builder
+            .store_ref_cell_optional(destination_proof.as_ref())?
+            .store_ref_cell_optional(sender_proof.as_ref())?;
         Ok(builder.build()?)
     }
 }
@@ -204,6 +261,35 @@ mod tests {
             AttestationProof::from_cell(&cell),
             Err(crate::Error::UnknownTag { .. })
         ));
+    }
+
+    #[test]
+    fn gate_transfer_has_the_schema_layout() {
+        let p = proof();
+        let t = GateTransfer {
+            query_id: 3,
+            destination: Address::new(0, [8; 32]),
+            amount: 1_000_000_000,
+            response_destination: None,
+            forward_payload: None,
+        };
+        let cell = t.to_cell(Some(&p), None).unwrap();
+        // op 32 + query_id 64 + address 267 + coins (4 + 32) + addr_none 2 + three Maybe bits.
+        assert_eq!(cell.bit_len(), 32 + 64 + 267 + 36 + 2 + 3);
+        assert_eq!(cell.references().len(), 1);
+        assert_eq!(
+            AttestationProof::from_cell(cell.reference(0).unwrap()).unwrap(),
+            p
+        );
+        let mut parser = cell.parser();
+        assert_eq!(parser.load_u32(32).unwrap(), op::GATE_TRANSFER);
+        let with_response = GateTransfer {
+            response_destination: Some(Address::new(0, [9; 32])),
+            ..t
+        };
+        let both = with_response.to_cell(Some(&p), Some(&p)).unwrap();
+        assert_eq!(both.bit_len(), 32 + 64 + 267 + 36 + 267 + 3);
+        assert_eq!(both.references().len(), 2);
     }
 
     #[test]

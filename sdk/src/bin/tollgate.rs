@@ -14,7 +14,10 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use tollgate_sdk::api::OracleInfo;
 use tollgate_sdk::client::{Client, ClientConfig, Node};
-use tollgate_sdk::{Address, Attestation, Network, SignatureBundle, VerifyingKey};
+use tollgate_sdk::messages::{GateTransfer, JettonTransfer};
+use tollgate_sdk::{
+    boc, Address, Attestation, AttestationProof, Network, SignatureBundle, VerifyingKey,
+};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +36,72 @@ enum Command {
     Attest(AttestArgs),
     /// Check an attestation and its signature bundle offline.
     Verify(VerifyArgs),
+    /// Build a message body carrying attestations, as the base64 BoC TON Connect takes.
+    #[command(subcommand)]
+    Payload(PayloadCommand),
+}
+
+#[derive(Subcommand)]
+enum PayloadCommand {
+    /// A ComplianceGate `gate_transfer`.
+    Gate(GateArgs),
+    /// A TEP-74 jetton `transfer` with the proof in `custom_payload` or `forward_payload`.
+    Jetton(JettonArgs),
+}
+
+#[derive(Args)]
+struct GateArgs {
+    /// JSON printed by `tollgate attest` for the destination (when the gate screens it).
+    #[arg(long, required_unless_present = "sender_proof")]
+    destination_proof: Option<String>,
+    /// JSON printed by `tollgate attest` for the sender (when the gate screens it).
+    #[arg(long)]
+    sender_proof: Option<String>,
+    /// Who receives the TON.
+    #[arg(long)]
+    destination: Address,
+    /// Nanotons the destination receives.
+    #[arg(long)]
+    amount: u128,
+    /// Who gets the excess back (the destination gets everything less fees without it).
+    #[arg(long)]
+    response: Option<Address>,
+    /// Query id echoed in the gate's answers.
+    #[arg(long, default_value_t = 0)]
+    query_id: u64,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Placement {
+    /// In `custom_payload`, for a jetton whose wallets check attestations.
+    Custom,
+    /// As `forward_payload`, for a deposit gate in front of an existing jetton.
+    Forward,
+}
+
+#[derive(Args)]
+struct JettonArgs {
+    /// JSON printed by `tollgate attest`.
+    #[arg(long)]
+    proof: String,
+    /// Where the proof goes.
+    #[arg(long, value_enum)]
+    placement: Placement,
+    /// The new owner of the jettons.
+    #[arg(long)]
+    destination: Address,
+    /// Jettons in the smallest units.
+    #[arg(long)]
+    amount: u128,
+    /// Who gets the excess TON back.
+    #[arg(long)]
+    response: Address,
+    /// Nanotons attached to the transfer notification.
+    #[arg(long, default_value_t = 10_000_000)]
+    forward_ton_amount: u128,
+    /// Query id.
+    #[arg(long, default_value_t = 0)]
+    query_id: u64,
 }
 
 #[derive(Args)]
@@ -121,6 +190,7 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Attest(args) => attest(args).await,
         Command::Verify(args) => verify(args),
+        Command::Payload(command) => payload(command),
     };
     match result {
         Ok(output) => {
@@ -229,34 +299,20 @@ async fn discover(urls: &[String], timeout: Duration) -> Result<(Vec<Node>, Opti
 }
 
 fn verify(args: VerifyArgs) -> Result<serde_json::Value, String> {
-    let (boc, bundle) = match &args.input {
-        Some(path) => {
-            let text = if path == "-" {
-                std::io::read_to_string(std::io::stdin()).map_err(|err| err.to_string())?
-            } else {
-                std::fs::read_to_string(path).map_err(|err| format!("{path}: {err}"))?
-            };
-            let value: serde_json::Value =
-                serde_json::from_str(&text).map_err(|err| format!("{path}: {err}"))?;
-            let field = |name: &str| {
-                value[name]
-                    .as_str()
-                    .map(str::to_string)
-                    .ok_or(format!("{path}: no `{name}` string"))
-            };
-            (field("boc")?, field("bundle")?)
-        }
-        None => (
-            args.boc
-                .clone()
-                .ok_or("give --input or --boc and --bundle")?,
-            args.bundle.clone().unwrap_or_default(),
-        ),
+    let proof = match (&args.input, &args.boc, &args.bundle) {
+        (Some(path), ..) => read_proof(path)?,
+        (None, Some(boc), Some(bundle)) => AttestationProof {
+            attestation: Attestation::from_boc_base64(boc)
+                .map_err(|err| format!("attestation: {err}"))?,
+            bundle: SignatureBundle::from_boc_base64(bundle)
+                .map_err(|err| format!("bundle: {err}"))?,
+        },
+        _ => return Err("give --input, or --boc and --bundle".into()),
     };
-    let attestation =
-        Attestation::from_boc_base64(&boc).map_err(|err| format!("attestation: {err}"))?;
-    let bundle =
-        SignatureBundle::from_boc_base64(&bundle).map_err(|err| format!("bundle: {err}"))?;
+    let AttestationProof {
+        attestation,
+        bundle,
+    } = proof;
     let keys = args
         .keys
         .iter()
@@ -299,4 +355,67 @@ fn verify(args: VerifyArgs) -> Result<serde_json::Value, String> {
         ));
     }
     Ok(json!({ "valid": true, "signatures": bundle.len(), "attestation": attestation }))
+}
+
+/// Reads the `boc` and `bundle` of JSON printed by `tollgate attest` (`-` for stdin).
+fn read_proof(path: &str) -> Result<AttestationProof, String> {
+    let text = if path == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|err| err.to_string())?
+    } else {
+        std::fs::read_to_string(path).map_err(|err| format!("{path}: {err}"))?
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|err| format!("{path}: {err}"))?;
+    let field = |name: &str| {
+        value[name]
+            .as_str()
+            .ok_or(format!("{path}: no `{name}` string"))
+    };
+    Ok(AttestationProof {
+        attestation: Attestation::from_boc_base64(field("boc")?)
+            .map_err(|err| format!("{path}: attestation: {err}"))?,
+        bundle: SignatureBundle::from_boc_base64(field("bundle")?)
+            .map_err(|err| format!("{path}: bundle: {err}"))?,
+    })
+}
+
+fn payload(command: PayloadCommand) -> Result<serde_json::Value, String> {
+    let cell = match command {
+        PayloadCommand::Gate(args) => {
+            let destination_proof = args
+                .destination_proof
+                .as_deref()
+                .map(read_proof)
+                .transpose()?;
+            let sender_proof = args.sender_proof.as_deref().map(read_proof).transpose()?;
+            let transfer = GateTransfer {
+                query_id: args.query_id,
+                destination: args.destination,
+                amount: args.amount,
+                response_destination: args.response,
+                forward_payload: None,
+            };
+            transfer.to_cell(destination_proof.as_ref(), sender_proof.as_ref())
+        }
+        PayloadCommand::Jetton(args) => {
+            let proof = read_proof(&args.proof)?;
+            let transfer = JettonTransfer {
+                query_id: args.query_id,
+                amount: args.amount,
+                destination: args.destination,
+                response_destination: args.response,
+                forward_ton_amount: args.forward_ton_amount,
+            };
+            match args.placement {
+                Placement::Custom => transfer.with_proof_in_custom_payload(&proof, None),
+                Placement::Forward => transfer.with_proof_in_forward_payload(&proof),
+            }
+        }
+    }
+    .map_err(|err| err.to_string())?
+    .to_arc();
+    Ok(json!({
+        "payload": boc::to_base64(&cell).map_err(|err| err.to_string())?,
+        "hash": hex::encode(cell.cell_hash().as_slice()),
+    }))
 }
