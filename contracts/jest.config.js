@@ -2,6 +2,9 @@
 module.exports = {
     preset: 'ts-jest',
     testEnvironment: '@ton/sandbox/jest-environment',
+    // The repository's end-to-end specs (../tests/e2e) run with this project's packages.
+    roots: ['<rootDir>/tests', '<rootDir>/../tests/e2e'],
+    modulePaths: ['<rootDir>/node_modules'],
     testPathIgnorePatterns: ['/node_modules/', '/dist/'],
     reporters: ['default', ['@ton/sandbox/jest-reporter', {}]],
     // Two cores shared with cargo builds: one worker, and hooks that compile FunC and deploy

@@ -12,6 +12,9 @@ step "Rust: cargo test --workspace (also builds the examples used below)"
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
 
+step "Binaries for the end-to-end tests (tollgate-oracle, tollgate)"
+cargo build --workspace --bins --locked
+
 step "Differential input: 10,000 random attestations from Rust"
 mkdir -p target/tollgate
 random_json="$root/target/tollgate/random-attestations.json"
@@ -23,5 +26,5 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 
-step "Contracts: sandbox, golden vectors and differential tests (jest)"
+step "Contracts and end to end: sandbox, golden vectors, differential, tests/e2e (jest)"
 TOLLGATE_RANDOM_VECTORS="$random_json" npx jest --ci
