@@ -1,0 +1,207 @@
+//! `/v1/admin/*`: ingestion and overrides, behind the bearer token from the configuration.
+//!
+//! - `POST /v1/admin/ingest` `{format: "csv"|"ton-assets"|"ofac", file?, content}` → summary.
+//!   `content` is the file's text; `file` its name (ton-assets and OFAC take the category or
+//!   asset from it).
+//! - `GET /v1/admin/labels` → label counts per category.
+//! - `GET /v1/admin/overrides`, `POST /v1/admin/overrides` `{address, action: "allow"|"deny",
+//!   categories?, reason, author, expires_at?}`, `DELETE /v1/admin/overrides/{address}?author=`.
+//!
+//! Without a configured token every admin request is 401: the admin API is off.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tollgate_sdk::Categories;
+
+use super::{parse_address, Json, Path, Query, SharedState};
+use crate::error::{Error, Result};
+use crate::ingest::{self, Summary};
+use crate::store::{Override, OverrideAction};
+
+/// Middleware on every admin route: checks `Authorization: Bearer <token>` (in constant time)
+/// before any body is read.
+pub async fn require_token(
+    State(state): State<SharedState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match authorize(&state, request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(err) => err.into_response(),
+    }
+}
+
+fn authorize(state: &SharedState, headers: &HeaderMap) -> Result<()> {
+    let Some(expected) = &state.config.admin_token else {
+        return Err(Error::Unauthorized);
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(Error::Unauthorized)?;
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    let differ = a.len() != b.len() || a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) != 0;
+    if differ {
+        return Err(Error::Unauthorized);
+    }
+    Ok(())
+}
+
+/// An ingestion request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestRequest {
+    /// `csv`, `ton-assets` or `ofac`.
+    pub format: String,
+    /// The file name (required for `ton-assets` and `ofac`).
+    pub file: Option<String>,
+    /// The file's text.
+    pub content: String,
+}
+
+/// Ingests one list sent in the body.
+pub async fn ingest(
+    State(state): State<SharedState>,
+    Json(request): Json<IngestRequest>,
+) -> Result<Summary> {
+    let file = request.file.clone();
+    let need_file = || {
+        file.clone().ok_or_else(|| {
+            Error::InvalidRequest(
+                "`file` (the list's file name) is required for this format".into(),
+            )
+        })
+    };
+    let parsed = match request.format.as_str() {
+        "csv" => ingest::csv::parse(file.as_deref().unwrap_or("upload.csv"), &request.content),
+        "ton-assets" => ingest::ton_assets::parse_file(&need_file()?, &request.content),
+        "ofac" => ingest::ofac::parse_file(&need_file()?, &request.content),
+        other => {
+            return Err(Error::InvalidRequest(format!(
+                "unknown format `{}` (csv, ton-assets, ofac)",
+                other.chars().take(40).collect::<String>()
+            )))
+        }
+    };
+    let store = state.store.clone();
+    let summary = tokio::task::spawn_blocking(move || {
+        ingest::apply(
+            store.as_ref(),
+            parsed,
+            crate::unix_now(),
+            &indicatif::ProgressBar::hidden(),
+        )
+    })
+    .await
+    .map_err(|err| Error::Store(format!("ingest task: {err}")))??;
+    tracing::info!(
+        added = summary.added,
+        changed = summary.changed,
+        refused = summary.refused.len(),
+        "admin ingest"
+    );
+    Ok(summary)
+}
+
+/// Label counts per category.
+pub async fn label_counts(
+    State(state): State<SharedState>,
+) -> Result<axum::Json<BTreeMap<String, u64>>> {
+    let store = state.store.clone();
+    let counts = tokio::task::spawn_blocking(move || store.label_counts())
+        .await
+        .map_err(|err| Error::Store(err.to_string()))??;
+    Ok(axum::Json(counts))
+}
+
+/// Every override.
+pub async fn list_overrides(State(state): State<SharedState>) -> Result<axum::Json<Vec<Override>>> {
+    Ok(axum::Json(state.store.overrides()?))
+}
+
+/// A new override.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideRequest {
+    /// The address.
+    pub address: String,
+    /// `allow` or `deny`.
+    pub action: OverrideAction,
+    /// Category names to attest (see [`Override::categories`]).
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Why (required).
+    pub reason: String,
+    /// Who (required).
+    pub author: String,
+    /// Unix seconds after which it lapses; absent: never.
+    pub expires_at: Option<u64>,
+}
+
+/// Sets an override (replacing any earlier one for the address); recorded in the history.
+pub async fn set_override(
+    State(state): State<SharedState>,
+    Json(request): Json<OverrideRequest>,
+) -> Result<axum::Json<Override>> {
+    let address = parse_address(&request.address)?;
+    if request.reason.trim().is_empty() || request.author.trim().is_empty() {
+        return Err(Error::InvalidRequest(
+            "reason and author are required".into(),
+        ));
+    }
+    let mut categories = Categories::NONE;
+    for name in &request.categories {
+        categories |= Categories::from_name(name).ok_or_else(|| {
+            Error::InvalidRequest(format!(
+                "unknown category `{}`",
+                name.chars().take(40).collect::<String>()
+            ))
+        })?;
+    }
+    let now = crate::unix_now();
+    if request.expires_at.is_some_and(|at| at <= now) {
+        return Err(Error::InvalidRequest("expires_at is in the past".into()));
+    }
+    let item = Override {
+        address,
+        action: request.action,
+        categories,
+        reason: request.reason,
+        author: request.author,
+        created_at: now,
+        expires_at: request.expires_at,
+    };
+    state.store.put_override(&item)?;
+    tracing::info!(address = %item.address, action = ?item.action, author = %item.author, "override set");
+    Ok(axum::Json(item))
+}
+
+/// Who removes an override.
+#[derive(Debug, Deserialize)]
+pub struct RemoveQuery {
+    /// Author of the removal (recorded).
+    pub author: String,
+}
+
+/// Removes an override; 404 if there was none.
+pub async fn remove_override(
+    State(state): State<SharedState>,
+    Path(address): Path<String>,
+    Query(query): Query<RemoveQuery>,
+) -> Result<axum::Json<serde_json::Value>> {
+    let address = parse_address(&address)?;
+    if !state
+        .store
+        .remove_override(&address, &query.author, crate::unix_now())?
+    {
+        return Err(Error::NotFound);
+    }
+    tracing::info!(%address, author = %query.author, "override removed");
+    Ok(axum::Json(serde_json::json!({ "removed": address })))
+}

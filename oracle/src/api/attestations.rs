@@ -1,0 +1,181 @@
+//! `POST /v1/attestations`: the node judges a subject and signs its own judgement as the bound.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use tollgate_sdk::{Address, Attestation, Categories, Network};
+
+use super::{parse_address, Json, SharedState};
+use crate::audit::AuditRecord;
+use crate::config::parse_network;
+use crate::error::{Error, Result};
+use crate::risk::Assessment;
+
+/// The request body.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttestRequest {
+    /// The address to judge (raw or user-friendly).
+    pub subject: String,
+    /// The contract that will check the attestation.
+    pub verifier: String,
+    /// `mainnet`, `testnet` or a `global_id`.
+    pub network: NetworkField,
+    /// Validity in seconds (default from config, at most `max_ttl_secs`).
+    pub ttl_secs: Option<u32>,
+}
+
+/// A network given by name or by `global_id`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum NetworkField {
+    /// A `global_id` such as -239.
+    Id(i32),
+    /// A name (`mainnet`, `testnet`) or a `global_id` in decimal text.
+    Name(String),
+}
+
+impl NetworkField {
+    /// The network, if the node signs for it.
+    pub fn resolve(&self, allowed: &[i32]) -> Result<Network> {
+        let network = match self {
+            NetworkField::Id(id) => Network(*id),
+            NetworkField::Name(name) => parse_network(name)?,
+        };
+        if !allowed.contains(&network.0) {
+            return Err(Error::UnknownNetwork(format!(
+                "{network} is not a network this node signs for"
+            )));
+        }
+        Ok(network)
+    }
+}
+
+/// A signature the node made, with everything a client needs to use and check it.
+#[derive(Debug, Serialize)]
+pub struct Signed {
+    /// The attestation's fields.
+    pub attestation: Attestation,
+    /// The attestation cell as a base64 BoC.
+    pub boc: String,
+    /// The cell's representation hash (what was signed), hex.
+    pub hash: String,
+    /// ed25519 signature over `hash`, hex.
+    pub signature: String,
+    /// This node's index in the signer set.
+    pub signer_index: u8,
+    /// This node's public key, hex.
+    pub public_key: String,
+    /// Position of the signature in the node's audit log.
+    pub audit_seq: u64,
+    /// The node's judgement of the subject at signing time.
+    pub judgement: Assessment,
+}
+
+/// Checks the verifier against the allowed list.
+pub(crate) fn check_verifier(state: &SharedState, verifier: &Address) -> Result<()> {
+    if !state.verifiers.is_empty() && !state.verifiers.contains(verifier) {
+        return Err(Error::PolicyRefused {
+            policy: "verifier",
+            detail: format!("verifier {verifier} is not one this node signs for"),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses early when the audit log cannot record: nothing is signed that is not recorded.
+pub(crate) fn check_can_sign(state: &SharedState) -> Result<()> {
+    if state.audit.is_healthy() {
+        Ok(())
+    } else {
+        Err(Error::AuditUnavailable("audit log failed earlier".into()))
+    }
+}
+
+/// Signs, appends to the audit log, and waits until the entry is durable.
+pub(crate) async fn sign_and_record(
+    state: &SharedState,
+    kind: &str,
+    request: serde_json::Value,
+    attestation: Attestation,
+    judgement: Assessment,
+) -> Result<Signed> {
+    let hash = attestation.hash()?;
+    let boc = attestation.to_boc_base64()?;
+    let signature = hex::encode(state.signer.sign(&attestation)?.to_bytes());
+    let public_key = state.signer.public_key_hex();
+    let record = AuditRecord {
+        kind: kind.into(),
+        request,
+        attestation,
+        boc: boc.clone(),
+        hash: hex::encode(hash),
+        judgement: serde_json::to_value(&judgement)
+            .map_err(|err| Error::Store(format!("judgement: {err}")))?,
+        policy_version: format!(
+            "{};labels-{}",
+            judgement.policy_version,
+            crate::ingest::labels_generation(state.store.as_ref())?
+        ),
+        signer_index: state.signer.index,
+        public_key: public_key.clone(),
+        signature: signature.clone(),
+    };
+    // The response exists only after this resolves, i.e. after the entry's flush.
+    let audit_seq = state.audit.append(record).await?;
+    ::metrics::counter!("tollgate_signatures_total", "kind" => kind.to_string()).increment(1);
+    Ok(Signed {
+        attestation,
+        boc,
+        hash: hex::encode(hash),
+        signature,
+        signer_index: state.signer.index,
+        public_key,
+        audit_seq,
+        judgement,
+    })
+}
+
+/// Judges the subject and signs an attestation whose bounds are that judgement.
+pub async fn attest(
+    State(state): State<SharedState>,
+    Json(request): Json<AttestRequest>,
+) -> Result<axum::Json<Signed>> {
+    let subject = parse_address(&request.subject)
+        .map_err(|err| Error::InvalidAddress(format!("subject: {err}")))?;
+    let verifier = parse_address(&request.verifier)
+        .map_err(|err| Error::InvalidAddress(format!("verifier: {err}")))?;
+    let network = request.network.resolve(&state.config.networks)?;
+    check_verifier(&state, &verifier)?;
+    let ttl = request.ttl_secs.unwrap_or(state.config.default_ttl_secs);
+    if ttl == 0 {
+        return Err(Error::InvalidRequest("ttl_secs must be at least 1".into()));
+    }
+    if ttl > state.config.max_ttl_secs {
+        return Err(Error::PolicyRefused {
+            policy: "ttl",
+            detail: format!(
+                "ttl_secs {ttl} is above the maximum {}",
+                state.config.max_ttl_secs
+            ),
+        });
+    }
+    check_can_sign(&state)?;
+    let now = crate::unix_now();
+    let issued_at = u32::try_from(now).map_err(|_| Error::Store("clock beyond 2106".into()))?;
+    let judgement = state.engine.assess(&subject, now)?;
+    let attestation = Attestation {
+        network,
+        verifier,
+        subject,
+        risk: judgement.score,
+        categories: Categories(judgement.categories_mask),
+        issued_at,
+        valid_until: issued_at.saturating_add(ttl),
+        epoch: state.signer.epoch,
+        nonce: state.nonces.next()?,
+    };
+    let request = serde_json::to_value(&request).unwrap_or_default();
+    Ok(axum::Json(
+        sign_and_record(&state, "attest", request, attestation, judgement).await?,
+    ))
+}

@@ -1,0 +1,75 @@
+//! `GET /v1/audit?after=SEQ&limit=N`: the audit log, in order, a page at a time.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Query, SharedState};
+use crate::audit::entry_hash;
+use crate::error::{Error, Result};
+
+/// Most entries per page.
+pub const MAX_PAGE: usize = 1000;
+
+/// Query parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Return entries with seq greater than this (from the start when absent).
+    pub after: Option<u64>,
+    /// Page size (default 100, at most 1000).
+    pub limit: Option<usize>,
+}
+
+/// One page of the log.
+#[derive(Debug, Serialize)]
+pub struct AuditPage {
+    /// Entries as stored, each with its `entry_hash` (SHA-256 of the stored bytes) added.
+    pub entries: Vec<Value>,
+    /// Pass as `after` to get the next page; absent when this page is the end.
+    pub next_after: Option<u64>,
+}
+
+/// A page of the audit log.
+pub async fn list(
+    State(state): State<SharedState>,
+    Query(query): Query<AuditQuery>,
+) -> Result<axum::Json<AuditPage>> {
+    let limit = query.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(Error::InvalidRequest(format!(
+            "limit must be in 1..={MAX_PAGE}"
+        )));
+    }
+    let store = state.store.clone();
+    let page = tokio::task::spawn_blocking(move || store.audit_after(query.after, limit))
+        .await
+        .map_err(|err| Error::Store(format!("audit task: {err}")))??;
+    let full = page.len() == limit;
+    let next_after = if full {
+        page.last().map(|(seq, _)| *seq)
+    } else {
+        None
+    };
+    let entries = page
+        .into_iter()
+        .map(|(seq, bytes)| {
+            let mut value: Value =
+                serde_json::from_slice(&bytes).map_err(|_| Error::AuditBroken {
+                    seq,
+                    reason: "unreadable entry".into(),
+                })?;
+            if let Value::Object(map) = &mut value {
+                map.insert(
+                    "entry_hash".into(),
+                    Value::String(hex::encode(entry_hash(&bytes))),
+                );
+            }
+            Ok(value)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(axum::Json(AuditPage {
+        entries,
+        next_after,
+    }))
+}

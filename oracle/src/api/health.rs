@@ -1,0 +1,30 @@
+//! `GET /v1/health` (liveness) and `GET /v1/ready` (readiness: can the node sign and record?).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use super::SharedState;
+
+/// 200 while the process serves HTTP.
+pub async fn health() -> axum::Json<Value> {
+    axum::Json(json!({ "status": "ok" }))
+}
+
+/// 200 when the store answers and the audit log accepts entries; 503 otherwise, so a load
+/// balancer stops sending attestation requests to a node that would refuse them.
+pub async fn ready(State(state): State<SharedState>) -> (StatusCode, axum::Json<Value>) {
+    let store_ok = state.store.meta_get("readiness-probe").is_ok();
+    let audit_ok = state.audit.is_healthy();
+    let status = if store_ok && audit_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(
+            json!({ "ready": status == StatusCode::OK, "store": store_ok, "audit": audit_ok }),
+        ),
+    )
+}

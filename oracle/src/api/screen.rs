@@ -1,0 +1,62 @@
+//! `POST /v1/screen`: judgements of up to [`MAX_ADDRESSES`] addresses in one request.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+
+use super::{Json, SharedState};
+use crate::error::{Error, Result};
+use crate::risk::Assessment;
+
+/// Most addresses one request may screen.
+pub const MAX_ADDRESSES: usize = 1000;
+
+/// The request body.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScreenRequest {
+    /// Addresses, raw or user-friendly.
+    pub addresses: Vec<String>,
+}
+
+/// The response body: one judgement per address, in request order.
+#[derive(Debug, Serialize)]
+pub struct ScreenResponse {
+    /// Judgements in request order.
+    pub results: Vec<Assessment>,
+}
+
+/// Screens a batch. Any invalid address fails the whole request with its index, so a client
+/// never mistakes a typo for a clean address.
+pub async fn screen(
+    State(state): State<SharedState>,
+    Json(request): Json<ScreenRequest>,
+) -> Result<axum::Json<ScreenResponse>> {
+    if request.addresses.len() > MAX_ADDRESSES {
+        return Err(Error::InvalidRequest(format!(
+            "at most {MAX_ADDRESSES} addresses per request, got {}",
+            request.addresses.len()
+        )));
+    }
+    let addresses = request
+        .addresses
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            text.trim().parse().map_err(|err: tollgate_sdk::Error| {
+                Error::InvalidAddress(format!("addresses[{index}]: {err}"))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let now = crate::unix_now();
+    let engine = state.engine.clone();
+    // Up to a thousand store lookups: off the async workers.
+    let results = tokio::task::spawn_blocking(move || {
+        addresses
+            .iter()
+            .map(|a| engine.assess(a, now))
+            .collect::<Result<Vec<_>>>()
+    })
+    .await
+    .map_err(|err| Error::Store(format!("screen task: {err}")))??;
+    Ok(axum::Json(ScreenResponse { results }))
+}

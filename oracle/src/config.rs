@@ -1,0 +1,341 @@
+//! Node configuration: defaults, an optional TOML file, `TOLLGATE_*` environment variables and
+//! command-line flags, in increasing order of precedence.
+//!
+//! [`Config`] is what the node runs with; [`ConfigArgs`] is the clap view of the same settings
+//! (every field optional, so that an unset flag falls through to the file and then the default).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tollgate_sdk::{Address, Network};
+
+use crate::error::{Error, Result};
+
+/// Settings the node runs with.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Directory of the sled store (labels, overrides, nonces, audit log) and the dev key.
+    pub data_dir: PathBuf,
+    /// Signing key file (hex ed25519 seed, mode 0600). Unset: `TOLLGATE_SIGNING_KEY` if set,
+    /// else a development key generated in `data_dir` on first start.
+    pub key_file: Option<PathBuf>,
+    /// This node's index in the signer set (its position in the verifier's key list).
+    pub signer_index: u8,
+    /// The signer set (epoch) this node's key belongs to.
+    pub epoch: u32,
+    /// TTL of attestations when the request gives none.
+    pub default_ttl_secs: u32,
+    /// Longest TTL the node signs, for its own attestations and for co-signing.
+    pub max_ttl_secs: u32,
+    /// How far in the future a co-signed attestation's `issued_at` may be.
+    pub max_clock_skew_secs: u32,
+    /// Networks (`global_id`) the node signs for.
+    pub networks: Vec<i32>,
+    /// Verifier contracts the node signs for; empty means any verifier.
+    pub verifiers: Vec<String>,
+    /// Bearer token for `/v1/admin/*`; unset disables the admin API.
+    pub admin_token: Option<String>,
+    /// Largest request body accepted, in bytes (413 above).
+    pub max_body_bytes: usize,
+    /// Longest time a request may take before the node answers 503.
+    pub request_timeout_ms: u64,
+    /// Longest time a client may take to send the request head (slowloris protection).
+    pub header_read_timeout_ms: u64,
+    /// Requests processed at once; more are shed with 503.
+    pub max_concurrency: usize,
+    /// Longest time graceful shutdown waits for in-flight requests.
+    pub shutdown_grace_ms: u64,
+    /// Most audit entries written with one flush (group commit).
+    pub audit_batch_max: usize,
+    /// Load the bundled label lists into an empty store on first start.
+    pub load_default_data: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./tollgate-data"),
+            key_file: None,
+            signer_index: 0,
+            epoch: 1,
+            default_ttl_secs: 600,
+            max_ttl_secs: 3600,
+            max_clock_skew_secs: 60,
+            networks: vec![Network::MAINNET.0, Network::TESTNET.0],
+            verifiers: Vec::new(),
+            admin_token: None,
+            max_body_bytes: 256 * 1024,
+            request_timeout_ms: 10_000,
+            header_read_timeout_ms: 5_000,
+            max_concurrency: 1024,
+            shutdown_grace_ms: 10_000,
+            audit_batch_max: 1024,
+            load_default_data: true,
+        }
+    }
+}
+
+/// Settings as command-line flags; each falls back to its `TOLLGATE_*` environment variable,
+/// then to the config file, then to the default.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ConfigArgs {
+    /// TOML configuration file (same keys as the flags, with underscores).
+    #[arg(long, env = "TOLLGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "TOLLGATE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Data directory (sled store, development key) [default: ./tollgate-data].
+    #[arg(long, env = "TOLLGATE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Signing key file written by `tollgate-oracle keygen` (must be mode 0600).
+    #[arg(long, env = "TOLLGATE_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// This node's signer index in the verifier's signer set [default: 0].
+    #[arg(long, env = "TOLLGATE_SIGNER_INDEX")]
+    pub signer_index: Option<u8>,
+    /// Signer-set epoch this node's key belongs to [default: 1].
+    #[arg(long, env = "TOLLGATE_EPOCH")]
+    pub epoch: Option<u32>,
+    /// Default attestation TTL in seconds [default: 600].
+    #[arg(long, env = "TOLLGATE_DEFAULT_TTL_SECS")]
+    pub default_ttl_secs: Option<u32>,
+    /// Maximum attestation TTL in seconds the node signs or co-signs [default: 3600].
+    #[arg(long, env = "TOLLGATE_MAX_TTL_SECS")]
+    pub max_ttl_secs: Option<u32>,
+    /// Networks to sign for, comma-separated names or global ids [default: mainnet,testnet].
+    #[arg(long, env = "TOLLGATE_NETWORKS", value_delimiter = ',')]
+    pub networks: Option<Vec<String>>,
+    /// Verifier contracts to sign for, comma-separated addresses [default: any].
+    #[arg(long, env = "TOLLGATE_VERIFIERS", value_delimiter = ',')]
+    pub verifiers: Option<Vec<String>>,
+    /// Bearer token for the admin API (/v1/admin/*); unset disables it.
+    #[arg(long, env = "TOLLGATE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Largest request body in bytes [default: 262144].
+    #[arg(long, env = "TOLLGATE_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Request timeout in milliseconds [default: 10000].
+    #[arg(long, env = "TOLLGATE_REQUEST_TIMEOUT_MS")]
+    pub request_timeout_ms: Option<u64>,
+    /// Time allowed to send the request head, in milliseconds [default: 5000].
+    #[arg(long, env = "TOLLGATE_HEADER_READ_TIMEOUT_MS")]
+    pub header_read_timeout_ms: Option<u64>,
+    /// Requests processed at once before shedding load with 503 [default: 1024].
+    #[arg(long, env = "TOLLGATE_MAX_CONCURRENCY")]
+    pub max_concurrency: Option<usize>,
+    /// How far in the future a co-signed attestation's issued_at may be, in seconds [default: 60].
+    #[arg(long, env = "TOLLGATE_MAX_CLOCK_SKEW_SECS")]
+    pub max_clock_skew_secs: Option<u32>,
+    /// How long shutdown waits for in-flight requests, in milliseconds [default: 10000].
+    #[arg(long, env = "TOLLGATE_SHUTDOWN_GRACE_MS")]
+    pub shutdown_grace_ms: Option<u64>,
+    /// Most audit entries written per flush (group commit) [default: 1024].
+    #[arg(long, env = "TOLLGATE_AUDIT_BATCH_MAX")]
+    pub audit_batch_max: Option<usize>,
+    /// Do not load the bundled label lists on first start.
+    #[arg(long, env = "TOLLGATE_NO_DEFAULT_DATA")]
+    pub no_default_data: bool,
+}
+
+impl Config {
+    /// Builds the configuration: defaults, then the file named by `--config`, then flags and
+    /// environment (which clap has already merged).
+    pub fn load(args: &ConfigArgs) -> Result<Config> {
+        let mut config = match &args.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        config.apply(args)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| Error::Config(format!("cannot read {}: {err}", path.display())))?;
+        toml::from_str(&text).map_err(|err| Error::Config(format!("{}: {err}", path.display())))
+    }
+
+    fn apply(&mut self, args: &ConfigArgs) -> Result<()> {
+        macro_rules! take {
+            ($($field:ident),*) => { $(if let Some(value) = &args.$field { self.$field = value.clone().into(); })* };
+        }
+        take!(
+            listen,
+            data_dir,
+            key_file,
+            signer_index,
+            epoch,
+            default_ttl_secs,
+            max_ttl_secs,
+            admin_token
+        );
+        take!(
+            max_body_bytes,
+            request_timeout_ms,
+            header_read_timeout_ms,
+            max_concurrency
+        );
+        take!(max_clock_skew_secs, shutdown_grace_ms, audit_batch_max);
+        if let Some(names) = &args.networks {
+            self.networks = names
+                .iter()
+                .map(|name| parse_network(name).map(|n| n.0))
+                .collect::<Result<_>>()?;
+        }
+        if let Some(verifiers) = &args.verifiers {
+            self.verifiers = verifiers.clone();
+        }
+        if args.no_default_data {
+            self.load_default_data = false;
+        }
+        Ok(())
+    }
+
+    /// Checks values that would make the node misbehave.
+    pub fn validate(&self) -> Result<()> {
+        if self.default_ttl_secs == 0 || self.default_ttl_secs > self.max_ttl_secs {
+            return Err(Error::Config(
+                "default_ttl_secs must be in 1..=max_ttl_secs".into(),
+            ));
+        }
+        if self.networks.is_empty() {
+            return Err(Error::Config(
+                "networks must name at least one network".into(),
+            ));
+        }
+        if self.max_concurrency == 0 || self.audit_batch_max == 0 {
+            return Err(Error::Config(
+                "max_concurrency and audit_batch_max must be positive".into(),
+            ));
+        }
+        if matches!(&self.admin_token, Some(token) if token.len() < 16) {
+            return Err(Error::Config(
+                "admin_token must be at least 16 characters".into(),
+            ));
+        }
+        self.verifier_addresses()?;
+        Ok(())
+    }
+
+    /// The allowed verifiers, parsed.
+    pub fn verifier_addresses(&self) -> Result<Vec<Address>> {
+        self.verifiers
+            .iter()
+            .map(|text| {
+                text.parse()
+                    .map_err(|err| Error::Config(format!("verifiers: {err}")))
+            })
+            .collect()
+    }
+
+    /// Request timeout as a [`Duration`].
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// Header read timeout as a [`Duration`].
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    /// The sled directory.
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("store")
+    }
+}
+
+/// Parses a network given by name (`mainnet`, `testnet`) or `global_id`.
+pub fn parse_network(text: &str) -> Result<Network> {
+    Network::from_name(text.trim())
+        .ok_or_else(|| Error::UnknownNetwork(text.chars().take(40).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file_and_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nepoch = 7\nmax_ttl_secs = 120\ndefault_ttl_secs = 60\n",
+        )
+        .unwrap();
+        let args = ConfigArgs {
+            config: Some(file),
+            epoch: Some(9),
+            ..Default::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.epoch, 9);
+        assert_eq!(config.max_ttl_secs, 120);
+        assert_eq!(config.signer_index, 0);
+    }
+
+    #[test]
+    fn the_example_file_lists_every_key_with_its_default() {
+        let example: Config = toml::from_str(include_str!("../tollgate.example.toml")).unwrap();
+        assert_eq!(format!("{example:?}"), format!("{:?}", Config::default()));
+        let text = include_str!("../tollgate.example.toml");
+        let keys = [
+            "listen",
+            "data_dir",
+            "key_file",
+            "signer_index",
+            "epoch",
+            "default_ttl_secs",
+            "max_ttl_secs",
+            "max_clock_skew_secs",
+            "networks",
+            "verifiers",
+            "admin_token",
+            "max_body_bytes",
+            "request_timeout_ms",
+            "header_read_timeout_ms",
+            "max_concurrency",
+            "shutdown_grace_ms",
+            "audit_batch_max",
+            "load_default_data",
+        ];
+        for key in keys {
+            assert!(
+                text.contains(&format!("{key} =")),
+                "{key} is missing from tollgate.example.toml"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        assert!(Config::load(&ConfigArgs {
+            config: Some(file),
+            ..Default::default()
+        })
+        .is_err());
+        let args = ConfigArgs {
+            networks: Some(vec!["moonnet".into()]),
+            ..Default::default()
+        };
+        assert!(matches!(Config::load(&args), Err(Error::UnknownNetwork(_))));
+        let args = ConfigArgs {
+            default_ttl_secs: Some(7200),
+            ..Default::default()
+        };
+        assert!(Config::load(&args).is_err());
+    }
+}

@@ -1,0 +1,233 @@
+//! The oracle's one error type, and how it becomes an HTTP response.
+//!
+//! Every variant maps to one status code. Client errors carry a message written for the client;
+//! server-side failures (store, key, I/O) are logged in full and answered with a generic message,
+//! so no path, key material or library detail ever leaves the node.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Everything that can go wrong in the oracle.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An address string is neither raw `wc:hex` nor a valid user-friendly address.
+    #[error("invalid address: {0}")]
+    InvalidAddress(String),
+    /// A BoC could not be decoded as one attestation cell.
+    #[error("invalid attestation BoC: {0}")]
+    InvalidBoc(String),
+    /// A network that is neither a known name nor a `global_id` this node signs for.
+    #[error("unknown or disallowed network: {0}")]
+    UnknownNetwork(String),
+    /// The request is well-formed JSON but asks for something invalid (bad field value, too many
+    /// addresses, TTL of zero...).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The body is not the JSON the endpoint expects.
+    #[error("malformed request body: {0}")]
+    MalformedBody(String),
+    /// The body is larger than the configured limit.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// A proposed attestation claims less than this node's judgement of the subject: the node
+    /// would be vouching for a bound it does not believe.
+    #[error("bound `{bound}` does not hold: {detail}")]
+    BoundViolated {
+        /// `risk` or `categories`.
+        bound: &'static str,
+        /// What the node judged against what was proposed.
+        detail: String,
+    },
+    /// A proposed attestation is outside this node's signing policy (verifier or network not
+    /// allowed, TTL above the maximum, wrong epoch, expired).
+    #[error("policy `{policy}` refused: {detail}")]
+    PolicyRefused {
+        /// Which policy check failed.
+        policy: &'static str,
+        /// Why.
+        detail: String,
+    },
+    /// The admin bearer token is missing or wrong (or no admin token is configured).
+    #[error("admin token missing or invalid")]
+    Unauthorized,
+    /// The requested resource does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The store failed or is corrupt. The node stops signing (fail closed).
+    #[error("store: {0}")]
+    Store(String),
+    /// The audit log cannot take more entries (writer stopped or a flush failed); the node does
+    /// not sign what it cannot record.
+    #[error("audit log unavailable: {0}")]
+    AuditUnavailable(String),
+    /// The audit chain does not verify.
+    #[error("audit chain broken at seq {seq}: {reason}")]
+    AuditBroken {
+        /// The first entry whose link fails.
+        seq: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The signing key file is missing, malformed or has unsafe permissions.
+    #[error("signing key: {0}")]
+    Key(String),
+    /// Configuration file or values are invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// An input file for ingestion could not be read or parsed as a whole.
+    #[error("ingest: {0}")]
+    Ingest(String),
+    /// An I/O error outside the store.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The sdk could not encode or sign (with valid inputs this is a bug).
+    #[error("sdk: {0}")]
+    Sdk(#[from] tollgate_sdk::Error),
+}
+
+/// `Result` with the oracle's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<sled::Error> for Error {
+    fn from(err: sled::Error) -> Self {
+        Error::Store(err.to_string())
+    }
+}
+
+/// The JSON body of every error response.
+#[derive(Serialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail {
+    /// A stable machine-readable code.
+    code: &'static str,
+    /// A message for humans; never internals.
+    message: String,
+    /// For bound and policy failures, which one failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bound: Option<&'static str>,
+}
+
+impl Error {
+    /// The status code and stable code this error is answered with.
+    pub fn status(&self) -> (StatusCode, &'static str) {
+        match self {
+            // The client sent text we cannot parse: fix the request.
+            Error::InvalidAddress(_) => (StatusCode::BAD_REQUEST, "invalid_address"),
+            Error::InvalidBoc(_) => (StatusCode::BAD_REQUEST, "invalid_boc"),
+            Error::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
+            // Parsed fine, but the value is not acceptable: 422 Unprocessable Content.
+            Error::UnknownNetwork(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_network"),
+            Error::InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+            Error::PolicyRefused { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "policy_refused"),
+            // The proposal conflicts with the node's own judgement of the subject: 409 Conflict.
+            Error::BoundViolated { .. } => (StatusCode::CONFLICT, "bound_violated"),
+            // The body limit protects memory; the client must send less.
+            Error::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            // Admin endpoints need the bearer token.
+            Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            // The node cannot record what it signs, so it refuses to sign: unavailable, retry
+            // elsewhere (another node of the quorum) or later.
+            Error::Store(_) | Error::AuditUnavailable(_) | Error::AuditBroken { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            // Anything else is our fault.
+            Error::Key(_) | Error::Config(_) | Error::Ingest(_) | Error::Io(_) | Error::Sdk(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        }
+    }
+
+    /// Whether the message may be shown to the client.
+    fn is_client_error(&self) -> bool {
+        self.status().0.is_client_error()
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status();
+        let message = if self.is_client_error() {
+            self.to_string()
+        } else {
+            // Log the detail for the operator; the client only learns the class of failure.
+            tracing::error!(error = %self, "request failed");
+            match status {
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    "the node cannot sign or record right now".to_string()
+                }
+                _ => "internal error".to_string(),
+            }
+        };
+        let bound = match &self {
+            Error::BoundViolated { bound, .. } => Some(*bound),
+            Error::PolicyRefused { policy, .. } => Some(*policy),
+            _ => None,
+        };
+        let mut response = (
+            status,
+            axum::Json(ErrorBody {
+                error: ErrorDetail {
+                    code,
+                    message,
+                    bound,
+                },
+            }),
+        )
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+/// A JSON error response for failures outside handlers (load shedding, timeouts, unknown routes).
+pub fn plain_error(status: StatusCode, code: &'static str, message: &str) -> Response {
+    let mut response = (
+        status,
+        axum::Json(ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: message.to_string(),
+                bound: None,
+            },
+        }),
+    )
+        .into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+impl From<axum::extract::rejection::JsonRejection> for Error {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Error::PayloadTooLarge
+        } else {
+            Error::MalformedBody(rejection.body_text())
+        }
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for Error {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        Error::InvalidRequest(rejection.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for Error {
+    fn from(rejection: axum::extract::rejection::PathRejection) -> Self {
+        Error::InvalidRequest(rejection.body_text())
+    }
+}

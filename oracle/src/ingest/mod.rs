@@ -1,0 +1,238 @@
+//! Ingestion of label lists in their published formats.
+//!
+//! Each format module parses its input into [`Row`]s and [`Refusal`]s (with file and line);
+//! [`apply`] writes the rows to the store and counts what was added, changed or already there.
+//! Ingestion is idempotent: a label's identity is (address, source, categories), so running the
+//! same input twice adds nothing the second time.
+//!
+//! - [`ton_assets`]: tonkeeper/ton-assets `accounts/*.yaml` (the file is the category).
+//! - [`ofac`]: OFAC SDN digital-currency addresses, `sanctioned_addresses_<ASSET>.json`.
+//! - [`csv`]: the node's own `address,category,source,name` layout.
+//! - [`bundled`]: the lists compiled into the binary, loaded on first start.
+
+pub mod bundled;
+pub mod csv;
+pub mod ofac;
+pub mod ton_assets;
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use tollgate_sdk::{Address, Categories};
+
+use crate::error::Result;
+use crate::store::{Label, PutOutcome, Store};
+
+/// Inputs above this many rows get a progress bar (when ingesting from a terminal).
+pub const PROGRESS_THRESHOLD: usize = 5_000;
+
+/// One label parsed from an input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// File it came from.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// The address.
+    pub address: Address,
+    /// Its categories (may be empty for a known entity without a risk category).
+    pub categories: Categories,
+    /// The label's source.
+    pub source: String,
+    /// The name given.
+    pub name: String,
+}
+
+/// An input record that was not ingested, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    /// File it came from.
+    pub file: String,
+    /// 1-based line (0 when the whole file is refused).
+    pub line: usize,
+    /// Why.
+    pub reason: String,
+}
+
+/// A parsed input: rows to write and records refused.
+#[derive(Clone, Debug, Default)]
+pub struct Parsed {
+    /// Labels to write.
+    pub rows: Vec<Row>,
+    /// Records refused while parsing.
+    pub refused: Vec<Refusal>,
+}
+
+impl Parsed {
+    /// Appends another parsed input.
+    pub fn extend(&mut self, other: Parsed) {
+        self.rows.extend(other.rows);
+        self.refused.extend(other.refused);
+    }
+}
+
+/// What an ingestion did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Labels new to the store.
+    pub added: u64,
+    /// Labels whose name changed.
+    pub changed: u64,
+    /// Labels already in the store as given.
+    pub unchanged: u64,
+    /// Rows read per category name (`none` for labels without one).
+    pub per_category: BTreeMap<String, u64>,
+    /// Records refused, with file, line and reason.
+    pub refused: Vec<Refusal>,
+}
+
+impl Summary {
+    /// Folds another summary into this one.
+    pub fn merge(&mut self, other: Summary) {
+        self.added += other.added;
+        self.changed += other.changed;
+        self.unchanged += other.unchanged;
+        for (name, count) in other.per_category {
+            *self.per_category.entry(name).or_default() += count;
+        }
+        self.refused.extend(other.refused);
+    }
+
+    /// Refused records grouped by reason: reason → count.
+    pub fn refused_by_reason(&self) -> BTreeMap<&str, usize> {
+        let mut counts = BTreeMap::new();
+        for refusal in &self.refused {
+            *counts.entry(refusal.reason.as_str()).or_default() += 1;
+        }
+        counts
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "added {}, changed {}, unchanged {}, refused {}",
+            self.added,
+            self.changed,
+            self.unchanged,
+            self.refused.len()
+        )?;
+        for (name, count) in &self.per_category {
+            writeln!(f, "  {name}: {count}")?;
+        }
+        for (reason, count) in self.refused_by_reason() {
+            writeln!(f, "  refused ({reason}): {count}")?;
+        }
+        for refusal in self.refused.iter().take(20) {
+            writeln!(f, "  {}:{}: {}", refusal.file, refusal.line, refusal.reason)?;
+        }
+        if self.refused.len() > 20 {
+            writeln!(f, "  … and {} more refused", self.refused.len() - 20)?;
+        }
+        Ok(())
+    }
+}
+
+/// A progress bar for `len` rows: drawn on stderr for large inputs when `visible`, hidden
+/// otherwise (tests, the admin API, small lists).
+pub fn progress_bar(len: usize, visible: bool) -> ProgressBar {
+    if !visible || len < PROGRESS_THRESHOLD {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} labels ({per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Writes parsed rows to the store (with `first_seen = now`), flushes, and bumps the labels
+/// generation when anything changed.
+///
+/// `per_category` counts every row read. A row with the same label identity (address, source,
+/// categories) as an earlier row of the same input is refused as a duplicate rather than
+/// written: otherwise its name would overwrite the first one's, and the next run would flip it
+/// back, so ingesting twice would never settle.
+pub fn apply(
+    store: &dyn Store,
+    parsed: Parsed,
+    now: u64,
+    progress: &ProgressBar,
+) -> Result<Summary> {
+    let mut summary = Summary {
+        refused: parsed.refused,
+        ..Summary::default()
+    };
+    let mut seen: HashMap<(Address, String, u32), (String, usize)> = HashMap::new();
+    for row in parsed.rows {
+        let names = row.categories.names();
+        if names.is_empty() {
+            *summary.per_category.entry("none".into()).or_default() += 1;
+        }
+        for name in names {
+            *summary.per_category.entry(name.into()).or_default() += 1;
+        }
+        match seen.entry((row.address, row.source.clone(), row.categories.0)) {
+            Entry::Occupied(first) => {
+                let (file, line) = first.get();
+                summary.refused.push(Refusal {
+                    file: row.file,
+                    line: row.line,
+                    reason: format!(
+                        "duplicate of {file}:{line} (same address, source and category)"
+                    ),
+                });
+                progress.inc(1);
+                continue;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert((row.file.clone(), row.line));
+            }
+        }
+        let label = Label {
+            address: row.address,
+            categories: row.categories,
+            source: row.source,
+            name: row.name,
+            first_seen: now,
+        };
+        match store.put_label(&label)? {
+            PutOutcome::Added => summary.added += 1,
+            PutOutcome::Changed => summary.changed += 1,
+            PutOutcome::Unchanged => summary.unchanged += 1,
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    if summary.added + summary.changed > 0 {
+        let generation = labels_generation(store)? + 1;
+        store.meta_put(LABELS_GENERATION, &generation.to_be_bytes())?;
+    }
+    store.flush()?;
+    Ok(summary)
+}
+
+/// Metadata key of the labels generation, bumped by every ingestion that changes labels.
+pub const LABELS_GENERATION: &str = "labels_generation";
+
+/// The current labels generation (0 before any ingestion).
+pub fn labels_generation(store: &dyn Store) -> Result<u64> {
+    Ok(store
+        .meta_get(LABELS_GENERATION)?
+        .and_then(|bytes| bytes.try_into().ok().map(u64::from_be_bytes))
+        .unwrap_or(0))
+}
+
+/// 1-based line numbers of the lines for which `starts` is true.
+pub(crate) fn line_numbers(text: &str, starts: impl Fn(&str) -> bool) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| starts(line))
+        .map(|(i, _)| i + 1)
+        .collect()
+}

@@ -1,0 +1,37 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Layout
+//!
+//! - [`config`]: settings from defaults, a TOML file, `TOLLGATE_*` variables and flags.
+//! - [`error`]: the one error type and its HTTP responses.
+//! - [`store`]: durable state behind the [`store::Store`] trait; sled implementation.
+//! - [`nonce`]: nonces that never repeat, from durably reserved blocks.
+//! - [`risk`]: scoring — severities, levels, overrides, evidence; the exposure seam.
+//! - [`ingest`]: label lists in their published formats (ton-assets, OFAC, CSV) and the bundled set.
+//! - [`signer`]: the ed25519 key (key file 0600, environment, development key).
+//! - [`audit`]: the hash-chained audit log with group commit, and its verifier.
+//! - [`api`]: the HTTP API, one file per endpoint, and its hardening layers.
+//! - [`node`]: a node assembled from its configuration.
+//! - [`server`]: HTTP serving with a header-read timeout and graceful shutdown.
+
+pub mod api;
+pub mod audit;
+pub mod config;
+pub mod error;
+pub mod ingest;
+pub mod node;
+pub mod nonce;
+pub mod risk;
+pub mod server;
+pub mod signer;
+pub mod store;
+
+pub use error::{Error, Result};
+
+/// Unix time in seconds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

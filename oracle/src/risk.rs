@@ -1,0 +1,349 @@
+//! The risk engine: from labels and overrides to a score, a level, categories and evidence.
+//!
+//! # Scoring (policy `severity-v1`)
+//!
+//! Each category has a severity ([`severity`]); an address scores the highest severity among
+//! its labels' categories (0 without labels). Levels follow KYT vendors' four bands:
+//! `low` < 25 ≤ `medium` < 50 ≤ `high` < 75 ≤ `severe`.
+//!
+//! An active override wins: `deny` scores 100 (severe) with the labels' categories plus the
+//! override's; `allow` scores 0 (low) with only the override's categories. Expired overrides are
+//! ignored (and shown in neither score nor evidence).
+//!
+//! Exposure through transaction hops is a later issue: [`ExposureSource`] is the seam. Its
+//! findings are merged like labels, with the severity the source reports (already decayed).
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tollgate_sdk::{Address, Categories};
+
+use crate::error::Result;
+use crate::store::{Override, OverrideAction, Store};
+
+/// The policy version recorded with every judgement (in API answers and the audit log).
+pub const POLICY_VERSION: &str = "severity-v1";
+
+/// Severity (0–100) of one category. Entity types (exchange, bridge, DeFi, infrastructure) carry
+/// little risk by themselves; named risks carry most.
+pub fn severity(category: Categories) -> u8 {
+    match category {
+        c if c == Categories::SANCTIONS => 100,
+        c if c == Categories::TERRORIST_FINANCING => 100,
+        c if c == Categories::RANSOMWARE => 95,
+        c if c == Categories::DRAINER => 95,
+        c if c == Categories::DARKNET_MARKET => 90,
+        c if c == Categories::SCAM => 85,
+        c if c == Categories::PHISHING => 85,
+        c if c == Categories::STOLEN_FUNDS => 80,
+        c if c == Categories::MIXER => 75,
+        c if c == Categories::IMPERSONATION => 70,
+        c if c == Categories::HIGH_RISK_EXCHANGE => 55,
+        c if c == Categories::GAMBLING => 40,
+        c if c == Categories::BRIDGE => 10,
+        c if c == Categories::EXCHANGE => 5,
+        c if c == Categories::DEFI => 5,
+        c if c == Categories::INFRASTRUCTURE => 0,
+        // Reserved bits: unknown meaning, so treat as a medium risk rather than none.
+        _ => 50,
+    }
+}
+
+/// The highest severity of any category in the set (0 for the empty set).
+pub fn max_severity(categories: Categories) -> u8 {
+    (0..32)
+        .filter(|bit| categories.0 & (1 << bit) != 0)
+        .map(|bit| severity(Categories(1 << bit)))
+        .max()
+        .unwrap_or(0)
+}
+
+/// KYT-style risk level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Score below 25.
+    Low,
+    /// Score 25–49.
+    Medium,
+    /// Score 50–74.
+    High,
+    /// Score 75 and above.
+    Severe,
+}
+
+impl Level {
+    /// The level of a score.
+    pub fn of(score: u8) -> Level {
+        match score {
+            0..25 => Level::Low,
+            25..50 => Level::Medium,
+            50..75 => Level::High,
+            _ => Level::Severe,
+        }
+    }
+}
+
+/// One piece of evidence behind a judgement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    /// `label`, `override` or `exposure`.
+    pub kind: &'static str,
+    /// Where it comes from (list and file, override author, exposure source).
+    pub source: String,
+    /// Categories it contributes (names).
+    pub categories: Vec<&'static str>,
+    /// Its severity.
+    pub severity: u8,
+    /// The name the source gives the address, or the override's reason.
+    pub name: String,
+    /// Unix seconds when first seen (labels) or decided (overrides).
+    pub since: u64,
+    /// Whether it counted: labels are shown but not counted under an `allow` override.
+    pub counted: bool,
+}
+
+/// The node's judgement of an address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Assessment {
+    /// The address, raw form.
+    pub address: Address,
+    /// 0–100.
+    pub score: u8,
+    /// The score's band.
+    pub level: Level,
+    /// Category names.
+    pub categories: Vec<&'static str>,
+    /// The same categories as the SPEC.md §3 bitmask.
+    pub categories_mask: u32,
+    /// What the judgement rests on.
+    pub evidence: Vec<Evidence>,
+    /// The scoring policy used.
+    pub policy_version: &'static str,
+}
+
+impl Assessment {
+    /// The categories as a set.
+    pub fn category_set(&self) -> Categories {
+        Categories(self.categories_mask)
+    }
+}
+
+/// A finding about an address's exposure to risky counterparties (a later issue).
+#[derive(Clone, Debug)]
+pub struct Exposure {
+    /// The exposure source's name.
+    pub source: String,
+    /// Categories of the counterparties reached.
+    pub categories: Categories,
+    /// Severity after decay over hops.
+    pub severity: u8,
+    /// A description (e.g. "2 hops to a sanctioned address").
+    pub description: String,
+}
+
+/// Where exposure findings come from. The only implementation today finds none.
+pub trait ExposureSource: Send + Sync + 'static {
+    /// Exposure findings for an address.
+    fn exposure(&self, address: &Address) -> Result<Vec<Exposure>>;
+}
+
+/// The exposure source of a node without transaction data.
+pub struct NoExposure;
+
+impl ExposureSource for NoExposure {
+    fn exposure(&self, _: &Address) -> Result<Vec<Exposure>> {
+        Ok(Vec::new())
+    }
+}
+
+/// Judges addresses from the store's labels and overrides.
+#[derive(Clone)]
+pub struct RiskEngine {
+    store: Arc<dyn Store>,
+    exposure: Arc<dyn ExposureSource>,
+}
+
+impl RiskEngine {
+    /// An engine over a store, without exposure data.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        RiskEngine {
+            store,
+            exposure: Arc::new(NoExposure),
+        }
+    }
+
+    /// An engine with an exposure source.
+    pub fn with_exposure(store: Arc<dyn Store>, exposure: Arc<dyn ExposureSource>) -> Self {
+        RiskEngine { store, exposure }
+    }
+
+    /// Judges an address at unix time `now` (overrides expire).
+    pub fn assess(&self, address: &Address, now: u64) -> Result<Assessment> {
+        let mut evidence = Vec::new();
+        let mut categories = Categories::NONE;
+        let mut score = 0u8;
+        for label in self.store.labels_for(address)? {
+            let severity = max_severity(label.categories);
+            score = score.max(severity);
+            categories |= label.categories;
+            evidence.push(Evidence {
+                kind: "label",
+                source: label.source,
+                categories: label.categories.names(),
+                severity,
+                name: label.name,
+                since: label.first_seen,
+                counted: true,
+            });
+        }
+        for finding in self.exposure.exposure(address)? {
+            score = score.max(finding.severity);
+            categories |= finding.categories;
+            evidence.push(Evidence {
+                kind: "exposure",
+                source: finding.source,
+                categories: finding.categories.names(),
+                severity: finding.severity,
+                name: finding.description,
+                since: now,
+                counted: true,
+            });
+        }
+        if let Some(decision) = self
+            .store
+            .override_for(address)?
+            .filter(|o| o.is_active(now))
+        {
+            (score, categories) = apply_override(&decision, categories, &mut evidence);
+        }
+        Ok(Assessment {
+            address: *address,
+            score,
+            level: Level::of(score),
+            categories: categories.names(),
+            categories_mask: categories.0,
+            evidence,
+            policy_version: POLICY_VERSION,
+        })
+    }
+}
+
+fn apply_override(
+    decision: &Override,
+    labelled: Categories,
+    evidence: &mut Vec<Evidence>,
+) -> (u8, Categories) {
+    let (score, categories) = match decision.action {
+        OverrideAction::Deny => (100, labelled | decision.categories),
+        OverrideAction::Allow => {
+            for item in evidence.iter_mut() {
+                item.counted = false;
+            }
+            (0, decision.categories)
+        }
+    };
+    evidence.push(Evidence {
+        kind: "override",
+        source: format!("override by {}", decision.author),
+        categories: decision.categories.names(),
+        severity: score,
+        name: decision.reason.clone(),
+        since: decision.created_at,
+        counted: true,
+    });
+    (score, categories)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Label, SledStore};
+
+    fn engine_with(labels: &[(Categories, &str)]) -> (RiskEngine, Arc<dyn Store>, Address) {
+        let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
+        let address = Address::new(0, [1; 32]);
+        for (categories, source) in labels {
+            store
+                .put_label(&Label {
+                    address,
+                    categories: *categories,
+                    source: source.to_string(),
+                    name: "x".into(),
+                    first_seen: 1,
+                })
+                .unwrap();
+        }
+        (RiskEngine::new(store.clone()), store, address)
+    }
+
+    #[test]
+    fn levels_follow_the_documented_thresholds() {
+        assert_eq!(Level::of(0), Level::Low);
+        assert_eq!(Level::of(24), Level::Low);
+        assert_eq!(Level::of(25), Level::Medium);
+        assert_eq!(Level::of(49), Level::Medium);
+        assert_eq!(Level::of(50), Level::High);
+        assert_eq!(Level::of(74), Level::High);
+        assert_eq!(Level::of(75), Level::Severe);
+        assert_eq!(Level::of(100), Level::Severe);
+    }
+
+    #[test]
+    fn the_worst_label_sets_the_score_and_categories_accumulate() {
+        let (engine, _, address) =
+            engine_with(&[(Categories::EXCHANGE, "a"), (Categories::SCAM, "b")]);
+        let judged = engine.assess(&address, 0).unwrap();
+        assert_eq!(judged.score, 85);
+        assert_eq!(judged.level, Level::Severe);
+        assert_eq!(judged.categories, vec!["scam", "exchange"]);
+        assert_eq!(judged.evidence.len(), 2);
+    }
+
+    #[test]
+    fn unlabelled_addresses_are_low() {
+        let (engine, _, _) = engine_with(&[]);
+        let judged = engine.assess(&Address::new(0, [9; 32]), 0).unwrap();
+        assert_eq!(
+            (judged.score, judged.level, judged.categories_mask),
+            (0, Level::Low, 0)
+        );
+    }
+
+    #[test]
+    fn overrides_win_until_they_expire() {
+        let (engine, store, address) = engine_with(&[(Categories::SCAM, "a")]);
+        let allow = Override {
+            address,
+            action: OverrideAction::Allow,
+            categories: Categories::NONE,
+            reason: "false positive".into(),
+            author: "ops".into(),
+            created_at: 5,
+            expires_at: Some(100),
+        };
+        store.put_override(&allow).unwrap();
+        let judged = engine.assess(&address, 50).unwrap();
+        assert_eq!((judged.score, judged.level), (0, Level::Low));
+        assert!(judged
+            .evidence
+            .iter()
+            .any(|e| e.kind == "label" && !e.counted));
+        assert_eq!(
+            engine.assess(&address, 101).unwrap().score,
+            85,
+            "expired override is ignored"
+        );
+
+        let deny = Override {
+            action: OverrideAction::Deny,
+            categories: Categories::MIXER,
+            expires_at: None,
+            ..allow
+        };
+        store.put_override(&deny).unwrap();
+        let judged = engine.assess(&address, 101).unwrap();
+        assert_eq!(judged.score, 100);
+        assert_eq!(judged.categories, vec!["scam", "mixer"]);
+    }
+}

@@ -1,0 +1,870 @@
+//! Handlers exercised with `oneshot`, every error path included.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde_json::{json, Value};
+use tollgate_oracle::config::Config;
+use tollgate_oracle::store::{SledStore, Store};
+use tollgate_sdk::{Address, Attestation, Categories, Network};
+
+use crate::support::*;
+
+fn attest_body(subject: &str) -> Value {
+    json!({ "subject": subject, "verifier": VERIFIER, "network": "testnet" })
+}
+
+fn error_code(reply: &Reply) -> &str {
+    reply.json["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not a JSON error: {}", reply.text))
+}
+
+#[tokio::test]
+async fn risk_of_a_listed_scammer_is_severe_and_a_custodian_low() {
+    let app = node_with(config()).router();
+    let scam = get(&app, &format!("/v1/risk/{SCAMMER}")).await;
+    assert_eq!(scam.status, StatusCode::OK);
+    assert_eq!(scam.json["level"], "severe");
+    assert_eq!(scam.json["categories"], json!(["scam"]));
+    assert_eq!(scam.json["evidence"][0]["source"], "ton-assets/scammers");
+    let custodian = get(&app, &format!("/v1/risk/{CUSTODIAN}")).await;
+    assert_eq!(custodian.json["level"], "low");
+    assert_eq!(custodian.json["categories"], json!(["exchange"]));
+    assert_eq!(custodian.json["evidence"][0]["name"], "OKX 1");
+    let unknown = get(&app, &format!("/v1/risk/{UNKNOWN}")).await;
+    assert_eq!(
+        (
+            unknown.json["score"].as_u64(),
+            unknown.json["level"].as_str()
+        ),
+        (Some(0), Some("low"))
+    );
+}
+
+#[tokio::test]
+async fn risk_takes_raw_friendly_and_percent_encoded_forms() {
+    let app = node_with(config()).router();
+    let address: Address = SCAMMER.parse().unwrap();
+    let standard = address
+        .to_friendly(tollgate_sdk::FriendlyFlags {
+            bounceable: true,
+            testnet: false,
+        })
+        .replace('-', "+")
+        .replace('_', "/");
+    for form in [
+        address.to_string(),
+        standard.clone(),
+        standard.replace('/', "%2F").replace('+', "%2B"),
+    ] {
+        let reply = get(&app, &format!("/v1/risk/{form}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{form}: {}", reply.text);
+        assert_eq!(reply.json["address"], address.to_string());
+    }
+}
+
+#[tokio::test]
+async fn a_bad_address_is_a_400_json_error() {
+    let app = node_with(config()).router();
+    for bad in [
+        "nope",
+        "0:zz",
+        "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDt",
+    ] {
+        let reply = get(&app, &format!("/v1/risk/{bad}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(error_code(&reply), "invalid_address");
+    }
+}
+
+#[tokio::test]
+async fn screen_answers_in_order_and_refuses_bad_batches() {
+    let app = node_with(config()).router();
+    let reply = post(
+        &app,
+        "/v1/screen",
+        json!({ "addresses": [SCAMMER, CUSTODIAN, UNKNOWN] }),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let levels: Vec<_> = reply.json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["level"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(levels, ["severe", "low", "low"]);
+
+    let many: Vec<String> = (0..1000).map(|_| UNKNOWN.to_string()).collect();
+    assert_eq!(
+        post(&app, "/v1/screen", json!({ "addresses": many }))
+            .await
+            .status,
+        StatusCode::OK,
+        "1000 is allowed"
+    );
+    let too_many: Vec<String> = (0..1001).map(|_| UNKNOWN.to_string()).collect();
+    let reply = post(&app, "/v1/screen", json!({ "addresses": too_many })).await;
+    assert_eq!(
+        (reply.status, error_code(&reply)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
+    );
+
+    let reply = post(
+        &app,
+        "/v1/screen",
+        json!({ "addresses": [SCAMMER, "garbage"] }),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.json["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("addresses[1]"));
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_400_json_error() {
+    let app = node_with(config()).router();
+    for body in [
+        "{",
+        "[]",
+        "{\"addresses\": 5}",
+        "{\"addresses\": [], \"extra\": 1}",
+    ] {
+        let request = Request::post("/v1/screen")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let reply = raw_call(&app, request).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            reply.text
+        );
+        assert_eq!(error_code(&reply), "malformed_body");
+    }
+    let request = Request::post("/v1/screen").body(Body::from("{}")).unwrap();
+    assert_eq!(
+        raw_call(&app, request).await.status,
+        StatusCode::BAD_REQUEST,
+        "missing content type"
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let app = node_with(Config {
+        max_body_bytes: 1024,
+        ..config()
+    })
+    .router();
+    let big: Vec<String> = (0..100).map(|_| UNKNOWN.to_string()).collect();
+    let reply = post(&app, "/v1/screen", json!({ "addresses": big })).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&reply), "payload_too_large");
+}
+
+#[tokio::test]
+async fn an_attestation_is_signed_recorded_and_verifiable() {
+    let node = node_with(config());
+    let app = node.router();
+    let reply = post(
+        &app,
+        "/v1/attestations",
+        json!({ "subject": SCAMMER, "verifier": VERIFIER, "network": -3, "ttl_secs": 60 }),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let body = &reply.json;
+    let attestation = Attestation::from_boc_base64(body["boc"].as_str().unwrap()).unwrap();
+    assert_eq!(attestation.subject, SCAMMER.parse().unwrap());
+    assert_eq!(attestation.network, Network::TESTNET);
+    assert_eq!(attestation.risk, 85);
+    assert_eq!(attestation.categories, Categories::SCAM);
+    assert_eq!(attestation.epoch, 7);
+    assert_eq!(attestation.valid_until - attestation.issued_at, 60);
+    assert_eq!(hex::encode(attestation.hash().unwrap()), body["hash"]);
+    assert_eq!(
+        serde_json::to_value(attestation).unwrap(),
+        body["attestation"]
+    );
+
+    let info = get(&app, "/v1/oracle").await.json;
+    assert_eq!(
+        (info["signer_index"].as_u64(), info["epoch"].as_u64()),
+        (Some(2), Some(7))
+    );
+    assert_eq!(info["public_key"], body["public_key"]);
+    let key: [u8; 32] = hex::decode(info["public_key"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let signature: [u8; 64] = hex::decode(body["signature"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    attestation
+        .verify(
+            &VerifyingKey::from_bytes(&key).unwrap(),
+            &Signature::from_bytes(&signature),
+        )
+        .unwrap();
+
+    let audit = get(&app, "/v1/audit").await.json;
+    let entry = &audit["entries"][0];
+    assert_eq!(entry["seq"], 0);
+    assert_eq!(entry["hash"], body["hash"]);
+    assert_eq!(entry["signature"], body["signature"]);
+    assert_eq!(
+        entry["judgement"]["evidence"][0]["source"],
+        "ton-assets/scammers"
+    );
+    assert!(entry["policy_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("severity-v1"));
+    assert_eq!(entry["prev_hash"], "0".repeat(64));
+}
+
+#[tokio::test]
+async fn nonces_are_unique_and_the_audit_log_pages_in_order() {
+    let app = node_with(config()).router();
+    let mut nonces = Vec::new();
+    for _ in 0..25 {
+        let reply = post(&app, "/v1/attestations", attest_body(UNKNOWN)).await;
+        nonces.push(
+            reply.json["attestation"]["nonce"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let mut unique = nonces.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 25);
+
+    let mut seen = Vec::new();
+    let mut after: Option<u64> = None;
+    loop {
+        let uri = match after {
+            Some(seq) => format!("/v1/audit?after={seq}&limit=10"),
+            None => "/v1/audit?limit=10".to_string(),
+        };
+        let page = get(&app, &uri).await.json;
+        for entry in page["entries"].as_array().unwrap() {
+            if let Some(previous) = seen.last() {
+                let previous: &Value = previous;
+                assert_eq!(entry["prev_hash"], previous["entry_hash"], "chain link");
+            }
+            seen.push(entry.clone());
+        }
+        match page["next_after"].as_u64() {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    assert!(seen.iter().enumerate().all(|(i, e)| e["seq"] == i as u64));
+    for bad in [
+        "/v1/audit?limit=0",
+        "/v1/audit?limit=5000",
+        "/v1/audit?after=x",
+        "/v1/audit?bogus=1",
+    ] {
+        let reply = get(&app, bad).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn attestation_requests_outside_policy_are_refused_with_the_reason() {
+    let config = Config {
+        verifiers: vec![VERIFIER.into()],
+        networks: vec![-3],
+        max_ttl_secs: 600,
+        ..config()
+    };
+    let app = node_with(config).router();
+    let cases = [
+        (
+            json!({ "subject": "bad", "verifier": VERIFIER, "network": "testnet" }),
+            StatusCode::BAD_REQUEST,
+            "invalid_address",
+        ),
+        (
+            json!({ "subject": SCAMMER, "verifier": "bad", "network": "testnet" }),
+            StatusCode::BAD_REQUEST,
+            "invalid_address",
+        ),
+        (
+            json!({ "subject": SCAMMER, "verifier": VERIFIER, "network": "moonnet" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_network",
+        ),
+        (
+            json!({ "subject": SCAMMER, "verifier": VERIFIER, "network": "mainnet" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_network",
+        ),
+        (
+            json!({ "subject": SCAMMER, "verifier": VERIFIER, "network": -239 }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_network",
+        ),
+        (
+            json!({ "subject": SCAMMER, "verifier": UNKNOWN, "network": "testnet" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "policy_refused",
+        ),
+        (
+            json!({ "subject": SCAMMER, "verifier": VERIFIER, "network": "testnet", "ttl_secs": 601 }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "policy_refused",
+        ),
+        (
+            json!({ "subject": SCAMMER, "verifier": VERIFIER, "network": "testnet", "ttl_secs": 0 }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            json!({ "subject": SCAMMER, "verifier": VERIFIER }),
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let reply = post(&app, "/v1/attestations", body.clone()).await;
+        assert_eq!((reply.status, error_code(&reply)), (status, code), "{body}");
+    }
+    assert_eq!(
+        post(&app, "/v1/attestations", attest_body(SCAMMER))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&app, "/v1/audit").await.json["entries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "refusals sign nothing"
+    );
+}
+
+/// A proposal for `subject` with the given bounds, valid now.
+fn proposal(
+    subject: &str,
+    risk: u8,
+    categories: Categories,
+    network: Network,
+    epoch: u32,
+    ttl: u32,
+) -> String {
+    let now = tollgate_oracle::unix_now() as u32;
+    Attestation {
+        network,
+        verifier: VERIFIER.parse().unwrap(),
+        subject: subject.parse().unwrap(),
+        risk,
+        categories,
+        issued_at: now,
+        valid_until: now + ttl,
+        epoch,
+        nonce: 77,
+    }
+    .to_boc_base64()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn cosign_signs_only_when_every_bound_holds() {
+    let app = node_with(Config {
+        max_ttl_secs: 600,
+        networks: vec![-3],
+        ..config()
+    })
+    .router();
+    let t = Network::TESTNET;
+    let ok = post(
+        &app,
+        "/v1/attestations/cosign",
+        json!({ "boc": proposal(SCAMMER, 90, Categories::SCAM | Categories::MIXER, t, 7, 300) }),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    let proposed = Attestation::from_boc_base64(ok.json["boc"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (proposed.risk, proposed.nonce),
+        (90, 77),
+        "the node signs the proposal as is"
+    );
+    assert_eq!(
+        get(&app, "/v1/audit").await.json["entries"][0]["kind"],
+        "cosign"
+    );
+
+    let now = tollgate_oracle::unix_now() as u32;
+    let expired = Attestation {
+        network: t,
+        verifier: VERIFIER.parse().unwrap(),
+        subject: SCAMMER.parse().unwrap(),
+        risk: 100,
+        categories: Categories(u32::MAX),
+        issued_at: now - 500,
+        valid_until: now - 100,
+        epoch: 7,
+        nonce: 1,
+    }
+    .to_boc_base64()
+    .unwrap();
+    let cases = [
+        (
+            proposal(SCAMMER, 84, Categories::SCAM, t, 7, 300),
+            StatusCode::CONFLICT,
+            "risk",
+        ),
+        (
+            proposal(SCAMMER, 100, Categories::EXCHANGE, t, 7, 300),
+            StatusCode::CONFLICT,
+            "categories",
+        ),
+        (
+            proposal(SCAMMER, 100, Categories::SCAM, Network::MAINNET, 7, 300),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "network",
+        ),
+        (
+            proposal(SCAMMER, 100, Categories::SCAM, t, 6, 300),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "epoch",
+        ),
+        (
+            proposal(SCAMMER, 100, Categories::SCAM, t, 7, 601),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "ttl",
+        ),
+        (expired, StatusCode::UNPROCESSABLE_ENTITY, "validity"),
+    ];
+    for (boc, status, bound) in cases {
+        let reply = post(&app, "/v1/attestations/cosign", json!({ "boc": boc })).await;
+        assert_eq!(reply.status, status, "{bound}: {}", reply.text);
+        assert_eq!(reply.json["error"]["bound"], bound, "{}", reply.text);
+    }
+    for bad in ["", "not base64!", "te6cckEBAQEAAgAAAEysuc0="] {
+        let reply = post(&app, "/v1/attestations/cosign", json!({ "boc": bad })).await;
+        assert_eq!(
+            (reply.status, error_code(&reply)),
+            (StatusCode::BAD_REQUEST, "invalid_boc"),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        get(&app, "/v1/audit").await.json["entries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "refusals sign nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_admin_api_needs_the_token() {
+    let app = node_with(config()).router();
+    for token in [None, Some("wrong-token-wrong-token")] {
+        let reply = call(&app, Method::GET, "/v1/admin/overrides", None, token).await;
+        assert_eq!(
+            (reply.status, error_code(&reply)),
+            (StatusCode::UNAUTHORIZED, "unauthorized")
+        );
+        let reply = call(
+            &app,
+            Method::POST,
+            "/v1/admin/ingest",
+            Some(json!({"format": "csv", "content": ""})),
+            token,
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "checked before the body"
+        );
+    }
+    let disabled = node_with(Config {
+        admin_token: None,
+        ..config()
+    })
+    .router();
+    assert_eq!(
+        call(
+            &disabled,
+            Method::GET,
+            "/v1/admin/overrides",
+            None,
+            Some(ADMIN)
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn admin_ingest_reports_added_changed_and_refused_lines() {
+    let app = node_with(config()).router();
+    let content = format!("address,category,source,name\n{UNKNOWN},drainer,team,Drainer kit\n0:zz,scam,team,x\n{UNKNOWN},nonsense,team,x\n");
+    let body = json!({ "format": "csv", "file": "team.csv", "content": content });
+    let first = call(
+        &app,
+        Method::POST,
+        "/v1/admin/ingest",
+        Some(body.clone()),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(
+        (first.json["added"].as_u64(), first.json["changed"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let lines: Vec<_> = first.json["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [3, 4]);
+    let again = call(
+        &app,
+        Method::POST,
+        "/v1/admin/ingest",
+        Some(body),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(
+        (
+            again.json["added"].as_u64(),
+            again.json["unchanged"].as_u64()
+        ),
+        (Some(0), Some(1)),
+        "idempotent"
+    );
+    let renamed =
+        json!({ "format": "csv", "content": format!("{UNKNOWN},drainer,team,Renamed\n") });
+    let changed = call(
+        &app,
+        Method::POST,
+        "/v1/admin/ingest",
+        Some(renamed),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(changed.json["changed"].as_u64(), Some(1));
+    let judged = get(&app, &format!("/v1/risk/{UNKNOWN}")).await.json;
+    assert_eq!(
+        (judged["level"].as_str(), judged["score"].as_u64()),
+        (Some("severe"), Some(95))
+    );
+
+    let no_file = json!({ "format": "ton-assets", "content": "[]" });
+    assert_eq!(
+        call(
+            &app,
+            Method::POST,
+            "/v1/admin/ingest",
+            Some(no_file),
+            Some(ADMIN)
+        )
+        .await
+        .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let bad_format = json!({ "format": "xml", "content": "" });
+    assert_eq!(
+        call(
+            &app,
+            Method::POST,
+            "/v1/admin/ingest",
+            Some(bad_format),
+            Some(ADMIN)
+        )
+        .await
+        .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let counts = call(&app, Method::GET, "/v1/admin/labels", None, Some(ADMIN))
+        .await
+        .json;
+    assert_eq!(counts["drainer"], 1);
+    assert_eq!(counts["scam"], 1);
+}
+
+#[tokio::test]
+async fn overrides_win_over_labels_are_recorded_and_expire() {
+    let app = node_with(config()).router();
+    let deny = json!({ "address": CUSTODIAN, "action": "deny", "categories": ["stolen_funds"], "reason": "hacked hot wallet", "author": "alice" });
+    let reply = call(
+        &app,
+        Method::POST,
+        "/v1/admin/overrides",
+        Some(deny),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let judged = get(&app, &format!("/v1/risk/{CUSTODIAN}")).await.json;
+    assert_eq!(
+        (judged["score"].as_u64(), judged["level"].as_str()),
+        (Some(100), Some("severe"))
+    );
+    assert_eq!(judged["categories"], json!(["stolen_funds", "exchange"]));
+    let evidence = judged["evidence"].as_array().unwrap();
+    assert!(evidence.iter().any(|e| e["kind"] == "override"
+        && e["name"] == "hacked hot wallet"
+        && e["source"] == "override by alice"));
+
+    let later = tollgate_oracle::unix_now() + 3600;
+    let allow = json!({ "address": SCAMMER, "action": "allow", "reason": "reviewed", "author": "bob", "expires_at": later });
+    call(
+        &app,
+        Method::POST,
+        "/v1/admin/overrides",
+        Some(allow),
+        Some(ADMIN),
+    )
+    .await;
+    let judged = get(&app, &format!("/v1/risk/{SCAMMER}")).await.json;
+    assert_eq!(
+        (judged["score"].as_u64(), judged["categories"].clone()),
+        (Some(0), json!([]))
+    );
+    let attested = post(&app, "/v1/attestations", attest_body(SCAMMER))
+        .await
+        .json;
+    assert_eq!(attested["attestation"]["risk"], 0);
+
+    let list = call(&app, Method::GET, "/v1/admin/overrides", None, Some(ADMIN))
+        .await
+        .json;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let removed = call(
+        &app,
+        Method::DELETE,
+        &format!("/v1/admin/overrides/{SCAMMER}?author=bob"),
+        None,
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::OK);
+    assert_eq!(
+        get(&app, &format!("/v1/risk/{SCAMMER}")).await.json["score"],
+        85
+    );
+    let again = call(
+        &app,
+        Method::DELETE,
+        &format!("/v1/admin/overrides/{SCAMMER}?author=bob"),
+        None,
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+
+    let invalid = [
+        json!({ "address": "bad", "action": "deny", "reason": "r", "author": "a" }),
+        json!({ "address": SCAMMER, "action": "maybe", "reason": "r", "author": "a" }),
+        json!({ "address": SCAMMER, "action": "deny", "reason": "", "author": "a" }),
+        json!({ "address": SCAMMER, "action": "deny", "reason": "r", "author": "a", "categories": ["nope"] }),
+        json!({ "address": SCAMMER, "action": "deny", "reason": "r", "author": "a", "expires_at": 1 }),
+    ];
+    for body in invalid {
+        let reply = call(
+            &app,
+            Method::POST,
+            "/v1/admin/overrides",
+            Some(body.clone()),
+            Some(ADMIN),
+        )
+        .await;
+        assert!(reply.status.is_client_error(), "{body}: {}", reply.status);
+    }
+}
+
+#[tokio::test]
+async fn health_ready_metrics_openapi_and_unknown_routes() {
+    let app = node_with(config()).router();
+    assert_eq!(get(&app, "/v1/health").await.status, StatusCode::OK);
+    assert_eq!(get(&app, "/v1/ready").await.json["ready"], true);
+    post(&app, "/v1/attestations", attest_body(UNKNOWN)).await;
+    let metrics = get(&app, "/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(
+        metrics.text.contains("tollgate_http_requests_total"),
+        "{}",
+        metrics.text
+    );
+    let missing = get(&app, "/v2/nothing").await;
+    assert_eq!(
+        (missing.status, error_code(&missing)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+
+    let spec = get(&app, "/v1/openapi.json").await.json;
+    assert_eq!(spec["openapi"], "3.1.0");
+    let paths = spec["paths"].as_object().unwrap();
+    let routes = [
+        "/v1/risk/{address}",
+        "/v1/screen",
+        "/v1/attestations",
+        "/v1/attestations/cosign",
+        "/v1/audit",
+        "/v1/oracle",
+        "/v1/admin/ingest",
+        "/v1/admin/labels",
+        "/v1/admin/overrides",
+        "/v1/admin/overrides/{address}",
+        "/v1/health",
+        "/v1/ready",
+        "/v1/openapi.json",
+        "/metrics",
+    ];
+    for route in routes {
+        assert!(paths.contains_key(route), "{route} is not documented");
+    }
+    assert_eq!(
+        paths.len(),
+        routes.len(),
+        "a documented route that does not exist"
+    );
+}
+
+/// A store whose audit writes fail, as a full or broken disk would.
+struct FailingAudit(SledStore);
+
+impl Store for FailingAudit {
+    fn put_label(
+        &self,
+        label: &tollgate_oracle::store::Label,
+    ) -> tollgate_oracle::Result<tollgate_oracle::store::PutOutcome> {
+        self.0.put_label(label)
+    }
+    fn labels_for(
+        &self,
+        address: &Address,
+    ) -> tollgate_oracle::Result<Vec<tollgate_oracle::store::Label>> {
+        self.0.labels_for(address)
+    }
+    fn label_counts(&self) -> tollgate_oracle::Result<std::collections::BTreeMap<String, u64>> {
+        self.0.label_counts()
+    }
+    fn put_override(&self, item: &tollgate_oracle::store::Override) -> tollgate_oracle::Result<()> {
+        self.0.put_override(item)
+    }
+    fn remove_override(
+        &self,
+        address: &Address,
+        author: &str,
+        now: u64,
+    ) -> tollgate_oracle::Result<bool> {
+        self.0.remove_override(address, author, now)
+    }
+    fn override_for(
+        &self,
+        address: &Address,
+    ) -> tollgate_oracle::Result<Option<tollgate_oracle::store::Override>> {
+        self.0.override_for(address)
+    }
+    fn overrides(&self) -> tollgate_oracle::Result<Vec<tollgate_oracle::store::Override>> {
+        self.0.overrides()
+    }
+    fn meta_get(&self, name: &str) -> tollgate_oracle::Result<Option<Vec<u8>>> {
+        self.0.meta_get(name)
+    }
+    fn meta_put(&self, name: &str, value: &[u8]) -> tollgate_oracle::Result<()> {
+        self.0.meta_put(name, value)
+    }
+    fn reserve_nonces(&self, count: u64) -> tollgate_oracle::Result<std::ops::Range<u64>> {
+        self.0.reserve_nonces(count)
+    }
+    fn audit_last(&self) -> tollgate_oracle::Result<Option<(u64, Vec<u8>)>> {
+        self.0.audit_last()
+    }
+    fn audit_write(&self, _: &[(u64, Vec<u8>)]) -> tollgate_oracle::Result<()> {
+        Err(tollgate_oracle::Error::Store(
+            "injected: /secret/path/db: No space left on device".into(),
+        ))
+    }
+    fn audit_after(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> tollgate_oracle::Result<Vec<(u64, Vec<u8>)>> {
+        self.0.audit_after(after, limit)
+    }
+    fn flush(&self) -> tollgate_oracle::Result<()> {
+        self.0.flush()
+    }
+}
+
+#[tokio::test]
+async fn a_failing_audit_log_makes_the_node_refuse_to_sign() {
+    let store: Arc<dyn Store> = Arc::new(FailingAudit(SledStore::temporary().unwrap()));
+    let app = node_over(config(), store).router();
+    let first = post(&app, "/v1/attestations", attest_body(SCAMMER)).await;
+    assert_eq!(
+        (first.status, error_code(&first)),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    );
+    assert!(
+        !first.text.contains("secret") && !first.text.contains("space"),
+        "no internals: {}",
+        first.text
+    );
+    assert!(first.json.get("signature").is_none());
+    let cosign = post(
+        &app,
+        "/v1/attestations/cosign",
+        json!({ "boc": proposal(SCAMMER, 100, Categories::SCAM, Network::TESTNET, 7, 60) }),
+    )
+    .await;
+    assert_eq!(
+        cosign.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "stays closed"
+    );
+    assert_eq!(
+        get(&app, "/v1/ready").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        get(&app, &format!("/v1/risk/{SCAMMER}")).await.status,
+        StatusCode::OK,
+        "reads still work"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_audit_tail_refuses_to_start() {
+    let store = SledStore::temporary().unwrap();
+    store.audit_write(&[(0, b"{not json".to_vec())]).unwrap();
+    let signer = tollgate_oracle::signer::Signer::new(
+        key(),
+        0,
+        1,
+        tollgate_oracle::signer::KeyOrigin::Environment,
+    );
+    let result = tollgate_oracle::node::Node::with_store(config(), Arc::new(store), signer);
+    assert!(matches!(
+        result,
+        Err(tollgate_oracle::Error::AuditBroken { seq: 0, .. })
+    ));
+}

@@ -1,0 +1,259 @@
+//! The `tollgate-oracle` binary: keygen, key permissions, ingest, audit verify, refusing a
+//! damaged store, --help.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use axum::http::StatusCode;
+use serde_json::json;
+use tollgate_oracle::config::Config;
+use tollgate_oracle::node::Node;
+use tollgate_oracle::store::{SledStore, Store};
+
+use crate::support::*;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .env_remove("TOLLGATE_SIGNING_KEY")
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn keygen_writes_a_0600_key_and_the_node_refuses_a_readable_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("node.key");
+    let output = run(&["keygen", "--out", key.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("public key: "));
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        !run(&["keygen", "--out", key.to_str().unwrap()])
+            .status
+            .success(),
+        "no overwrite without --force"
+    );
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let data = dir.path().join("data");
+    let output = run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    let printed = text(&output);
+    assert!(
+        printed.contains("chmod 600") && !printed.contains("panicked"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn ingest_commands_print_a_summary_with_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let output = run(&[
+        "ingest",
+        "--data-dir",
+        data,
+        "ton-assets",
+        shared_data().join("ton-assets").to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("scam: 1"), "{}", text(&output));
+    let output = run(&[
+        "ingest",
+        "--data-dir",
+        data,
+        "ofac",
+        shared_data().join("ofac").to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("refused (not a TON address (ETH)):"),
+        "{}",
+        text(&output)
+    );
+    let csv = dir.path().join("labels.csv");
+    std::fs::write(
+        &csv,
+        format!("{UNKNOWN},mixer,team,Mixer\nbad,scam,team,x\n"),
+    )
+    .unwrap();
+    let output = run(&["ingest", "--data-dir", data, "csv", csv.to_str().unwrap()]);
+    assert!(
+        text(&output).contains("added 1") && text(&output).contains("labels.csv:2:"),
+        "{}",
+        text(&output)
+    );
+}
+
+/// Makes `count` attestations through a node over `data`, then shuts it down.
+async fn attest_in(data: &Path, count: usize) {
+    let node = Node::open(Config {
+        data_dir: data.to_path_buf(),
+        ..config()
+    })
+    .unwrap();
+    let app = node.router();
+    for _ in 0..count {
+        let body = json!({ "subject": SCAMMER, "verifier": VERIFIER, "network": "mainnet" });
+        assert_eq!(
+            post(&app, "/v1/attestations", body).await.status,
+            StatusCode::OK
+        );
+    }
+    drop(app);
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn audit_verify_reports_the_first_broken_link() {
+    let dir = tempfile::tempdir().unwrap();
+    attest_in(dir.path(), 3).await;
+    let data = dir.path().to_str().unwrap();
+    let output = run(&["audit", "verify", "--data-dir", data]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("OK: 3 entries"), "{}", text(&output));
+    {
+        let store = SledStore::open(&dir.path().join("store")).unwrap();
+        let (_, bytes) = store.audit_after(Some(0), 1).unwrap().remove(0);
+        let tampered = String::from_utf8(bytes)
+            .unwrap()
+            .replace("\"risk\":85", "\"risk\":5");
+        store.audit_write(&[(1, tampered.into_bytes())]).unwrap();
+        store.flush().unwrap();
+    }
+    let output = run(&["audit", "verify", "--data-dir", data]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("BROKEN at seq 1"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn the_node_refuses_a_store_that_lost_its_data_without_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("store");
+    {
+        let store = SledStore::open(&store_path).unwrap();
+        store.reserve_nonces(10).unwrap();
+    }
+    // Overwrite the store's files with garbage: sled would open it as empty.
+    for entry in std::fs::read_dir(&store_path).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::write(&path, vec![0x5a; 4096]).unwrap();
+        }
+    }
+    let output = run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    let printed = text(&output);
+    assert!(
+        !printed.contains("panicked") && printed.contains("error:"),
+        "{printed}"
+    );
+    assert!(!printed.contains("listening"), "{printed}");
+}
+
+#[test]
+fn sigterm_stops_the_node_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.contains("listening on"), "{line}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The store was closed cleanly: another process can open it.
+    SledStore::open(&dir.path().join("store")).unwrap();
+}
+
+#[test]
+fn help_documents_every_setting_and_its_environment_variable() {
+    let help = text(&run(&["serve", "--help"]));
+    for flag in [
+        "--listen",
+        "--data-dir",
+        "--key-file",
+        "--config",
+        "--signer-index",
+        "--epoch",
+        "--max-ttl-secs",
+        "--networks",
+        "--verifiers",
+        "--admin-token",
+        "--max-body-bytes",
+        "--request-timeout-ms",
+        "--header-read-timeout-ms",
+        "--max-concurrency",
+        "--max-clock-skew-secs",
+        "--shutdown-grace-ms",
+        "--audit-batch-max",
+        "--default-ttl-secs",
+        "--no-default-data",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from serve --help");
+        let env = format!(
+            "TOLLGATE_{}",
+            flag.trim_start_matches("--")
+                .replace('-', "_")
+                .to_uppercase()
+        );
+        assert!(help.contains(&env), "{env} missing from serve --help");
+    }
+    for command in ["serve", "keygen", "ingest", "audit"] {
+        assert!(text(&run(&["--help"])).contains(command));
+    }
+}

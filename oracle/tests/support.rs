@@ -1,0 +1,187 @@
+//! Shared helpers: nodes over temporary stores, oneshot requests, a raw HTTP/1.1 client.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use axum::Router;
+use ed25519_dalek::SigningKey;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tollgate_oracle::config::Config;
+use tollgate_oracle::node::Node;
+use tollgate_oracle::signer::{KeyOrigin, Signer};
+use tollgate_oracle::store::{SledStore, Store};
+use tower::ServiceExt;
+
+/// The admin token of test nodes.
+pub const ADMIN: &str = "test-admin-token-0123456789";
+/// The one scammer of ton-assets `scammers.yaml`.
+pub const SCAMMER: &str = "UQAjY9I3UKBqxUTM1sB4YSKpqI0kRagNKOBCMFJfkFwygHBI";
+/// OKX 1 from ton-assets `custodians.yaml`.
+pub const CUSTODIAN: &str = "EQBfAN7LfaUYgXZNw5Wc7GBgkEX2yhuJ5ka95J1JJwXXf4a8";
+/// An address on no list.
+pub const UNKNOWN: &str = "0:1111111111111111111111111111111111111111111111111111111111111111";
+/// A verifier contract.
+pub const VERIFIER: &str = "0:00000000000000000000000000000000000000000000000000000000000000aa";
+
+/// A test configuration: bundled data, admin token, a fixed epoch.
+pub fn config() -> Config {
+    Config {
+        admin_token: Some(ADMIN.into()),
+        epoch: 7,
+        signer_index: 2,
+        ..Config::default()
+    }
+}
+
+/// The fixed test key.
+pub fn key() -> SigningKey {
+    SigningKey::from_bytes(&[42; 32])
+}
+
+/// A node over a temporary store.
+pub fn node_with(config: Config) -> Node {
+    let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
+    node_over(config, store)
+}
+
+/// A node over a given store.
+pub fn node_over(config: Config, store: Arc<dyn Store>) -> Node {
+    let signer = Signer::new(
+        key(),
+        config.signer_index,
+        config.epoch,
+        KeyOrigin::Environment,
+    );
+    Node::with_store(config, store, signer).unwrap()
+}
+
+/// A response: status, JSON body (Null when not JSON), raw text.
+pub struct Reply {
+    pub status: StatusCode,
+    pub json: Value,
+    pub text: String,
+}
+
+/// Sends one request through the router.
+pub async fn call(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    body: Option<Value>,
+    token: Option<&str>,
+) -> Reply {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(value) => {
+            request = request.header("content-type", "application/json");
+            Body::from(serde_json::to_vec(&value).unwrap())
+        }
+        None => Body::empty(),
+    };
+    raw_call(app, request.body(body).unwrap()).await
+}
+
+/// Sends a prepared request through the router.
+pub async fn raw_call(app: &Router, request: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Reply {
+        status,
+        json: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    }
+}
+
+pub async fn get(app: &Router, uri: &str) -> Reply {
+    call(app, Method::GET, uri, None, None).await
+}
+
+pub async fn post(app: &Router, uri: &str, body: Value) -> Reply {
+    call(app, Method::POST, uri, Some(body), None).await
+}
+
+/// A minimal HTTP/1.1 client over a fresh connection (`Connection: close`), so tests control
+/// the bytes on the wire. Returns status and body.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    parse_response(&response)
+}
+
+fn parse_response(bytes: &[u8]) -> std::io::Result<(u16, String)> {
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "incomplete HTTP response");
+    let text = String::from_utf8_lossy(bytes);
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(bad)?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    let lower = head.to_ascii_lowercase();
+    if lower.contains("transfer-encoding: chunked") {
+        let mut out = String::new();
+        let mut rest = body;
+        loop {
+            let (size, after) = rest.split_once("\r\n").ok_or_else(bad)?;
+            let size = usize::from_str_radix(size.trim(), 16).map_err(|_| bad())?;
+            if size == 0 {
+                break;
+            }
+            out.push_str(after.get(..size).ok_or_else(bad)?);
+            rest = after.get(size + 2..).ok_or_else(bad)?;
+        }
+        return Ok((status, out));
+    }
+    if let Some(length) = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|l| l.trim().parse::<usize>().ok())
+    {
+        if body.len() < length {
+            return Err(bad());
+        }
+    }
+    Ok((status, body.to_string()))
+}
+
+/// The shared data directory (`../shared/data` beside the repository), or the bundled copy in
+/// `oracle/data` when the shared one is not there.
+pub fn shared_data() -> PathBuf {
+    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    if shared.join("ton-assets").is_dir() {
+        shared
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data")
+    }
+}
+
+/// The oracle binary.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_tollgate-oracle")
+}

@@ -1,0 +1,10 @@
+//! The oracle's integration tests: one binary (see `Cargo.toml`), one module per area.
+
+mod support;
+
+mod api;
+mod cli;
+mod crash;
+mod hardening;
+mod ingest;
+mod quorum;
