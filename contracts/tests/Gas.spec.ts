@@ -17,17 +17,29 @@ import { configGlobalId, freshKeys } from './checker-fixture';
 const T0 = 1_800_000_000;
 
 /** Regression bounds: the deltas over the baseline measured by this test (gas-report.json), by
- *  signer indexes. The issue's goals (+1,000 for k = 1, +700 per further signer) are not met: the
- *  fifteen checks of SPEC.md §5 alone are ~130 TVM instructions at 18–34 gas each, plus 4 data cell
- *  loads and ~3 code cell loads at 100 each. */
+ *  signer indexes ("@1": at threshold 1, so the second entry runs in the WHILE after the REPEAT of
+ *  the first `threshold` entries). The issue's goals are +1,000 for k = 1 and +700 per further
+ *  signer: the second is met (+633 per signer in the same key cell), the first is not. Of the
+ *  ~2,520 for k = 1, ~640 are cell loads (attestation, entry, key cell, one code cell: the check
+ *  does not fit the contract's root code cell) and HASHCU + CHKSIGNU, ~160 the TRYARGS frame of the
+ *  fast path, ~630 the entry, and the rest one or two instructions per check of SPEC.md §5.
+ *  History (k = 1 / per further signer): FunC 3,637 / 1,222; fast path under TRYARGS with the FunC
+ *  code as its slow path 2,735; checker passes the library's arguments in order 2,683; check in
+ *  one code cell 2,617; REPEAT over the threshold, key slice advanced in step 2,519 / 633.
+ *  Refusals and rotations (previous epoch) miss the fast path: they cost its gas up to the miss plus
+ *  the whole FunC check (tollgate::verify_attestation_checked). */
 const BOUND: Record<string, number> = {
-    '0': 3637,
-    '0,1': 4859,
-    '0,1,2': 6081,
-    '0,3': 5189,
-    '0,2,4': 6411,
-    '4': 3967,
+    '0': 2519,
+    '0,1': 3152,
+    '0,1,2': 3785,
+    '0,3': 3638,
+    '0,2,4': 4271,
+    '4': 3005,
+    '0,1@1': 3470,
 };
+
+/** The issue's goals, asserted where met. */
+const GOAL_PER_EXTRA_SIGNER = 700;
 
 function gasUsed(tx: Transaction): number {
     if (tx.description.type !== 'generic' || tx.description.computePhase.type !== 'vm') {
@@ -67,8 +79,9 @@ describe('Gas', () => {
         }
     });
 
-    async function measure(k: number, indexes: number[]) {
-        const checker = checkers[k];
+    /** Gas of one check by the checker whose threshold is `threshold`, and of its baseline. */
+    async function measure(threshold: number, indexes: number[]) {
+        const checker = checkers[threshold];
         const attestation = attestationToCell({
             network: configGlobalId(blockchain),
             verifier: checker.address,
@@ -95,9 +108,9 @@ describe('Gas', () => {
 
     it('costs no more gas than measured for k = 1, 2, 3', async () => {
         const rows: Record<string, number | string>[] = [];
-        const run = async (label: string, indexes: number[]) => {
+        const run = async (label: string, indexes: number[], threshold = indexes.length) => {
             const k = indexes.length;
-            const { baseline, check } = await measure(k, indexes);
+            const { baseline, check } = await measure(threshold, indexes);
             rows.push({ signers: label, k, baseline, check, delta: check - baseline });
         };
         // indexes 0..k-1 share the first key cell; 0, 3 and 0, 2, 4 cross into the second.
@@ -107,6 +120,8 @@ describe('Gas', () => {
         await run('0,3', [0, 3]);
         await run('0,2,4', [0, 2, 4]);
         await run('4', [4]);
+        // more entries than the threshold: the second runs in the library's WHILE after the REPEAT.
+        await run('0,1@1', [0, 1], 1);
         const delta = (label: string) => rows.find((r) => r.signers === label)!.delta as number;
         for (const r of rows) {
             const k = r.k as number;
@@ -118,5 +133,8 @@ describe('Gas', () => {
         for (const r of rows) {
             expect(r.delta as number).toBeLessThanOrEqual(BOUND[r.signers as string]);
         }
+        // Same key cell: each further signer costs less than the goal.
+        expect(delta('0,1') - delta('0')).toBeLessThanOrEqual(GOAL_PER_EXTRA_SIGNER);
+        expect(delta('0,1,2') - delta('0,1')).toBeLessThanOrEqual(GOAL_PER_EXTRA_SIGNER);
     });
 });

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use rand::rngs::OsRng;
-use tollgate_sdk::Attestation;
+use tollgate_sdk::EncodedAttestation;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -93,8 +93,8 @@ impl Signer {
     }
 
     /// Signs an attestation's hash.
-    pub fn sign(&self, attestation: &Attestation) -> Result<Signature> {
-        Ok(attestation.sign(&self.key)?)
+    pub fn sign(&self, attestation: &EncodedAttestation) -> Signature {
+        attestation.sign(&self.key)
     }
 }
 

@@ -6,9 +6,7 @@
 //! ```
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
-#[cfg(test)]
-use tonlib_core::cell::ArcCell;
-use tonlib_core::cell::{Cell, CellBuilder, CellParser};
+use tonlib_core::cell::{ArcCell, Cell, CellBuilder, CellParser};
 
 use crate::address::{Address, ADDR_STD_BITS};
 use crate::boc;
@@ -73,6 +71,16 @@ impl Attestation {
     /// The representation hash of the attestation cell: what signers sign.
     pub fn hash(&self) -> Result<[u8; 32]> {
         Ok(hash_of(&self.to_cell()?))
+    }
+
+    /// Builds the cell once and keeps its hash, for a signer that also needs the BoC.
+    pub fn encode(&self) -> Result<EncodedAttestation> {
+        let cell = self.to_cell()?;
+        let hash = hash_of(&cell);
+        Ok(EncodedAttestation {
+            cell: cell.to_arc(),
+            hash,
+        })
     }
 
     /// The attestation as a BoC (with CRC32C, as @ton/core's `toBoc()`).
@@ -155,13 +163,34 @@ impl Attestation {
 
     /// Signs the attestation's hash with ed25519.
     pub fn sign(&self, key: &SigningKey) -> Result<Signature> {
-        Ok(key.sign(&self.hash()?))
+        Ok(self.encode()?.sign(key))
     }
 
     /// Verifies a signature over the attestation's hash strictly (`verify_strict`: canonical
     /// encodings, no small-order keys), as a TVM's `CHKSIGNU` would accept it and more.
     pub fn verify(&self, key: &VerifyingKey, signature: &Signature) -> Result<()> {
         verify_hash(&self.hash()?, key, signature, 0)
+    }
+}
+
+/// An attestation's cell and its representation hash, built once.
+#[derive(Clone, Debug)]
+pub struct EncodedAttestation {
+    /// The attestation cell.
+    pub cell: ArcCell,
+    /// Its representation hash: what signers sign.
+    pub hash: [u8; 32],
+}
+
+impl EncodedAttestation {
+    /// Signs the hash with ed25519.
+    pub fn sign(&self, key: &SigningKey) -> Signature {
+        key.sign(&self.hash)
+    }
+
+    /// The cell as a base64 BoC.
+    pub fn to_boc_base64(&self) -> Result<String> {
+        boc::to_base64(&self.cell)
     }
 }
 

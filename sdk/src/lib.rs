@@ -31,7 +31,7 @@ pub mod proof;
 pub mod signer_set;
 
 pub use address::{Address, FriendlyFlags};
-pub use attestation::Attestation;
+pub use attestation::{Attestation, EncodedAttestation};
 pub use bundle::{SignatureBundle, SignatureEntry};
 pub use categories::Categories;
 pub use error::{Error, Result};

@@ -99,9 +99,11 @@ pub(crate) async fn sign_and_record(
     attestation: Attestation,
     judgement: Assessment,
 ) -> Result<Signed> {
-    let hash = attestation.hash()?;
-    let boc = attestation.to_boc_base64()?;
-    let signature = hex::encode(state.signer.sign(&attestation)?.to_bytes());
+    // One cell build serves the hash, the signature and the BoC.
+    let encoded = attestation.encode()?;
+    let hash = encoded.hash;
+    let boc = encoded.to_boc_base64()?;
+    let signature = hex::encode(state.signer.sign(&encoded).to_bytes());
     let public_key = state.signer.public_key_hex();
     let record = AuditRecord {
         kind: kind.into(),
