@@ -69,8 +69,13 @@ pub struct ErrorBody {
 /// A machine-readable code and a human-readable message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    /// Stable snake_case code, e.g. `risk_above_bound`, `invalid_address`.
+    /// Stable snake_case code, e.g. `bound_violated` (409), `policy_refused` (422),
+    /// `invalid_address` (400).
     pub code: String,
     /// What went wrong, for people.
     pub message: String,
+    /// For `bound_violated` and `policy_refused`: which bound or policy failed (`risk`,
+    /// `categories`, `network`, `verifier`, `epoch`, `ttl`, `validity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<String>,
 }

@@ -274,12 +274,15 @@ impl Client {
                     .map_err(|err| format!("invalid response: {err}"));
             }
             let detail = match response.json::<ErrorBody>().await {
-                Ok(body) => format!(
-                    "{} ({}): {}",
-                    status.as_u16(),
-                    body.error.code,
-                    body.error.message
-                ),
+                Ok(ErrorBody { error }) => match error.bound {
+                    Some(bound) => format!(
+                        "{} ({}, {bound}): {}",
+                        status.as_u16(),
+                        error.code,
+                        error.message
+                    ),
+                    None => format!("{} ({}): {}", status.as_u16(), error.code, error.message),
+                },
                 Err(_) => format!("{}", status.as_u16()),
             };
             if status.is_client_error() {
