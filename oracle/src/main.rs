@@ -184,10 +184,11 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
+        let shutdown = server::shutdown_signal();
         // Tests and scripts read this line to find the port when listening on port 0.
         println!("tollgate-oracle listening on http://{address}");
         tracing::info!(%address, data_dir = %config.data_dir.display(), signer_index = config.signer_index, epoch = config.epoch, "node started");
-        server::serve(listener, node.router(), &config, server::shutdown_signal()).await;
+        server::serve(listener, node.router(), &config, shutdown).await;
         node.shutdown().await;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
