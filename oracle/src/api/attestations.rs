@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use tollgate_sdk::api::SignedAttestation;
 use tollgate_sdk::{Address, Attestation, Categories, Network};
 
 use super::{parse_address, Json, SharedState};
@@ -50,21 +51,13 @@ impl NetworkField {
     }
 }
 
-/// A signature the node made, with everything a client needs to use and check it.
+/// A signature the node made, with everything a client needs to use and check it: the sdk's
+/// `SignedAttestation` (what clients read), plus where it is in the audit log and why.
 #[derive(Debug, Serialize)]
 pub struct Signed {
-    /// The attestation's fields.
-    pub attestation: Attestation,
-    /// The attestation cell as a base64 BoC.
-    pub boc: String,
-    /// The cell's representation hash (what was signed), hex.
-    pub hash: String,
-    /// ed25519 signature over `hash`, hex.
-    pub signature: String,
-    /// This node's index in the signer set.
-    pub signer_index: u8,
-    /// This node's public key, hex.
-    pub public_key: String,
+    /// The attestation, its BoC and hash, the signature and the signer.
+    #[serde(flatten)]
+    pub signed: SignedAttestation,
     /// Position of the signature in the node's audit log.
     pub audit_seq: u64,
     /// The node's judgement of the subject at signing time.
@@ -126,12 +119,14 @@ pub(crate) async fn sign_and_record(
     let audit_seq = state.audit.append(record).await?;
     ::metrics::counter!("tollgate_signatures_total", "kind" => kind.to_string()).increment(1);
     Ok(Signed {
-        attestation,
-        boc,
-        hash: hex::encode(hash),
-        signature,
-        signer_index: state.signer.index,
-        public_key,
+        signed: SignedAttestation {
+            attestation,
+            boc,
+            hash: hex::encode(hash),
+            signature,
+            signer_index: state.signer.index,
+            public_key,
+        },
         audit_seq,
         judgement,
     })

@@ -22,7 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use tollgate_sdk::{Address, Categories};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::{Label, PutOutcome, Store};
 
 /// Inputs above this many rows get a progress bar (when ingesting from a terminal).
@@ -134,6 +134,36 @@ impl std::fmt::Display for Summary {
         }
         Ok(())
     }
+}
+
+/// Parses every file of `dir` whose name `wanted` accepts, in name order, with `parse` (file
+/// name, text); `pattern` names the files in the error when there are none.
+pub(crate) fn parse_files(
+    dir: &std::path::Path,
+    pattern: &str,
+    wanted: impl Fn(&str) -> bool,
+    parse: impl Fn(&str, &str) -> Parsed,
+) -> Result<Parsed> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|err| Error::Ingest(format!("cannot read {}: {err}", dir.display())))?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| wanted(name))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Err(Error::Ingest(format!(
+            "no {pattern} files in {}",
+            dir.display()
+        )));
+    }
+    let mut parsed = Parsed::default();
+    for name in names {
+        let path = dir.join(&name);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|err| Error::Ingest(format!("cannot read {}: {err}", path.display())))?;
+        parsed.extend(parse(&name, &text));
+    }
+    Ok(parsed)
 }
 
 /// A progress bar for `len` rows: drawn on stderr for large inputs when `visible`, hidden

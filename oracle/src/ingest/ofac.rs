@@ -12,7 +12,7 @@ use std::path::Path;
 use tollgate_sdk::{Address, Categories};
 
 use super::{Parsed, Refusal, Row};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Assets whose addresses are TON addresses.
 pub const TON_ASSETS: &[&str] = &["TON"];
@@ -92,34 +92,12 @@ fn line_of(text: &str, entry: &str, from: &mut usize) -> usize {
 
 /// Parses every `sanctioned_addresses_*.json` file of a directory (sorted by name).
 pub fn parse_dir(dir: &Path) -> Result<Parsed> {
-    let mut parsed = Parsed::default();
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|err| Error::Ingest(format!("cannot read {}: {err}", dir.display())))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| {
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| asset_of(n).is_some())
-        })
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(Error::Ingest(format!(
-            "no sanctioned_addresses_*.json files in {}",
-            dir.display()
-        )));
-    }
-    for path in files {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|err| Error::Ingest(format!("cannot read {}: {err}", path.display())))?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        parsed.extend(parse_file(&name, &text));
-    }
-    Ok(parsed)
+    super::parse_files(
+        dir,
+        "sanctioned_addresses_*.json",
+        |name| asset_of(name).is_some(),
+        parse_file,
+    )
 }
 
 #[cfg(test)]

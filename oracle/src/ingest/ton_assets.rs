@@ -19,7 +19,7 @@ use std::path::Path;
 use tollgate_sdk::{Address, Categories};
 
 use super::{line_numbers, Parsed, Refusal, Row};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The source prefix of these labels.
 pub const SOURCE: &str = "ton-assets";
@@ -120,35 +120,12 @@ pub fn parse_file(file: &str, text: &str) -> Parsed {
 
 /// Parses every `*.yaml` file of a directory (sorted by name).
 pub fn parse_dir(dir: &Path) -> Result<Parsed> {
-    let mut parsed = Parsed::default();
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|err| Error::Ingest(format!("cannot read {}: {err}", dir.display())))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| {
-            matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml")
-            )
-        })
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(Error::Ingest(format!(
-            "no *.yaml files in {}",
-            dir.display()
-        )));
-    }
-    for path in files {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|err| Error::Ingest(format!("cannot read {}: {err}", path.display())))?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        parsed.extend(parse_file(&name, &text));
-    }
-    Ok(parsed)
+    super::parse_files(
+        dir,
+        "*.yaml",
+        |name| name.ends_with(".yaml") || name.ends_with(".yml"),
+        parse_file,
+    )
 }
 
 #[cfg(test)]
