@@ -9,7 +9,8 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use ed25519_dalek::Signer as _;
 use tollgate_sdk::{
-    Address, Attestation, Categories, Network, SignatureBundle, SignatureEntry, SigningKey,
+    Address, Attestation, AttestationProof, Categories, Network, SignatureBundle, SignatureEntry,
+    SigningKey,
 };
 
 fn sample(nonce: u64) -> Attestation {
@@ -72,6 +73,34 @@ fn bench(c: &mut Criterion) {
     let bundle = SignatureBundle::new(entries).unwrap();
     group.bench_function("bundle_verify_k3", |b| {
         b.iter(|| bundle.verify(&a, &publics, 3).unwrap())
+    });
+    group.finish();
+
+    // 64 proofs of a 2-of-3 quorum: one batch against 64 strict bundle verifications.
+    let proofs: Vec<AttestationProof> = (0..64)
+        .map(|nonce| {
+            let a = sample(nonce);
+            let entries = keys[..2]
+                .iter()
+                .enumerate()
+                .map(|(i, k)| SignatureEntry {
+                    signer: i as u8,
+                    signature: a.sign(k).unwrap(),
+                })
+                .collect();
+            AttestationProof {
+                attestation: a,
+                bundle: SignatureBundle::new(entries).unwrap(),
+            }
+        })
+        .collect();
+    let mut group = c.benchmark_group("verify_64_proofs_2of3");
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("single_strict", |b| {
+        b.iter(|| proofs.iter().for_each(|p| p.verify(&publics, 2).unwrap()))
+    });
+    group.bench_function("batch", |b| {
+        b.iter(|| AttestationProof::verify_batch(&proofs, &publics, 2).unwrap())
     });
     group.finish();
 }
