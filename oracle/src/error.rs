@@ -169,39 +169,30 @@ impl IntoResponse for Error {
             Error::PolicyRefused { policy, .. } => Some(*policy),
             _ => None,
         };
-        let mut response = (
-            status,
-            axum::Json(ErrorBody {
-                error: ErrorDetail {
-                    code,
-                    message,
-                    bound,
-                },
-            }),
-        )
-            .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        response
+        json_error(status, code, message, bound)
     }
 }
 
 /// A JSON error response for failures outside handlers (load shedding, timeouts, unknown routes).
 pub fn plain_error(status: StatusCode, code: &'static str, message: &str) -> Response {
-    let mut response = (
-        status,
-        axum::Json(ErrorBody {
-            error: ErrorDetail {
-                code,
-                message: message.to_string(),
-                bound: None,
-            },
-        }),
-    )
-        .into_response();
+    json_error(status, code, message.to_string(), None)
+}
+
+/// The one shape of every error response; a 503 also tells the client when to retry.
+fn json_error(
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    bound: Option<&'static str>,
+) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code,
+            message,
+            bound,
+        },
+    };
+    let mut response = (status, axum::Json(body)).into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE {
         response
             .headers_mut()

@@ -66,6 +66,18 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// A whole file refused (line 0) for `reason`.
+    pub fn refused_file(file: &str, reason: String) -> Parsed {
+        Parsed {
+            rows: Vec::new(),
+            refused: vec![Refusal {
+                file: file.into(),
+                line: 0,
+                reason,
+            }],
+        }
+    }
+
     /// Appends another parsed input.
     pub fn extend(&mut self, other: Parsed) {
         self.rows.extend(other.rows);

@@ -29,14 +29,7 @@ pub fn asset_of(file: &str) -> Option<&str> {
 /// Parses one file's text; `file` is its name.
 pub fn parse_file(file: &str, text: &str) -> Parsed {
     let mut parsed = Parsed::default();
-    let refuse_file = |reason: String| Parsed {
-        rows: Vec::new(),
-        refused: vec![Refusal {
-            file: file.into(),
-            line: 0,
-            reason,
-        }],
-    };
+    let refuse_file = |reason: String| Parsed::refused_file(file, reason);
     let Some(asset) = asset_of(file) else {
         return refuse_file("file name is not sanctioned_addresses_<ASSET>.json".into());
     };

@@ -46,14 +46,7 @@ pub fn parse_file(file: &str, text: &str) -> Parsed {
         .unwrap_or(file)
         .trim_end_matches(".yaml")
         .trim_end_matches(".yml");
-    let refuse_file = |reason: String| Parsed {
-        rows: Vec::new(),
-        refused: vec![Refusal {
-            file: file.into(),
-            line: 0,
-            reason,
-        }],
-    };
+    let refuse_file = |reason: String| Parsed::refused_file(file, reason);
     let Some(categories) = category_of(stem) else {
         return refuse_file(format!(
             "unknown ton-assets list `{stem}`: no category mapping"
