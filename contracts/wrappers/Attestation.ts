@@ -162,6 +162,40 @@ export function storeSignerSet(set: SignerSet) {
     };
 }
 
+/** Encodings of the small-order ed25519 points and their non-canonical twins, sign bit masked
+ *  (libsodium's blocklist; the contracts refuse the same keys, SPEC.md §4). */
+export const SMALL_ORDER_KEYS: readonly string[] = [
+    '0000000000000000000000000000000000000000000000000000000000000000',
+    '0100000000000000000000000000000000000000000000000000000000000000',
+    '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+    'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+    'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+];
+
+/** Whether `key` (32 bytes) encodes a small-order point, whatever its sign bit. */
+export function isSmallOrderKey(key: Buffer): boolean {
+    const masked = Buffer.from(key);
+    masked[31] &= 0x7f;
+    return SMALL_ORDER_KEYS.includes(masked.toString('hex'));
+}
+
+/** Throws unless `set` is one a gate accepts (SPEC.md §4): 1 ≤ threshold ≤ count ≤ 16, 32-byte
+ *  keys, no key twice (its holder would count as two signers), no small-order key. */
+export function checkSignerSet(set: SignerSet): void {
+    const n = set.publicKeys.length;
+    if (n < 1 || n > 16) throw new Error(`signer set: ${n} keys (expected 1 to 16)`);
+    if (!Number.isInteger(set.threshold) || set.threshold < 1 || set.threshold > n) throw new Error(`signer set: threshold ${set.threshold} of ${n} keys`);
+    if (!Number.isInteger(set.epoch) || set.epoch < 0 || set.epoch > 0xffffffff) throw new Error(`signer set: epoch ${set.epoch} is not a uint32`);
+    set.publicKeys.forEach((key, i) => {
+        if (key.length !== 32) throw new Error(`signer set: key ${i} is not 32 bytes`);
+        if (isSmallOrderKey(key)) throw new Error(`signer set: key ${i} has small order`);
+        const j = set.publicKeys.findIndex((k) => k.equals(key));
+        if (j !== i) throw new Error(`signer set: key ${i} is key ${j} again`);
+    });
+}
+
 export function signerSetToCell(set: SignerSet): Cell {
     return beginCell().store(storeSignerSet(set)).endCell();
 }

@@ -13,7 +13,7 @@ import {
     SendMode,
     Slice,
 } from '@ton/core';
-import { SignerSet, signerSetToCell, storeSignerSet } from './Attestation';
+import { checkSignerSet, SignerSet, signerSetToCell, storeSignerSet } from './Attestation';
 import { Op, Tag } from './Constants';
 
 /** Which parties a transfer must carry an attestation for (GatePolicy.screen, a bit set). */
@@ -49,7 +49,12 @@ export type ComplianceGateConfig = {
     pendingAdmin?: Address | null;
 };
 
+/** The gate's initial storage. Refuses what `gate_set_signers` would refuse (SPEC.md §4, §10.6):
+ *  a gate has no constructor to check its first signer set, so its deployer must. */
 export function complianceGateConfigToCell(c: ComplianceGateConfig): Cell {
+    checkSignerSet(c.signers);
+    if (c.previous) checkSignerSet(c.previous);
+    if (c.policy.maxRisk > 100) throw new Error(`policy: max_risk ${c.policy.maxRisk} is above 100`);
     return beginCell()
         .store(storeSignerSet(c.signers))
         .storeMaybeRef(c.previous ? signerSetToCell(c.previous) : null)
@@ -160,7 +165,10 @@ export class ComplianceGate implements Contract {
     }
 
     // gate_set_signers#534cb90d query_id:uint64 signers:^SignerSet grace_until:uint32 = InternalMsgBody;
+    /** A SignerSet is checked first (checkSignerSet); a Cell goes as it is, for tests of the
+     *  gate's own refusals. */
     static setSignersMessage(signers: SignerSet | Cell, graceUntil: number, queryId = 0n): Cell {
+        if (!(signers instanceof Cell)) checkSignerSet(signers);
         const cell = signers instanceof Cell ? signers : signerSetToCell(signers);
         return beginCell()
             .storeUint(Op.gateSetSigners, 32)
@@ -183,6 +191,11 @@ export class ComplianceGate implements Contract {
     // gate_claim_admin#03008208 query_id:uint64 = InternalMsgBody;
     static claimAdminMessage(queryId = 0n): Cell {
         return beginCell().storeUint(Op.gateClaimAdmin, 32).storeUint(queryId, 64).endCell();
+    }
+
+    // gate_withdraw_surplus#3ba7e2a5 query_id:uint64 = InternalMsgBody;
+    static withdrawSurplusMessage(queryId = 0n): Cell {
+        return beginCell().storeUint(Op.gateWithdrawSurplus, 32).storeUint(queryId, 64).endCell();
     }
 
     async sendDeploy(provider: ContractProvider, via: Sender, value: bigint) {
@@ -211,6 +224,10 @@ export class ComplianceGate implements Contract {
 
     async sendClaimAdmin(provider: ContractProvider, via: Sender, value: bigint) {
         await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: ComplianceGate.claimAdminMessage() });
+    }
+
+    async sendWithdrawSurplus(provider: ContractProvider, via: Sender, value: bigint, queryId = 0n) {
+        await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: ComplianceGate.withdrawSurplusMessage(queryId) });
     }
 
     async getSignerSet(provider: ContractProvider) {

@@ -21,11 +21,12 @@ export const Op = {
     gateSetPolicy: 0x7adb6046,
     gateProposeAdmin: 0x4287f9f3,
     gateClaimAdmin: 0x03008208,
+    gateWithdrawSurplus: 0x3ba7e2a5,
     // AdminProxy test contract
     proxySend: 0x4b03b3d5,
 } as const;
 
-/** Exit codes (SPEC.md §6): the verifier library's 256–270, then the checker's. */
+/** Exit codes (SPEC.md §6): the verifier library's 256–270 and 272–273, the checker's 271. */
 export const Errors = {
     malformedAttestation: 256,
     unknownTag: 257,
@@ -43,6 +44,8 @@ export const Errors = {
     tooFewSignatures: 269,
     malformedSignatures: 270,
     unknownOp: 271,
+    invalidValidity: 272,
+    riskOutOfRange: 273,
     // ComplianceGate, from 512 (SPEC.md §10)
     unknownGateOp: 512,
     notAdmin: 513,
@@ -53,6 +56,9 @@ export const Errors = {
     malformedSignerSet: 518,
     malformedPolicy: 519,
     forwardBounced: 520,
+    unscreenedResponse: 521,
+    badDestination: 522,
+    noSurplus: 523,
     // AdminProxy test contract, from 768
     notProxyOwner: 768,
     unknownProxyOp: 769,

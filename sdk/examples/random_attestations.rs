@@ -6,6 +6,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
+use tollgate_sdk::attestation::MAX_LIFETIME_SECS;
 use tollgate_sdk::{Address, Attestation, Categories, Network};
 
 fn main() {
@@ -32,7 +33,13 @@ fn random_address(rng: &mut StdRng) -> Address {
 }
 
 fn random_attestation(rng: &mut StdRng) -> Attestation {
-    let (t1, t2): (u32, u32) = (rng.gen(), rng.gen());
+    // Any issue time, and a lifetime up to the protocol's maximum, its edges often.
+    let issued_at: u32 = rng.gen_range(0..=u32::MAX - MAX_LIFETIME_SECS);
+    let lifetime = match rng.gen_range(0..10) {
+        0 => 0,
+        1 => MAX_LIFETIME_SECS,
+        _ => rng.gen_range(0..=MAX_LIFETIME_SECS),
+    };
     Attestation {
         network: if rng.gen_bool(0.5) {
             Network(rng.gen())
@@ -43,8 +50,8 @@ fn random_attestation(rng: &mut StdRng) -> Attestation {
         subject: random_address(rng),
         risk: rng.gen_range(0..=100),
         categories: Categories(rng.gen()),
-        issued_at: t1.min(t2),
-        valid_until: t1.max(t2),
+        issued_at,
+        valid_until: issued_at + lifetime,
         epoch: rng.gen(),
         nonce: rng.gen(),
     }

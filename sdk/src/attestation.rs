@@ -22,6 +22,11 @@ pub const ATTESTATION_BITS: usize = 32 + 32 + 2 * ADDR_STD_BITS + 8 + 32 + 32 + 
 /// The highest meaningful risk score.
 pub const MAX_RISK: u8 = 100;
 
+/// The longest an attestation may be valid: `valid_until - issued_at` at most one day (SPEC.md §1).
+/// Attestations are meant to be short-lived (a node's default is ten minutes); the bound keeps a
+/// leaked or mistaken one from living for years, and verifiers on-chain enforce it too.
+pub const MAX_LIFETIME_SECS: u32 = 86_400;
+
 /// A signed statement about one address: "`subject` has risk at most `risk` and no category
 /// outside `categories`, judged by signer set `epoch`, for `verifier` on `network`, from
 /// `issued_at` until `valid_until` (inclusive)".
@@ -152,7 +157,9 @@ impl Attestation {
         if self.risk > MAX_RISK {
             return Err(Error::RiskOutOfRange(self.risk));
         }
-        if self.valid_until < self.issued_at {
+        if self.valid_until < self.issued_at
+            || self.valid_until - self.issued_at > MAX_LIFETIME_SECS
+        {
             return Err(Error::InvalidValidity {
                 issued_at: self.issued_at,
                 valid_until: self.valid_until,

@@ -43,6 +43,8 @@ pub mod op {
     pub const GATE_PROPOSE_ADMIN: u32 = 0x4287_f9f3;
     /// `gate_claim_admin`: the proposed admin takes over (second step).
     pub const GATE_CLAIM_ADMIN: u32 = 0x0300_8208;
+    /// `gate_withdraw_surplus`: the admin takes the balance above the gate's storage reserve.
+    pub const GATE_WITHDRAW_SURPLUS: u32 = 0x3ba7_e2a5;
 }
 
 /// Exit codes thrown by the FunC verifier library (all >= 256).
@@ -77,6 +79,10 @@ pub mod error {
     pub const TOO_FEW_SIGNATURES: u32 = 269;
     /// A signature entry is not 521 bits with at most one ref.
     pub const MALFORMED_SIGNATURES: u32 = 270;
+    /// `valid_until < issued_at`, or a lifetime above [`crate::attestation::MAX_LIFETIME_SECS`].
+    pub const INVALID_VALIDITY: u32 = 272;
+    /// `risk` above [`crate::attestation::MAX_RISK`].
+    pub const RISK_OUT_OF_RANGE: u32 = 273;
 
     /// ComplianceGate: unknown op.
     pub const UNKNOWN_GATE_OP: u32 = 512;
@@ -96,4 +102,11 @@ pub mod error {
     pub const MALFORMED_POLICY: u32 = 519;
     /// ComplianceGate: the destination bounced the forward; the value went back to the sender.
     pub const FORWARD_BOUNCED: u32 = 520;
+    /// ComplianceGate: `response_destination` is neither `addr_none`, the sender nor the
+    /// destination (the gate pays no address its policy has not screened).
+    pub const UNSCREENED_RESPONSE: u32 = 521;
+    /// ComplianceGate: the destination is not an `addr_std` on the basechain or masterchain.
+    pub const BAD_DESTINATION: u32 = 522;
+    /// ComplianceGate: `gate_withdraw_surplus` with nothing above the storage reserve.
+    pub const NO_SURPLUS: u32 = 523;
 }

@@ -71,8 +71,9 @@ pub enum Error {
     /// The risk bound is above 100.
     #[error("risk {0} is out of range (0..=100)")]
     RiskOutOfRange(u8),
-    /// `valid_until` comes before `issued_at`.
-    #[error("valid_until {valid_until} is before issued_at {issued_at}")]
+    /// `valid_until` comes before `issued_at`, or after it by more than
+    /// [`crate::attestation::MAX_LIFETIME_SECS`].
+    #[error("validity {issued_at}..={valid_until} is not a lifetime of 0 to 86400 seconds")]
     InvalidValidity {
         /// The attestation's `issued_at`.
         issued_at: u32,

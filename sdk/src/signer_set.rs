@@ -28,8 +28,22 @@ pub struct SignerSet {
 }
 
 impl SignerSet {
-    /// A signer set, refusing 0 or more than 16 keys and a threshold outside `1..=n`.
+    /// A signer set, refusing 0 or more than 16 keys, a threshold outside `1..=n`, a key given
+    /// twice (its holder would count as two signers) and a small-order (weak) key, under which
+    /// anyone can make a signature that verifies (SPEC.md §4; contracts refuse the same sets).
     pub fn new(epoch: u32, threshold: u8, keys: Vec<VerifyingKey>) -> Result<Self> {
+        for (i, key) in keys.iter().enumerate() {
+            if key.is_weak() {
+                return Err(Error::InvalidSignerSet(format!(
+                    "key {i} has small order"
+                )));
+            }
+            if let Some(j) = keys[..i].iter().position(|k| k == key) {
+                return Err(Error::InvalidSignerSet(format!(
+                    "key {i} is key {j} again"
+                )));
+            }
+        }
         if keys.is_empty() || keys.len() > MAX_SIGNERS {
             return Err(Error::InvalidSignerSet(format!(
                 "{} keys (expected 1..=16)",
@@ -112,5 +126,45 @@ mod tests {
         assert!(SignerSet::new(0, 0, keys(3)).is_err());
         assert!(SignerSet::new(0, 4, keys(3)).is_err());
         assert!(SignerSet::new(0, 16, keys(16)).is_ok());
+    }
+
+    /// The encodings of the eight small-order points and their non-canonical twins (libsodium's
+    /// blocklist; the contracts refuse the same list), each also with the sign bit set.
+    pub(crate) const SMALL_ORDER: [&str; 7] = [
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    ];
+
+    #[test]
+    fn refuses_a_key_given_twice() {
+        let mut k = keys(4);
+        k[3] = k[1];
+        let err = SignerSet::new(0, 2, k).unwrap_err();
+        assert!(err.to_string().contains("key 3 is key 1 again"), "{err}");
+    }
+
+    #[test]
+    fn refuses_every_small_order_key_it_can_decode() {
+        let mut decoded = 0;
+        for hex_key in SMALL_ORDER {
+            for sign in [0u8, 0x80] {
+                let mut bytes: [u8; 32] = hex::decode(hex_key).unwrap().try_into().unwrap();
+                bytes[31] |= sign;
+                // A key that does not decode cannot enter a set at all.
+                let Ok(weak) = VerifyingKey::from_bytes(&bytes) else { continue };
+                decoded += 1;
+                let mut k = keys(3);
+                k[2] = weak;
+                let err = SignerSet::new(0, 1, k).unwrap_err();
+                assert!(err.to_string().contains("key 2 has small order"), "{hex_key}: {err}");
+            }
+        }
+        // The canonical small-order points, at least, decode.
+        assert!(decoded >= 7, "{decoded}");
     }
 }
