@@ -6,7 +6,7 @@ import { Address, beginCell, Cell, Contract, contractAddress, ContractProvider, 
 import { execFileSync } from 'child_process';
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { SignerSet, signerSetToCell } from './Attestation';
+import { checkSignerSet, SignerSet, signerSetToCell } from './Attestation';
 import { ComplianceGate, GateTransfer } from './ComplianceGate';
 
 const ROOT = join(__dirname, '..');
@@ -30,7 +30,12 @@ export type TactGateConfig = {
     screen: number;
 };
 
+/** The contract parameters. The signer sets are checked (checkSignerSet): TactGate has no
+ *  rotation, so its deployer is the only one who can refuse a bad set. `maxRisk` may exceed 100
+ *  here (the golden-vector tests deploy with 255); the trait refuses risk above 100 anyway. */
 export function tactGateConfigToCell(c: TactGateConfig): Cell {
+    checkSignerSet(c.signers);
+    if (c.previous) checkSignerSet(c.previous);
     return beginCell()
         .storeRef(signerSetToCell(c.signers))
         .storeMaybeRef(c.previous ? signerSetToCell(c.previous) : null)
@@ -63,6 +68,14 @@ export class TactGate implements Contract {
 
     async sendTransfer(provider: ContractProvider, via: Sender, value: bigint, t: GateTransfer) {
         await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: ComplianceGate.transferMessage(t) });
+    }
+
+    /** The trait's checkSignerSet in a get-method: the set's epoch, or throws with 518. */
+    async getCheckSignerSet(provider: ContractProvider, set: Cell) {
+        const args = new TupleBuilder();
+        args.writeCell(set);
+        const { stack } = await provider.get('check_signer_set', args.build());
+        return stack.readNumber();
     }
 
     /** The trait's verifyAttestation in a get-method: (nonce, validUntil), or throws with the code. */

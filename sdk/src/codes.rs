@@ -94,7 +94,7 @@ pub mod error {
     pub const MISSING_ATTESTATION: u32 = 515;
     /// ComplianceGate: the value does not cover the amount, fees and the gate's rent.
     pub const INSUFFICIENT_VALUE: u32 = 516;
-    /// ComplianceGate: a new signer set's epoch is not above the current one.
+    /// ComplianceGate: a new signer set's epoch is not the current one + 1 (mod 2^32).
     pub const STALE_EPOCH: u32 = 517;
     /// ComplianceGate: a signer set cell does not have the SignerSet layout.
     pub const MALFORMED_SIGNER_SET: u32 = 518;
