@@ -248,6 +248,27 @@ describe('AttestationChecker', () => {
         await expectRefused(Errors.riskTooHigh, cell, sigs);
     });
 
+    // 273 risk_out_of_range: the strict decoder's bound, before the policy's
+    it('refuses risk 101 as out of range, not merely too high (273)', async () => {
+        const { cell, sigs } = signed({ risk: 101 });
+        await expectRefused(Errors.riskOutOfRange, cell, sigs);
+    });
+
+    // 272 invalid_validity
+    it('accepts a lifetime of exactly 86,400 s and of 0 s', async () => {
+        for (const [issuedAt, validUntil] of [[T0, T0 + 86_400], [T0 + 10, T0 + 10]]) {
+            const { cell, sigs } = signed({ issuedAt, validUntil });
+            await expectAccepted(cell, sigs);
+        }
+    });
+
+    it('refuses a lifetime of 86,401 s, and valid_until before issued_at (272)', async () => {
+        for (const [issuedAt, validUntil] of [[T0, T0 + 86_401], [T0 + 11, T0 + 10], [T0 + 10, 0xffffffff]]) {
+            const { cell, sigs } = signed({ issuedAt, validUntil });
+            await expectRefused(Errors.invalidValidity, cell, sigs);
+        }
+    });
+
     // 264 forbidden_category
     it('accepts categories disjoint from the forbidden set', async () => {
         const { cell, sigs } = signed({ categories: Category.exchange | Category.scam | Category.gambling });

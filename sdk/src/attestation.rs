@@ -435,6 +435,16 @@ mod tests {
                 valid_until: 9
             })
         );
+        // a lifetime of exactly a day decodes; a second more is refused, like on-chain (272)
+        for (lifetime, ok) in [(MAX_LIFETIME_SECS, true), (MAX_LIFETIME_SECS + 1, false)] {
+            let long = Attestation {
+                issued_at: 1_000,
+                valid_until: 1_000 + lifetime,
+                ..sample()
+            };
+            let decoded = Attestation::from_cell(&long.to_cell().unwrap());
+            assert_eq!(decoded.is_ok(), ok, "{lifetime}: {decoded:?}");
+        }
     }
 
     #[test]

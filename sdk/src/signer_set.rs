@@ -34,14 +34,10 @@ impl SignerSet {
     pub fn new(epoch: u32, threshold: u8, keys: Vec<VerifyingKey>) -> Result<Self> {
         for (i, key) in keys.iter().enumerate() {
             if key.is_weak() {
-                return Err(Error::InvalidSignerSet(format!(
-                    "key {i} has small order"
-                )));
+                return Err(Error::InvalidSignerSet(format!("key {i} has small order")));
             }
             if let Some(j) = keys[..i].iter().position(|k| k == key) {
-                return Err(Error::InvalidSignerSet(format!(
-                    "key {i} is key {j} again"
-                )));
+                return Err(Error::InvalidSignerSet(format!("key {i} is key {j} again")));
             }
         }
         if keys.is_empty() || keys.len() > MAX_SIGNERS {
@@ -156,12 +152,17 @@ mod tests {
                 let mut bytes: [u8; 32] = hex::decode(hex_key).unwrap().try_into().unwrap();
                 bytes[31] |= sign;
                 // A key that does not decode cannot enter a set at all.
-                let Ok(weak) = VerifyingKey::from_bytes(&bytes) else { continue };
+                let Ok(weak) = VerifyingKey::from_bytes(&bytes) else {
+                    continue;
+                };
                 decoded += 1;
                 let mut k = keys(3);
                 k[2] = weak;
                 let err = SignerSet::new(0, 1, k).unwrap_err();
-                assert!(err.to_string().contains("key 2 has small order"), "{hex_key}: {err}");
+                assert!(
+                    err.to_string().contains("key 2 has small order"),
+                    "{hex_key}: {err}"
+                );
             }
         }
         // The canonical small-order points, at least, decode.

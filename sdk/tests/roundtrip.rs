@@ -2,6 +2,7 @@
 //! never panics on arbitrary bytes.
 
 use proptest::prelude::*;
+use tollgate_sdk::attestation::MAX_LIFETIME_SECS;
 use tollgate_sdk::{
     Address, Attestation, Categories, Network, Signature, SignatureBundle, SignatureEntry,
 };
@@ -17,22 +18,24 @@ fn attestation() -> impl Strategy<Value = Attestation> {
         address(),
         0u8..=100,
         any::<u32>(),
-        any::<u32>(),
-        any::<u32>(),
+        0..=u32::MAX - MAX_LIFETIME_SECS,
+        0..=MAX_LIFETIME_SECS,
         any::<u32>(),
         any::<u64>(),
     )
         .prop_map(
-            |(network, verifier, subject, risk, categories, t1, t2, epoch, nonce)| Attestation {
-                network: Network(network),
-                verifier,
-                subject,
-                risk,
-                categories: Categories(categories),
-                issued_at: t1.min(t2),
-                valid_until: t1.max(t2),
-                epoch,
-                nonce,
+            |(network, verifier, subject, risk, categories, issued_at, lifetime, epoch, nonce)| {
+                Attestation {
+                    network: Network(network),
+                    verifier,
+                    subject,
+                    risk,
+                    categories: Categories(categories),
+                    issued_at,
+                    valid_until: issued_at + lifetime,
+                    epoch,
+                    nonce,
+                }
             },
         )
 }

@@ -45,6 +45,7 @@ fn rust_table() -> Vec<(&'static str, u32, bool)> {
         ("gate_set_policy", op::GATE_SET_POLICY, true),
         ("gate_propose_admin", op::GATE_PROPOSE_ADMIN, true),
         ("gate_claim_admin", op::GATE_CLAIM_ADMIN, true),
+        ("gate_withdraw_surplus", op::GATE_WITHDRAW_SURPLUS, true),
     ]
 }
 
