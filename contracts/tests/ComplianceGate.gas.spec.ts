@@ -131,8 +131,8 @@ type Bounds = { ungated: number; over: Record<number, Record<number, number>>; f
 const BOUNDS: { funC: Bounds; tact: Bounds } = {
     funC: {
         ungated: 5892,
-        over: { 1: { 1: 3429, 2: 4062, 3: 4695 }, 2: { 1: 6611, 2: 7877, 3: 9143 } },
-        feeRatio: { 1: { 1: 1.506, 2: 1.638, 3: 1.769 }, 2: { 1: 1.99, 2: 2.253, 3: 2.516 } },
+        over: { 1: { 1: 3251, 2: 3884, 3: 4517 }, 2: { 1: 6330, 2: 7596, 3: 8862 } },
+        feeRatio: { 1: { 1: 1.49, 2: 1.622, 3: 1.753 }, 2: { 1: 1.965, 2: 2.228, 3: 2.491 } },
     },
     tact: {
         ungated: 7191,
