@@ -240,6 +240,22 @@ describe('TactGate gate_transfer, against the FunC ComplianceGate (one shared ta
         expect(o.aborted).toBe(false);
     });
 
+    it('bounces an unknown op (512) and a body too short for its query_id (9), both gates alike', async () => {
+        for (const [body, code] of [
+            [beginCell().storeUint(0x12345678, 32).storeUint(1, 64).endCell(), 512],
+            [beginCell().storeUint(0, 32).storeUint(1, 64).endCell(), 512],
+            [beginCell().storeUint(0x12345678, 32).endCell(), 9],
+        ] as const) {
+            for (const g of [pairs[Screen.destination].func.address, pairs[Screen.destination].tact.address]) {
+                w.blockchain.now = T0 + 10;
+                const r = await w.alice.send({ to: g, value: VALUE, body });
+                expect(r.transactions).toHaveTransaction({ from: w.alice.address, to: g, success: false, exitCode: code });
+                expect(r.transactions).toHaveTransaction({ from: g, to: w.alice.address, inMessageBounced: true });
+                await w.blockchain.loadFrom(snapshot);
+            }
+        }
+    });
+
     it('refunds a bounced forward with 520, both gates alike', async () => {
         const nobody = otherAddress(w.bob.address); // no account: the forward bounces
         const o = await agree({ body: transfer({ destination: nobody, destinationProof: dp({}, [0, 1], nobody), queryId: 12n }) }, false);
