@@ -14,7 +14,7 @@ import { configGlobalId, freshKeys } from './checker-fixture';
 import { bundleOf, traceFees } from './gate-fixture';
 import {
     mintTo, transferMessage, usdtBalance, usdtMinter, usdtWalletAddress, USDT_MINTER_CODE, USDT_MINTER_HASH,
-    USDT_WALLET_CODE, USDT_WALLET_HASH, JettonOp, topUpMessage,
+    USDT_WALLET_CODE, USDT_WALLET_HASH, JettonOp, topUpMessage, mintMessage,
 } from './usdt-fixture';
 
 const T0 = 1_800_000_000;
@@ -257,6 +257,19 @@ describe('JettonDepositGate (real USDT)', () => {
         expect(after.aliceUsdt - before.aliceUsdt).toBe(USDT(50));
         expect(after.gateUsdt).toBe(0n);
         expect((await gate.getQuarantine()).entries.size).toBe(0);
+    });
+
+    it('quarantines jettons from an unpayable sender (a mint from addr_none); only the treasury can get them', async () => {
+        await admin.send({ to: minter, value: toNano('0.3'), body: mintMessage(gate.address, USDT(7), FORWARD_TON) });
+        const entry = (await gate.getQuarantineEntry(0))!;
+        expect(entry.depositor).toBeNull();
+        expect(entry.reason).toBe(Errors.badDepositor);
+        const toDepositor = await admin.send({ to: gate.address, value: toNano('0.1'), body: JettonDepositGate.releaseMessage(0, false) });
+        expect(toDepositor.transactions).toHaveTransaction({ to: gate.address, success: false, exitCode: Errors.badDepositor });
+        const before = await usdtBalance(blockchain, wallet(treasury.address));
+        await admin.send({ to: gate.address, value: toNano('0.1'), body: JettonDepositGate.releaseMessage(0, true) });
+        expect(await usdtBalance(blockchain, wallet(treasury.address))).toBe(before + USDT(7));
+        expect(await usdtBalance(blockchain, wallet(gate.address))).toBe(0n);
     });
 
     it('cannot see a deposit with forward_ton_amount 0 (no notification, TEP-74) or 1 nanoton (no gas)', async () => {

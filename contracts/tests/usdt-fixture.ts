@@ -41,10 +41,11 @@ export async function usdtBalance(blockchain: Blockchain, wallet: Address): Prom
     return s.loadCoins();
 }
 
-export function mintMessage(to: Address, amount: bigint): Cell {
+/** A mint: its internal_transfer comes `from` addr_none; with forwardTon the new wallet notifies `to`. */
+export function mintMessage(to: Address, amount: bigint, forwardTon = 0n): Cell {
     const internal = beginCell()
         .storeUint(JettonOp.internalTransfer, 32).storeUint(0, 64).storeCoins(amount)
-        .storeAddress(null).storeAddress(null).storeCoins(0).storeBit(0)
+        .storeAddress(null).storeAddress(null).storeCoins(forwardTon).storeBit(0)
         .endCell();
     return beginCell().storeUint(JettonOp.mint, 32).storeUint(0, 64).storeAddress(to).storeCoins(toNano('0.1')).storeRef(internal).endCell();
 }
