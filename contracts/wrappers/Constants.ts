@@ -6,6 +6,9 @@ export const Tag = {
     attestation: 0x1bb33317,
     /** 31 bits, like an op code: it stands where ops stand in a jetton forward_payload. */
     attestationProof: 0x5c1324ad,
+    // JettonDepositGate external log events (SPEC.md §12)
+    jgateQuarantined: 0x908d1d73,
+    jgateReleased: 0x59104387,
 } as const;
 
 /** Op codes: crc32 & 0x7fffffff of the TL-B line (schema.tlb). */
@@ -22,6 +25,11 @@ export const Op = {
     gateProposeAdmin: 0x4287f9f3,
     gateClaimAdmin: 0x03008208,
     gateWithdrawSurplus: 0x3ba7e2a5,
+    // JettonDepositGate (SPEC.md §12)
+    jgateRefund: 0x2b7533ed,
+    jgateClaim: 0x6c3e3b41,
+    jgateRelease: 0x7a0040d3,
+    jgateSetPolicy: 0x4f2ac848,
     // AdminProxy test contract
     proxySend: 0x4b03b3d5,
 } as const;
@@ -59,6 +67,12 @@ export const Errors = {
     unscreenedResponse: 521,
     badDestination: 522,
     noSurplus: 523,
+    // JettonDepositGate, from 1024 (SPEC.md §12)
+    belowMinimum: 1024,
+    transferBounced: 1025,
+    noSuchEntry: 1026,
+    notDepositor: 1027,
+    badDepositor: 1028,
     // AdminProxy test contract, from 768
     notProxyOwner: 768,
     unknownProxyOp: 769,

@@ -12,6 +12,10 @@ pub mod tag {
     /// `attestation_proof#5c1324ad`: an attestation and its signatures in one cell (low 31
     /// bits of the crc32, as it stands where op codes stand in a jetton `forward_payload`).
     pub const ATTESTATION_PROOF: u32 = 0x5c13_24ad;
+    /// `jgate_quarantined#908d1d73`: JettonDepositGate external log, an entry went into quarantine.
+    pub const JGATE_QUARANTINED: u32 = 0x908d_1d73;
+    /// `jgate_released#59104387`: JettonDepositGate external log, an entry left quarantine.
+    pub const JGATE_RELEASED: u32 = 0x5910_4387;
 }
 
 /// Op codes of internal messages (crc32 & 0x7fffffff of the TL-B line).
@@ -45,6 +49,15 @@ pub mod op {
     pub const GATE_CLAIM_ADMIN: u32 = 0x0300_8208;
     /// `gate_withdraw_surplus`: the admin takes the balance above the gate's storage reserve.
     pub const GATE_WITHDRAW_SURPLUS: u32 = 0x3ba7_e2a5;
+    /// `jgate_refund query_id:uint64 error:uint32`: JettonDepositGate, the forward_payload of
+    /// jettons sent back to the depositor, with the reason.
+    pub const JGATE_REFUND: u32 = 0x2b75_33ed;
+    /// `jgate_claim query_id:uint64 id:uint32`: the depositor takes a quarantine entry back.
+    pub const JGATE_CLAIM: u32 = 0x6c3e_3b41;
+    /// `jgate_release query_id:uint64 id:uint32 to_treasury:Bool`: the admin releases an entry.
+    pub const JGATE_RELEASE: u32 = 0x7a00_40d3;
+    /// `jgate_set_policy query_id:uint64 policy:JettonGatePolicy`: the admin replaces the policy.
+    pub const JGATE_SET_POLICY: u32 = 0x4f2a_c848;
 }
 
 /// Exit codes thrown by the FunC verifier library (all >= 256).
@@ -109,4 +122,15 @@ pub mod error {
     pub const BAD_DESTINATION: u32 = 522;
     /// ComplianceGate: `gate_withdraw_surplus` with nothing above the storage reserve.
     pub const NO_SURPLUS: u32 = 523;
+    /// JettonDepositGate: the deposit is below the policy's `min_amount`.
+    pub const BELOW_MINIMUM: u32 = 1024;
+    /// JettonDepositGate, quarantine reason: its jetton wallet bounced the gate's transfer.
+    pub const TRANSFER_BOUNCED: u32 = 1025;
+    /// JettonDepositGate: claim or release of an id not in quarantine.
+    pub const NO_SUCH_ENTRY: u32 = 1026;
+    /// JettonDepositGate: a claim from someone other than the entry's depositor.
+    pub const NOT_DEPOSITOR: u32 = 1027;
+    /// JettonDepositGate: the depositor is not a payable `addr_std` (quarantine reason; such an
+    /// entry can only be released to the treasury).
+    pub const BAD_DEPOSITOR: u32 = 1028;
 }

@@ -46,6 +46,12 @@ fn rust_table() -> Vec<(&'static str, u32, bool)> {
         ("gate_propose_admin", op::GATE_PROPOSE_ADMIN, true),
         ("gate_claim_admin", op::GATE_CLAIM_ADMIN, true),
         ("gate_withdraw_surplus", op::GATE_WITHDRAW_SURPLUS, true),
+        ("jgate_refund", op::JGATE_REFUND, true),
+        ("jgate_claim", op::JGATE_CLAIM, true),
+        ("jgate_release", op::JGATE_RELEASE, true),
+        ("jgate_set_policy", op::JGATE_SET_POLICY, true),
+        ("jgate_quarantined", tag::JGATE_QUARANTINED, false),
+        ("jgate_released", tag::JGATE_RELEASED, false),
     ]
 }
 
