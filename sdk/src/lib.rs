@@ -43,7 +43,7 @@ pub use bundle::{SignatureBundle, SignatureEntry};
 pub use categories::Categories;
 pub use error::{Error, Result};
 pub use network::Network;
-pub use proof::AttestationProof;
+pub use proof::{AttestationProof, ProofJson};
 pub use signer_set::SignerSet;
 
 /// ed25519 types used across the API, re-exported so callers need not pin ed25519-dalek.

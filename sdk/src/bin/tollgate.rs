@@ -19,7 +19,7 @@ use tollgate_sdk::client::{Client, ClientConfig, Node};
 use tollgate_sdk::messages::{GateTransfer, JettonTransfer};
 use tollgate_sdk::ton_connect::GateRequest;
 use tollgate_sdk::{
-    boc, Address, Attestation, AttestationProof, Network, SignatureBundle, VerifyingKey,
+    boc, Address, Attestation, AttestationProof, Network, ProofJson, SignatureBundle, VerifyingKey,
 };
 
 #[derive(Parser)]
@@ -251,18 +251,9 @@ async fn attest(args: AttestArgs) -> Result<serde_json::Value, String> {
     let attested = client
         .attest(args.subject, args.verifier, args.network)
         .await
-        .map_err(|err| err.to_string())?;
-    let a = &attested.attestation;
-    let hex_err = |err: tollgate_sdk::Error| err.to_string();
-    Ok(json!({
-        "attestation": a,
-        "boc": a.to_boc_base64().map_err(hex_err)?,
-        "hash": hex::encode(a.hash().map_err(hex_err)?),
-        "bundle": attested.bundle.to_boc_base64().map_err(hex_err)?,
-        "signatures": attested.bundle.entries().iter()
-            .map(|e| json!({ "index": e.signer, "signature": hex::encode(e.signature.to_bytes()) }))
-            .collect::<Vec<_>>(),
-    }))
+        .map_err(sdk_error)?;
+    serde_json::to_value(ProofJson::new(&attested).map_err(sdk_error)?)
+        .map_err(|err| err.to_string())
 }
 
 /// Reads each node's index, key and epoch from `GET /v1/oracle`.
