@@ -21,7 +21,10 @@ fn main() {
     let seed: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(7);
     let mut rng = StdRng::seed_from_u64(seed);
 
-    let vectors_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/attestations.json");
+    let vectors_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/attestations.json"
+    );
     let vectors: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(vectors_path).expect("golden vectors"))
             .expect("golden vectors are JSON");

@@ -163,8 +163,6 @@ export function initializeSync(module: BufferSource | WebAssembly.Module): void;
 export function encodeAttestation(fields: AttestationFields): { boc: string; hash: string };
 export function decodeAttestation(boc: string): AttestationFields;
 export function attestationHash(fields: AttestationFields): string;
-export function signAttestation(fields: AttestationFields, secretKey: string): string;
-export function publicKeyOf(secretKey: string): string;
 export function encodeBundle(signatures: SignatureJson[]): string;
 export function decodeProof(boc: string, bundle: string): Proof;
 export function proofCell(proof: Pick<Proof, 'boc' | 'bundle'>): string;
@@ -194,3 +192,4 @@ export function attest(
     config: ClientConfig,
     request: { subject: string; verifier: string; network?: 'mainnet' | 'testnet' | number; onProgress?: (event: Progress) => void },
 ): Promise<Proof>;
+export function categoryNames(mask: number): string[];

@@ -80,16 +80,6 @@ export function attestationHash(fields) {
     return encodeAttestation(fields).hash;
 }
 
-/** Signs an attestation with a 32-byte ed25519 secret key (hex); returns the signature (hex). */
-export function signAttestation(fields, secretKey) {
-    return call(() => wasm.signAttestation(json(fields), secretKey));
-}
-
-/** The ed25519 public key (hex) of a 32-byte secret key (hex). */
-export function publicKeyOf(secretKey) {
-    return call(() => wasm.publicKeyOf(secretKey));
-}
-
 /** A signature bundle BoC (base64) from `[{index, signature}]` in any order. */
 export function encodeBundle(signatures) {
     return call(() => wasm.encodeBundle(json(signatures)));
@@ -179,4 +169,9 @@ export async function attest(config, { subject, verifier, network = 'mainnet', o
     } catch (err) {
         throw toError(err);
     }
+}
+
+/** The SPEC.md §3 names of the categories in a bitmask, in bit order. */
+export function categoryNames(mask) {
+    return JSON.parse(wasm.categoryNames(mask >>> 0));
 }

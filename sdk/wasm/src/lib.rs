@@ -11,12 +11,14 @@
 //!   into `TollgateError`s.
 //!
 //! Keys and signatures are ed25519-dalek's, as in the Rust sdk; nothing here uses tonlib-core's
-//! key code, which derives wrong keys on wasm32.
+//! key code, which derives wrong keys on wasm32. The package verifies and never signs: oracle
+//! nodes sign, and leaving signing out drops ed25519's 30 KB basepoint table (the package is
+//! ≈ 171 KiB gzipped with it gone, ≈ 200 KiB with it).
 
 pub mod fetch;
 pub mod js_error;
 
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use tollgate_sdk::messages::{GateTransfer, JettonTransfer};
 use tollgate_sdk::quorum::{ClientConfig, Node};
@@ -90,32 +92,6 @@ pub fn encode_attestation(fields: &str) -> JsResult<String> {
 #[wasm_bindgen(js_name = decodeAttestation)]
 pub fn decode_attestation(boc_base64: &str) -> JsResult<String> {
     emit(&Attestation::from_boc_base64(boc_base64).map_err(to_js)?)
-}
-
-/// Signs an attestation's hash with a 32-byte ed25519 secret key (hex); returns the signature hex.
-#[wasm_bindgen(js_name = signAttestation)]
-pub fn sign_attestation(fields: &str, secret_key_hex: &str) -> JsResult<String> {
-    let attestation: Attestation = parse("attestation", fields)?;
-    let secret: [u8; 32] = hex::decode(secret_key_hex)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| invalid_input("secretKey", "expected 64 hex digits"))?;
-    let signature = attestation
-        .sign(&SigningKey::from_bytes(&secret))
-        .map_err(to_js)?;
-    Ok(hex::encode(signature.to_bytes()))
-}
-
-/// The ed25519 public key (hex) of a 32-byte secret key (hex).
-#[wasm_bindgen(js_name = publicKeyOf)]
-pub fn public_key_of(secret_key_hex: &str) -> JsResult<String> {
-    let secret: [u8; 32] = hex::decode(secret_key_hex)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| invalid_input("secretKey", "expected 64 hex digits"))?;
-    Ok(hex::encode(
-        SigningKey::from_bytes(&secret).verifying_key().as_bytes(),
-    ))
 }
 
 /// `[{index, signature}]` (hex signatures, any order) into a bundle BoC.
@@ -462,4 +438,10 @@ pub async fn attest(
     .await
     .map_err(to_js)?;
     emit(&ProofJson::new(&proof).map_err(to_js)?)
+}
+
+/// The SPEC.md §3 names of the categories in a bitmask (JSON array), in bit order.
+#[wasm_bindgen(js_name = categoryNames)]
+pub fn category_names(mask: u32) -> String {
+    serde_json::to_string(&tollgate_sdk::Categories(mask).names()).unwrap_or_default()
 }

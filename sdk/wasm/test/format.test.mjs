@@ -88,20 +88,22 @@ test('1,000 random proofs: payload hashes, TON Connect requests and verification
 });
 
 test('TON Connect request: gate address form, amount with the gate fee, validUntil, network', () => {
-    const v = vectors.find((x) => x.fields.network === -3) ?? vectors[0];
-    const fields = { ...v.fields, network: -3 };
-    const key = '01'.repeat(32);
-    const boc = sdk.encodeAttestation(fields).boc;
-    const bundle = sdk.encodeBundle([{ index: 0, signature: sdk.signAttestation(fields, key) }]);
-    const proof = { boc, bundle };
-    sdk.verifyProof(proof, { publicKeys: [sdk.publicKeyOf(key)], threshold: 1 });
-    const request = sdk.gateTransaction({ gate: fields.verifier, transfer: { destination: fields.subject, amount: 10n ** 9n }, destinationProof: proof, now: fields.issued_at });
+    const c = rust.random.find((x) => x.proof.attestation.network === -3);
+    const fields = c.proof.attestation;
+    const request = sdk.gateTransaction({ gate: fields.verifier, transfer: c.transfer, destinationProof: c.proof, now: fields.issued_at });
     assert.equal(request.network, '-3');
     assert.equal(request.validUntil, fields.valid_until);
     const gate = Address.parseFriendly(request.messages[0].address);
     assert.ok(gate.isBounceable && gate.isTestOnly);
     assert.ok(gate.address.equals(Address.parse(fields.verifier)));
-    assert.equal(BigInt(request.messages[0].amount), 10n ** 9n + BigInt(sdk.gateFee({ destinationWorkchain: Address.parse(fields.subject).workChain })));
+    const fee = BigInt(sdk.gateFee({ destinationWorkchain: Address.parse(fields.subject).workChain, signatures: c.proof.signatures.length }));
+    assert.equal(BigInt(request.messages[0].amount), BigInt(c.transfer.amount) + fee);
+    assert.equal(Cell.fromBase64(request.messages[0].payload).hash().toString('hex'), c.payload_hash);
+    const mainnet = rust.random.find((x) => x.proof.attestation.network === -239);
+    const m = sdk.gateTransaction({ gate: mainnet.proof.attestation.verifier, transfer: mainnet.transfer, destinationProof: mainnet.proof, now: mainnet.proof.attestation.issued_at });
+    assert.equal(m.network, '-239');
+    const mg = Address.parseFriendly(m.messages[0].address);
+    assert.ok(mg.isBounceable && !mg.isTestOnly);
 });
 
 const v0 = vectors[0];
@@ -201,4 +203,9 @@ test('quorum client: unreachable nodes are reported per node (quorum_not_reached
         return true;
     });
     await assert.rejects(sdk.attest({ ...config, threshold: 3 }, { subject: v0.fields.subject, verifier: v0.fields.verifier }), { code: 'invalid_signer_set' });
+});
+
+test('category names come from the Rust table', () => {
+    assert.deepEqual(sdk.categoryNames(0), []);
+    assert.deepEqual(sdk.categoryNames((1 << 3) | (1 << 16)), ['scam', 'exchange']);
 });
