@@ -7,12 +7,12 @@ const here = new URL('.', import.meta.url);
 const dist = new URL('./dist/', here);
 mkdirSync(dist, { recursive: true });
 await build({
-    entryPoints: [new URL('./main.js', here).pathname],
+    entryPoints: [new URL('./main.js', here).pathname, new URL('./bench.js', here).pathname],
     bundle: true,
     format: 'esm',
     minify: true,
     target: 'es2022',
-    outfile: new URL('./main.js', dist).pathname,
+    outdir: dist.pathname,
     logLevel: 'warning',
 });
 copyFileSync(new URL('./index.html', here), new URL('./index.html', dist));
