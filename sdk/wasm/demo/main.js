@@ -77,12 +77,21 @@ $('screen').addEventListener('click', async () => {
     try {
         await ready;
         const config = JSON.parse($('config').value);
+        for (const node of [...config.nodes].sort((a, b) => a.index - b.index)) {
+            const cells = row(node.index);
+            cells[0].textContent = String(node.index);
+            cells[1].textContent = node.url;
+        }
         const gate = $('gate').value.trim();
         const destination = $('destination').value.trim();
         const nanotons = BigInt(Math.round(Number($('amount').value) * 1e9));
         const proof = await attest(config, { subject: destination, verifier: gate, network: $('network').value, onProgress });
         const elapsed = performance.now() - started;
         request = gateTransaction({ gate, transfer: { destination, amount: nanotons }, destinationProof: proof });
+        for (const tr of $('judgements').children) {
+            // The client stops at k signatures; the other nodes were not needed.
+            if (tr.children[5].textContent === '' && tr.children[2].textContent !== '–') tr.children[5].textContent = 'not needed (k reached)';
+        }
         $('proof').textContent = JSON.stringify(proof, null, 2);
         $('request').textContent = JSON.stringify(request, null, 2);
         $('status').textContent = `Attested by ${proof.signatures.length} of ${config.nodes.length} nodes in ${elapsed.toFixed(0)} ms.`;
