@@ -141,12 +141,76 @@ pub enum Error {
         /// Why it failed.
         error: Box<Error>,
     },
+    /// A proof does not fit the transfer it is to travel with: it is about another subject than
+    /// the party it screens, for another verifier than the gate, or for another network than the
+    /// other proof.
+    #[error("the {party} proof's {field} is {found}, not {expected}")]
+    ProofMismatch {
+        /// `destination` or `sender`.
+        party: &'static str,
+        /// `subject`, `verifier` or `network`.
+        field: &'static str,
+        /// What the transfer needs.
+        expected: String,
+        /// What the proof says.
+        found: String,
+    },
+    /// A proof's `valid_until` has passed.
+    #[error("the proof expired at {valid_until} (now {now})")]
+    ProofExpired {
+        /// The attestation's last valid second.
+        valid_until: u32,
+        /// The time it was checked at.
+        now: u32,
+    },
+    /// A transfer through a gate was asked for without any proof.
+    #[error("no proof given: a gate screens the destination, the sender or both")]
+    MissingProof,
+    /// A network TON Connect has no chain id for (only mainnet -239 and testnet -3).
+    #[error("network {0} is neither mainnet (-239) nor testnet (-3)")]
+    UnsupportedNetwork(i32),
     /// A task of the client failed unexpectedly (a bug or a shutting-down runtime).
     #[error("internal client error: {0}")]
     Internal(String),
     /// tonlib-core refused to build a cell; with the layouts in this crate this means a bug.
     #[error("cell construction failed: {0}")]
     Cell(String),
+}
+
+impl Error {
+    /// A stable snake_case name of the variant, for callers in other languages (the JavaScript
+    /// package's `TollgateError.code`) and for scripts reading the CLI's errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidAddress { .. } => "invalid_address",
+            Error::UnsupportedAddress { .. } => "unsupported_address",
+            Error::InvalidEncoding { .. } => "invalid_encoding",
+            Error::InvalidBoc(_) => "invalid_boc",
+            Error::BocRoots(_) => "boc_roots",
+            Error::ExoticCell => "exotic_cell",
+            Error::UnknownTag { .. } => "unknown_tag",
+            Error::MalformedAttestation { .. } => "malformed_attestation",
+            Error::MalformedProof { .. } => "malformed_proof",
+            Error::RiskOutOfRange(_) => "risk_out_of_range",
+            Error::InvalidValidity { .. } => "invalid_validity",
+            Error::MalformedSignatureEntry { .. } => "malformed_signature_entry",
+            Error::BundleSize(_) => "bundle_size",
+            Error::SignerOrder { .. } => "signer_order",
+            Error::UnknownSigner(_) => "unknown_signer",
+            Error::BadSignature { .. } => "bad_signature",
+            Error::TooFewSignatures { .. } => "too_few_signatures",
+            Error::InvalidPublicKey(_) => "invalid_public_key",
+            Error::InvalidSignerSet(_) => "invalid_signer_set",
+            Error::QuorumNotReached { .. } => "quorum_not_reached",
+            Error::InBatch { .. } => "in_batch",
+            Error::ProofMismatch { .. } => "proof_mismatch",
+            Error::ProofExpired { .. } => "proof_expired",
+            Error::MissingProof => "missing_proof",
+            Error::UnsupportedNetwork(_) => "unsupported_network",
+            Error::Internal(_) => "internal",
+            Error::Cell(_) => "cell",
+        }
+    }
 }
 
 /// One oracle node that did not contribute a valid signature, and why.

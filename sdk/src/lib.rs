@@ -6,13 +6,16 @@
 //! - [`bundle`]: the signature bundle — k signer-indexed signatures chained across cells.
 //! - [`proof`]: an attestation with its bundle in one cell, as messages carry it.
 //! - [`messages`]: message bodies that carry proofs (TEP-74 jetton transfers).
+//! - [`ton_connect`]: TON Connect `sendTransaction` requests for a transfer through a gate.
+//! - [`fees`]: what a ComplianceGate charges on top of the amount (its gas and forward fee).
 //! - [`signer_set`]: a verifier's signer set as contracts store it.
 //! - [`address`]: `addr_std` addresses in raw and user-friendly text.
 //! - [`categories`], [`network`]: the category bitmask and network ids.
 //! - [`boc`]: bags of cells as bytes, base64 and hex.
 //! - [`codes`]: tags, op codes and exit codes (SPEC.md §6).
 //! - [`api`]: JSON bodies of the oracle node's HTTP API.
-//! - [`client`] (feature `client`, on by default): quorum attestations from several nodes.
+//! - [`quorum`] (feature `quorum`): the quorum protocol over any HTTP transport.
+//! - [`client`] (feature `client`, on by default): the quorum over reqwest and tokio.
 //! - [`error`]: the one error type.
 
 pub mod address;
@@ -25,10 +28,14 @@ pub mod categories;
 pub mod client;
 pub mod codes;
 pub mod error;
+pub mod fees;
 pub mod messages;
 pub mod network;
 pub mod proof;
+#[cfg(feature = "quorum")]
+pub mod quorum;
 pub mod signer_set;
+pub mod ton_connect;
 
 pub use address::{Address, FriendlyFlags};
 pub use attestation::{Attestation, EncodedAttestation};
@@ -36,7 +43,7 @@ pub use bundle::{SignatureBundle, SignatureEntry};
 pub use categories::Categories;
 pub use error::{Error, Result};
 pub use network::Network;
-pub use proof::AttestationProof;
+pub use proof::{AttestationProof, ProofJson};
 pub use signer_set::SignerSet;
 
 /// ed25519 types used across the API, re-exported so callers need not pin ed25519-dalek.

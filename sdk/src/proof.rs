@@ -127,6 +127,69 @@ impl AttestationProof {
     }
 }
 
+/// A proof as JSON: what `tollgate attest` prints and the JavaScript package passes around.
+///
+/// `boc` and `bundle` are authoritative; `attestation`, `hash` and `signatures` repeat them for
+/// people and for code that reads fields. [`ProofJson::to_proof`] reads only the two BoCs, so a
+/// file edited by hand cannot make the fields say something the signatures do not.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProofJson {
+    /// The attestation's fields.
+    pub attestation: Attestation,
+    /// The attestation cell, base64 BoC.
+    pub boc: String,
+    /// Its representation hash, hex.
+    pub hash: String,
+    /// The signature bundle, base64 BoC.
+    pub bundle: String,
+    /// The bundle's entries, by increasing signer index.
+    pub signatures: Vec<SignatureJson>,
+}
+
+/// One entry of [`ProofJson::signatures`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SignatureJson {
+    /// Signer index.
+    pub index: u8,
+    /// ed25519 signature, hex.
+    pub signature: String,
+}
+
+impl ProofJson {
+    /// The JSON form of a proof.
+    pub fn new(proof: &AttestationProof) -> Result<Self> {
+        let encoded = proof.attestation.encode()?;
+        Ok(ProofJson {
+            attestation: proof.attestation,
+            boc: encoded.to_boc_base64()?,
+            hash: hex::encode(encoded.hash),
+            bundle: proof.bundle.to_boc_base64()?,
+            signatures: proof
+                .bundle
+                .entries()
+                .iter()
+                .map(|e| SignatureJson {
+                    index: e.signer,
+                    signature: hex::encode(e.signature.to_bytes()),
+                })
+                .collect(),
+        })
+    }
+
+    /// Decodes the proof from its two BoCs, strictly.
+    pub fn to_proof(&self) -> Result<AttestationProof> {
+        Self::from_bocs(&self.boc, &self.bundle)
+    }
+
+    /// Decodes a proof from the attestation's and the bundle's base64 BoCs, strictly.
+    pub fn from_bocs(boc: &str, bundle: &str) -> Result<AttestationProof> {
+        Ok(AttestationProof {
+            attestation: Attestation::from_boc_base64(boc)?,
+            bundle: SignatureBundle::from_boc_base64(bundle)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,8 @@
 //! tollgate attest --node http://127.0.0.1:8080 --node http://127.0.0.1:8081 --threshold 2 \
 //!     --subject EQ... --verifier EQ... > attested.json
 //! tollgate verify --input attested.json --key 0:<hex> --key 1:<hex> --threshold 2
+//! tollgate payload gate --destination-proof attested.json --destination EQ... --amount 1000000000 \
+//!     --gate EQ... > transaction.json   # TON Connect sendTransaction request
 //! ```
 
 use std::io::Write as _;
@@ -15,8 +17,9 @@ use serde_json::json;
 use tollgate_sdk::api::OracleInfo;
 use tollgate_sdk::client::{Client, ClientConfig, Node};
 use tollgate_sdk::messages::{GateTransfer, JettonTransfer};
+use tollgate_sdk::ton_connect::GateRequest;
 use tollgate_sdk::{
-    boc, Address, Attestation, AttestationProof, Network, SignatureBundle, VerifyingKey,
+    boc, Address, Attestation, AttestationProof, Network, ProofJson, SignatureBundle, VerifyingKey,
 };
 
 #[derive(Parser)]
@@ -69,6 +72,10 @@ struct GateArgs {
     /// Query id echoed in the gate's answers.
     #[arg(long, default_value_t = 0)]
     query_id: u64,
+    /// The ComplianceGate: print the whole TON Connect `sendTransaction` request (gate address,
+    /// amount plus the gate's fees, `validUntil`, network, payload) instead of the payload alone.
+    #[arg(long)]
+    gate: Option<Address>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -244,18 +251,9 @@ async fn attest(args: AttestArgs) -> Result<serde_json::Value, String> {
     let attested = client
         .attest(args.subject, args.verifier, args.network)
         .await
-        .map_err(|err| err.to_string())?;
-    let a = &attested.attestation;
-    let hex_err = |err: tollgate_sdk::Error| err.to_string();
-    Ok(json!({
-        "attestation": a,
-        "boc": a.to_boc_base64().map_err(hex_err)?,
-        "hash": hex::encode(a.hash().map_err(hex_err)?),
-        "bundle": attested.bundle.to_boc_base64().map_err(hex_err)?,
-        "signatures": attested.bundle.entries().iter()
-            .map(|e| json!({ "index": e.signer, "signature": hex::encode(e.signature.to_bytes()) }))
-            .collect::<Vec<_>>(),
-    }))
+        .map_err(sdk_error)?;
+    serde_json::to_value(ProofJson::new(&attested).map_err(sdk_error)?)
+        .map_err(|err| err.to_string())
 }
 
 /// Reads each node's index, key and epoch from `GET /v1/oracle`.
@@ -322,14 +320,7 @@ fn verify(args: VerifyArgs) -> Result<serde_json::Value, String> {
     bundle
         .verify_with(&hash, |index| keys.get(&index), args.threshold)
         .map_err(|err| err.to_string())?;
-    let now = args.now.unwrap_or_else(|| {
-        u32::try_from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        )
-        .unwrap_or(u32::MAX)
-    });
+    let now = args.now.unwrap_or_else(unix_now);
     if attestation.valid_until < now {
         return Err(format!(
             "expired at {} (now {now})",
@@ -379,6 +370,20 @@ fn read_proof(path: &str) -> Result<AttestationProof, String> {
     })
 }
 
+/// An sdk error as the CLI prints it: its stable code first, so scripts can tell kinds apart.
+fn sdk_error(err: tollgate_sdk::Error) -> String {
+    format!("{}: {err}", err.code())
+}
+
+fn unix_now() -> u32 {
+    u32::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+    .unwrap_or(u32::MAX)
+}
+
 fn payload(command: PayloadCommand) -> Result<serde_json::Value, String> {
     let cell = match command {
         PayloadCommand::Gate(args) => {
@@ -395,6 +400,32 @@ fn payload(command: PayloadCommand) -> Result<serde_json::Value, String> {
                 response_destination: args.response,
                 forward_payload: None,
             };
+            // The destination's proof must be about the destination, with or without --gate: the
+            // gate would refund the transfer (wrong_subject) after the user paid for it.
+            if let Some(subject) = destination_proof
+                .as_ref()
+                .map(|p| p.attestation.subject)
+                .filter(|s| *s != args.destination)
+            {
+                return Err(sdk_error(tollgate_sdk::Error::ProofMismatch {
+                    party: "destination",
+                    field: "subject",
+                    expected: args.destination.to_string(),
+                    found: subject.to_string(),
+                }));
+            }
+            if let Some(gate) = args.gate {
+                let request = GateRequest {
+                    gate,
+                    transfer: &transfer,
+                    destination_proof: destination_proof.as_ref(),
+                    sender_proof: sender_proof.as_ref(),
+                    now: unix_now(),
+                }
+                .to_request()
+                .map_err(sdk_error)?;
+                return serde_json::to_value(request).map_err(|err| err.to_string());
+            }
             transfer.to_cell(destination_proof.as_ref(), sender_proof.as_ref())
         }
         PayloadCommand::Jetton(args) => {
@@ -412,10 +443,10 @@ fn payload(command: PayloadCommand) -> Result<serde_json::Value, String> {
             }
         }
     }
-    .map_err(|err| err.to_string())?
+    .map_err(sdk_error)?
     .to_arc();
     Ok(json!({
-        "payload": boc::to_base64(&cell).map_err(|err| err.to_string())?,
+        "payload": boc::to_base64(&cell).map_err(sdk_error)?,
         "hash": hex::encode(cell.cell_hash().as_slice()),
     }))
 }
