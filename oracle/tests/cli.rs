@@ -312,7 +312,13 @@ fn boolean_variables_take_the_usual_spellings() {
     // stops right after parsing: clap's verdict on the variable is what the output shows.
     let attempt = |value: &str| {
         let output = Command::new(binary())
-            .args(["serve", "--listen", "127.0.0.1:0", "--default-ttl-secs", "0"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--default-ttl-secs",
+                "0",
+            ])
             .arg("--data-dir")
             .arg(dir.path())
             .env("TOLLGATE_NO_DEFAULT_DATA", value)

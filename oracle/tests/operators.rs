@@ -46,7 +46,10 @@ async fn every_error_the_framework_answers_has_the_json_shape() {
     // 404 for any path, with or without the /v1 prefix.
     for path in ["/v2/nothing", "/v1/nothing", "/"] {
         let reply = get(&app, path).await;
-        assert_eq!((reply.status, code(&reply)), (StatusCode::NOT_FOUND, "not_found"));
+        assert_eq!(
+            (reply.status, code(&reply)),
+            (StatusCode::NOT_FOUND, "not_found")
+        );
     }
     // 415: a body not declared as JSON.
     let request = Request::post("/v1/attestations")
@@ -110,10 +113,12 @@ async fn padded_and_friendly_fields_are_stored_in_raw_form() {
 #[tokio::test]
 async fn responses_give_both_friendly_forms_and_mainnet_refuses_testnet_only_addresses() {
     let app = node_with(config()).router();
-    let mainnet_body = |subject: String| {
-        json!({ "subject": subject, "verifier": VERIFIER, "network": "mainnet" })
-    };
-    for testnet_only in [friendly(SCAMMER, false, true), friendly(SCAMMER, true, true)] {
+    let mainnet_body =
+        |subject: String| json!({ "subject": subject, "verifier": VERIFIER, "network": "mainnet" });
+    for testnet_only in [
+        friendly(SCAMMER, false, true),
+        friendly(SCAMMER, true, true),
+    ] {
         let reply = post(&app, "/v1/attestations", mainnet_body(testnet_only.clone())).await;
         assert_eq!(
             (reply.status, code(&reply)),
@@ -121,7 +126,11 @@ async fn responses_give_both_friendly_forms_and_mainnet_refuses_testnet_only_add
             "{testnet_only}"
         );
         let reply = get(&app, &format!("/v1/risk/{testnet_only}")).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "mainnet is the default");
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "mainnet is the default"
+        );
         let reply = get(&app, &format!("/v1/risk/{testnet_only}?network=testnet")).await;
         assert_eq!(reply.status, StatusCode::OK);
         assert_eq!(
@@ -183,7 +192,11 @@ async fn cors_answers_only_configured_origins() {
             .map(|v| v.to_str().unwrap().to_string())
     };
     let closed = node_with(config()).router();
-    assert_eq!(allow(&closed.oneshot_raw(request(origin)).await), None, "default: none");
+    assert_eq!(
+        allow(&closed.oneshot_raw(request(origin)).await),
+        None,
+        "default: none"
+    );
     let open = node_with(Config {
         cors_allowed_origins: vec![origin.into()],
         ..config()
@@ -193,7 +206,15 @@ async fn cors_answers_only_configured_origins() {
         allow(&open.clone().oneshot_raw(request(origin)).await),
         Some(origin.into())
     );
-    assert_eq!(allow(&open.clone().oneshot_raw(request("https://evil.example")).await), None);
+    assert_eq!(
+        allow(
+            &open
+                .clone()
+                .oneshot_raw(request("https://evil.example"))
+                .await
+        ),
+        None
+    );
     let preflight = Request::builder()
         .method(Method::OPTIONS)
         .uri("/v1/attestations")
@@ -216,15 +237,20 @@ async fn cors_answers_only_configured_origins() {
 #[tokio::test]
 async fn free_text_is_bounded_where_it_enters() {
     let app = node_with(config()).router();
-    let set = |reason: String, author: String| {
-        json!({ "address": UNKNOWN, "action": "deny", "reason": reason, "author": author })
-    };
+    let set = |reason: String, author: String| json!({ "address": UNKNOWN, "action": "deny", "reason": reason, "author": author });
     for body in [
         set("x".repeat(1025), "ops".into()),
         set("fraud".into(), "a".repeat(129)),
         set("   ".into(), "ops".into()),
     ] {
-        let reply = call(&app, Method::POST, "/v1/admin/overrides", Some(body), Some(ADMIN)).await;
+        let reply = call(
+            &app,
+            Method::POST,
+            "/v1/admin/overrides",
+            Some(body),
+            Some(ADMIN),
+        )
+        .await;
         assert_eq!(
             (reply.status, code(&reply)),
             (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
@@ -252,7 +278,10 @@ async fn free_text_is_bounded_where_it_enters() {
         .collect();
     assert_eq!(
         reasons,
-        ["name longer than 256 characters", "source longer than 128 characters"]
+        [
+            "name longer than 256 characters",
+            "source longer than 128 characters"
+        ]
     );
 }
 
@@ -267,7 +296,8 @@ async fn the_data_dir_is_private() {
         ..config()
     })
     .unwrap();
-    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700, "an open data dir is tightened");
     let mut files = 0;
     let mut stack = vec![data.clone()];
@@ -298,7 +328,10 @@ fn the_admin_token_comes_from_a_private_file() {
         ..Default::default()
     };
     let config = Config::load(&args).unwrap();
-    assert_eq!(config.admin_token.as_deref(), Some("from-a-file-0123456789"));
+    assert_eq!(
+        config.admin_token.as_deref(),
+        Some("from-a-file-0123456789")
+    );
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let err = Config::load(&args).unwrap_err().to_string();
     assert!(err.contains("chmod 600"), "{err}");

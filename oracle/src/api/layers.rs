@@ -44,11 +44,7 @@ impl From<&Config> for BodyLimits {
 /// A declared `Content-Length` above the limit is answered 413 at once, without reading; a
 /// body that grows past the limit is 413 when it does; a body not complete by the deadline
 /// is 408. Both close the connection: what is left of the body is never read.
-pub async fn read_body(
-    State(limits): State<BodyLimits>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn read_body(State(limits): State<BodyLimits>, request: Request, next: Next) -> Response {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)

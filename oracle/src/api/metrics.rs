@@ -90,7 +90,10 @@ fn describe() {
         CONNECTIONS_REFUSED,
         "Connections refused because max_connections were open"
     );
-    describe_counter!(ACCEPT_ERRORS, "Failed accept calls (e.g. out of file descriptors)");
+    describe_counter!(
+        ACCEPT_ERRORS,
+        "Failed accept calls (e.g. out of file descriptors)"
+    );
     describe_gauge!(BUILD_INFO, "Always 1; the labels name the running build");
     ::metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     // Zero-valued series exist from the start, so dashboards and alerts see them before the

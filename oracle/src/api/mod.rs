@@ -114,7 +114,7 @@ pub fn parse_address_on(text: &str, network: Option<Network>) -> Result<Address,
 /// user-friendly forms: `bounceable` (`EQ…`, for contracts: a transfer to a missing contract
 /// bounces back) and `non_bounceable` (`UQ…`, for wallets, including ones not deployed yet).
 /// For testnet they carry the testnet-only flag (`kQ…`, `0Q…`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct AddressForms {
     /// `workchain:hex`.
     pub raw: String,
@@ -128,7 +128,12 @@ impl AddressForms {
     /// The forms of `address` for `network` (testnet-only flag on testnet).
     pub fn new(address: &Address, network: Network) -> Self {
         let testnet = network == Network::TESTNET;
-        let form = |bounceable| address.to_friendly(FriendlyFlags { bounceable, testnet });
+        let form = |bounceable| {
+            address.to_friendly(FriendlyFlags {
+                bounceable,
+                testnet,
+            })
+        };
         AddressForms {
             raw: address.to_raw(),
             bounceable: form(true),

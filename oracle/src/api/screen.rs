@@ -61,7 +61,11 @@ pub async fn screen(
     let results = tokio::task::spawn_blocking(move || {
         addresses
             .iter()
-            .map(|a| engine.assess(a, now).map(|judged| Judged::new(judged, network)))
+            .map(|a| {
+                engine
+                    .assess(a, now)
+                    .map(|judged| Judged::new(judged, network))
+            })
             .collect::<Result<Vec<_>>>()
     })
     .await
