@@ -357,3 +357,41 @@ fn toml_networks_take_names_and_ids() {
     .to_string();
     assert!(err.contains("moonnet"), "{err}");
 }
+
+/// Runs `tool args… FILE` on `text` written to a file. A missing tool skips the check with a
+/// note, except under CI (`CI` set), where `.ci/run` installs it and its absence is a failure.
+fn lint_with(tool: &str, args: &[&str], text: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("input");
+    std::fs::write(&file, text).unwrap();
+    let mut command = std::process::Command::new(tool);
+    command.args(args);
+    let output = if tool == "promtool" {
+        command.stdin(std::fs::File::open(&file).unwrap()).output()
+    } else {
+        command.arg(&file).output()
+    };
+    match output {
+        Ok(output) => assert!(
+            output.status.success(),
+            "{tool}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Err(err) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipping the {tool} check: {err} (.ci/run installs it)");
+        }
+        Err(err) => panic!("{tool} is required under CI: {err}"),
+    }
+}
+
+#[tokio::test]
+async fn metrics_pass_promtool_and_the_openapi_document_passes_a_validator() {
+    let app = node_with(config()).router();
+    get(&app, "/v1/health").await;
+    call(&app, Method::from_bytes(b"FOO").unwrap(), "/x", None, None).await;
+    let metrics = get(&app, "/metrics").await.text;
+    lint_with("promtool", &["check", "metrics"], &metrics);
+    let spec = get(&app, "/v1/openapi.json").await.text;
+    lint_with("openapi-spec-validator", &[], &spec);
+}
