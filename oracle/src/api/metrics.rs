@@ -95,6 +95,22 @@ fn describe() {
         "Failed accept calls (e.g. out of file descriptors)"
     );
     describe_gauge!(BUILD_INFO, "Always 1; the labels name the running build");
+    // The audit writer's metrics are recorded in audit.rs under these names (its owner may
+    // move the names here as constants when merging).
+    describe_histogram!(
+        "tollgate_audit_batch_size",
+        Unit::Count,
+        "Audit entries written per group commit"
+    );
+    describe_histogram!(
+        "tollgate_audit_commit_seconds",
+        Unit::Seconds,
+        "Time to write and flush one group commit of audit entries"
+    );
+    describe_counter!(
+        "tollgate_audit_entries_total",
+        "Audit entries written and flushed"
+    );
     ::metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     // Zero-valued series exist from the start, so dashboards and alerts see them before the
     // first event.
