@@ -34,20 +34,40 @@ pub struct Config {
     pub max_ttl_secs: u32,
     /// How far in the future a co-signed attestation's `issued_at` may be.
     pub max_clock_skew_secs: u32,
-    /// Networks (`global_id`) the node signs for.
+    /// Networks (`global_id`) the node signs for. The TOML file may name them (`"mainnet"`,
+    /// `"testnet"`) or give the `global_id` as a number or text.
+    #[serde(deserialize_with = "networks_by_name_or_id")]
     pub networks: Vec<i32>,
     /// Verifier contracts the node signs for; empty means any verifier.
     pub verifiers: Vec<String>,
-    /// Bearer token for `/v1/admin/*`; unset disables the admin API.
+    /// Bearer token for `/v1/admin/*` and `/v1/audit`; unset (and no `admin_token_file`)
+    /// disables them. Prefer `admin_token_file`: a token in a file stays out of the process list.
     pub admin_token: Option<String>,
+    /// File holding the admin token on its first non-empty line (mode 0600, like a key file).
+    pub admin_token_file: Option<PathBuf>,
+    /// Browser origins allowed to call the API (CORS), e.g. a Telegram Mini App's
+    /// `https://app.example`; empty (the default) sends no CORS headers, so browsers refuse
+    /// cross-origin calls.
+    pub cors_allowed_origins: Vec<String>,
     /// Largest request body accepted, in bytes (413 above).
     pub max_body_bytes: usize,
     /// Longest time a request may take before the node answers 503.
     pub request_timeout_ms: u64,
     /// Longest time a client may take to send the request head (slowloris protection).
     pub header_read_timeout_ms: u64,
-    /// Requests processed at once; more are shed with 503.
+    /// Requests processed at once; more are shed with 503. Health, readiness and metrics are
+    /// outside this cap, so probes answer while the API is saturated.
     pub max_concurrency: usize,
+    /// Open connections at once; a connection above the cap gets a 503 and is closed.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers), in bytes; 431 above.
+    pub max_header_bytes: usize,
+    /// Most request headers; 431 above.
+    pub max_headers: usize,
+    /// Longest time a client may take to send the request body once its head is in (408
+    /// after). The body is read before the request takes a concurrency permit, so slow
+    /// bodies cannot starve the API.
+    pub body_read_timeout_ms: u64,
     /// Longest time graceful shutdown waits for in-flight requests.
     pub shutdown_grace_ms: u64,
     /// Most audit entries written with one flush (group commit).
@@ -70,10 +90,16 @@ impl Default for Config {
             networks: vec![Network::MAINNET.0, Network::TESTNET.0],
             verifiers: Vec::new(),
             admin_token: None,
+            admin_token_file: None,
+            cors_allowed_origins: Vec::new(),
             max_body_bytes: 256 * 1024,
             request_timeout_ms: 10_000,
             header_read_timeout_ms: 5_000,
             max_concurrency: 1024,
+            max_connections: 4096,
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+            body_read_timeout_ms: 5_000,
             shutdown_grace_ms: 10_000,
             audit_batch_max: 1024,
             load_default_data: true,
@@ -85,14 +111,14 @@ impl Default for Config {
 /// then to the config file, then to the default.
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct ConfigArgs {
-    /// TOML configuration file (same keys as the flags, with underscores).
-    #[arg(long, env = "TOLLGATE_CONFIG")]
+    /// TOML configuration file (a global flag of the binary, so not parsed here).
+    #[arg(skip)]
     pub config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "TOLLGATE_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// Data directory (sled store, development key) [default: ./tollgate-data].
-    #[arg(long, env = "TOLLGATE_DATA_DIR")]
+    /// Data directory (a global flag of the binary, so not parsed here).
+    #[arg(skip)]
     pub data_dir: Option<PathBuf>,
     /// Signing key file written by `tollgate-oracle keygen` (must be mode 0600).
     #[arg(long, env = "TOLLGATE_KEY_FILE")]
@@ -115,9 +141,16 @@ pub struct ConfigArgs {
     /// Verifier contracts to sign for, comma-separated addresses [default: any].
     #[arg(long, env = "TOLLGATE_VERIFIERS", value_delimiter = ',')]
     pub verifiers: Option<Vec<String>>,
-    /// Bearer token for the admin API (/v1/admin/*); unset disables it.
+    /// Bearer token for the admin API and /v1/audit. Visible in the process list: prefer
+    /// --admin-token-file or the TOLLGATE_ADMIN_TOKEN variable.
     #[arg(long, env = "TOLLGATE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// File holding the admin token (mode 0600; its first non-empty line is the token).
+    #[arg(long, env = "TOLLGATE_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Browser origins allowed to call the API (CORS), comma-separated [default: none].
+    #[arg(long, env = "TOLLGATE_CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Option<Vec<String>>,
     /// Largest request body in bytes [default: 262144].
     #[arg(long, env = "TOLLGATE_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
@@ -130,6 +163,18 @@ pub struct ConfigArgs {
     /// Requests processed at once before shedding load with 503 [default: 1024].
     #[arg(long, env = "TOLLGATE_MAX_CONCURRENCY")]
     pub max_concurrency: Option<usize>,
+    /// Open connections at once; more are answered 503 and closed [default: 4096].
+    #[arg(long, env = "TOLLGATE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Largest request head in bytes, 431 above [default: 16384].
+    #[arg(long, env = "TOLLGATE_MAX_HEADER_BYTES")]
+    pub max_header_bytes: Option<usize>,
+    /// Most request headers, 431 above [default: 64].
+    #[arg(long, env = "TOLLGATE_MAX_HEADERS")]
+    pub max_headers: Option<usize>,
+    /// Time allowed to send the request body, in milliseconds, 408 after [default: 5000].
+    #[arg(long, env = "TOLLGATE_BODY_READ_TIMEOUT_MS")]
+    pub body_read_timeout_ms: Option<u64>,
     /// How far in the future a co-signed attestation's issued_at may be, in seconds [default: 60].
     #[arg(long, env = "TOLLGATE_MAX_CLOCK_SKEW_SECS")]
     pub max_clock_skew_secs: Option<u32>,
@@ -139,8 +184,9 @@ pub struct ConfigArgs {
     /// Most audit entries written per flush (group commit) [default: 1024].
     #[arg(long, env = "TOLLGATE_AUDIT_BATCH_MAX")]
     pub audit_batch_max: Option<usize>,
-    /// Do not load the bundled label lists on first start.
-    #[arg(long, env = "TOLLGATE_NO_DEFAULT_DATA")]
+    /// Do not load the bundled label lists on first start (the variable takes 1/0, true/false,
+    /// yes/no, on/off).
+    #[arg(long, env = "TOLLGATE_NO_DEFAULT_DATA", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_default_data: bool,
 }
 
@@ -153,6 +199,7 @@ impl Config {
             None => Config::default(),
         };
         config.apply(args)?;
+        config.read_admin_token_file()?;
         config.validate()?;
         Ok(config)
     }
@@ -176,13 +223,18 @@ impl Config {
             epoch,
             default_ttl_secs,
             max_ttl_secs,
-            admin_token
+            admin_token,
+            admin_token_file
         );
         take!(
             max_body_bytes,
             request_timeout_ms,
             header_read_timeout_ms,
-            max_concurrency
+            max_concurrency,
+            max_connections,
+            max_header_bytes,
+            max_headers,
+            body_read_timeout_ms
         );
         take!(max_clock_skew_secs, shutdown_grace_ms, audit_batch_max);
         if let Some(names) = &args.networks {
@@ -190,6 +242,9 @@ impl Config {
                 .iter()
                 .map(|name| parse_network(name).map(|n| n.0))
                 .collect::<Result<_>>()?;
+        }
+        if let Some(origins) = &args.cors_allowed_origins {
+            self.cors_allowed_origins = origins.clone();
         }
         if let Some(verifiers) = &args.verifiers {
             self.verifiers = verifiers.clone();
@@ -217,6 +272,24 @@ impl Config {
                 "max_concurrency and audit_batch_max must be positive".into(),
             ));
         }
+        if self.max_connections == 0 || self.max_headers == 0 {
+            return Err(Error::Config(
+                "max_connections and max_headers must be positive".into(),
+            ));
+        }
+        if self.max_header_bytes < MIN_HEADER_BYTES {
+            // hyper's read buffer cannot be smaller (it panics below this).
+            return Err(Error::Config(format!(
+                "max_header_bytes must be at least {MIN_HEADER_BYTES}"
+            )));
+        }
+        for origin in &self.cors_allowed_origins {
+            if origin == "*" || axum::http::HeaderValue::from_str(origin).is_err() {
+                return Err(Error::Config(format!(
+                    "cors_allowed_origins: `{origin}` is not an origin (like https://app.example; `*` is not allowed)"
+                )));
+            }
+        }
         if matches!(&self.admin_token, Some(token) if token.len() < 16) {
             return Err(Error::Config(
                 "admin_token must be at least 16 characters".into(),
@@ -224,6 +297,28 @@ impl Config {
         }
         self.verifier_addresses()?;
         Ok(())
+    }
+
+    /// Replaces `admin_token` by the token in `admin_token_file`, if one is named; the file must
+    /// not be readable by group or others.
+    fn read_admin_token_file(&mut self) -> Result<()> {
+        let Some(path) = &self.admin_token_file else {
+            return Ok(());
+        };
+        let text = crate::signer::read_private_file(path)
+            .map_err(|err| Error::Config(format!("admin_token_file: {err}")))?;
+        let token = text
+            .lines()
+            .map(str::trim)
+            .find(|line| !line.is_empty())
+            .ok_or_else(|| Error::Config(format!("{} holds no token", path.display())))?;
+        self.admin_token = Some(token.to_string());
+        Ok(())
+    }
+
+    /// Body read timeout as a [`Duration`].
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_read_timeout_ms)
     }
 
     /// The allowed verifiers, parsed.
@@ -251,6 +346,30 @@ impl Config {
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.join("store")
     }
+}
+
+/// The smallest `max_header_bytes`: hyper's minimum read buffer.
+pub const MIN_HEADER_BYTES: usize = 8192;
+
+/// `networks` in TOML: names (`"mainnet"`), `global_id`s (`-239`) or `global_id`s as text.
+fn networks_by_name_or_id<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<i32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NameOrId {
+        Id(i32),
+        Name(String),
+    }
+    Vec::<NameOrId>::deserialize(deserializer)?
+        .into_iter()
+        .map(|item| match item {
+            NameOrId::Id(id) => Ok(id),
+            NameOrId::Name(name) => parse_network(&name)
+                .map(|network| network.0)
+                .map_err(serde::de::Error::custom),
+        })
+        .collect()
 }
 
 /// Parses a network given by name (`mainnet`, `testnet`) or `global_id`.
@@ -301,10 +420,16 @@ mod tests {
             "networks",
             "verifiers",
             "admin_token",
+            "admin_token_file",
+            "cors_allowed_origins",
             "max_body_bytes",
             "request_timeout_ms",
             "header_read_timeout_ms",
             "max_concurrency",
+            "max_connections",
+            "max_header_bytes",
+            "max_headers",
+            "body_read_timeout_ms",
             "shutdown_grace_ms",
             "audit_batch_max",
             "load_default_data",

@@ -27,9 +27,15 @@ pub enum Error {
     /// The body is not the JSON the endpoint expects.
     #[error("malformed request body: {0}")]
     MalformedBody(String),
-    /// The body is larger than the configured limit.
+    /// The body is larger than the configured limit (declared or sent).
     #[error("request body too large")]
     PayloadTooLarge,
+    /// The body did not arrive within the body read deadline.
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
+    /// The body is not declared as JSON (`Content-Type: application/json`).
+    #[error("expected a body with `Content-Type: application/json`")]
+    UnsupportedMediaType,
     /// A proposed attestation claims less than this node's judgement of the subject: the node
     /// would be vouching for a bound it does not believe.
     #[error("bound `{bound}` does not hold: {detail}")]
@@ -128,6 +134,13 @@ impl Error {
             Error::BoundViolated { .. } => (StatusCode::CONFLICT, "bound_violated"),
             // The body limit protects memory; the client must send less.
             Error::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            // The client was too slow to send what it announced: 408 Request Timeout (its fault,
+            // unlike a handler timeout).
+            Error::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            // The endpoint reads JSON only; the client must say it sends JSON.
+            Error::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             // Admin endpoints need the bearer token.
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
@@ -205,6 +218,8 @@ impl From<axum::extract::rejection::JsonRejection> for Error {
     fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Error::PayloadTooLarge
+        } else if rejection.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            Error::UnsupportedMediaType
         } else {
             Error::MalformedBody(rejection.body_text())
         }

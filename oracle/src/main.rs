@@ -1,4 +1,4 @@
-//! `tollgate-oracle`: run a node, make a key, ingest label lists, verify the audit log.
+//! `tollgate-oracle`: run a node, make a key, ingest label lists, verify and show the audit log.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,17 +11,44 @@ use tollgate_oracle::config::{Config, ConfigArgs};
 use tollgate_oracle::ingest::{self, Parsed};
 use tollgate_oracle::node::Node;
 use tollgate_oracle::store::SledStore;
-use tollgate_oracle::{audit, server, signer};
+use tollgate_oracle::store::Store as _;
+use tollgate_oracle::{audit, node, server, signer};
 
 /// Tollgate oracle node: scores TON addresses and signs risk attestations.
 ///
 /// Settings come from flags, then TOLLGATE_* environment variables, then the TOML file given by
-/// --config, then defaults.
+/// --config, then defaults. --config, --data-dir and --log-format may come before or after the
+/// subcommand.
 #[derive(Parser)]
 #[command(name = "tollgate-oracle", version, about, long_about)]
 struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Flags every subcommand takes, anywhere on the line.
+#[derive(clap::Args)]
+struct GlobalArgs {
+    /// TOML configuration file (same keys as the flags, with underscores).
+    #[arg(long, env = "TOLLGATE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Data directory (sled store, development key) [default: ./tollgate-data].
+    #[arg(long, env = "TOLLGATE_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Log format on stderr: `text` for people, `json` (one object per line) for collectors.
+    #[arg(long, env = "TOLLGATE_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -39,11 +66,10 @@ enum Command {
         force: bool,
     },
     /// Ingest a label list into the store (stop the node first: the store allows one process).
+    /// Creates the store if there is none.
     Ingest {
         #[command(subcommand)]
         format: IngestFormat,
-        #[command(flatten)]
-        store: StoreArgs,
     },
     /// Audit log tools.
     Audit {
@@ -73,49 +99,79 @@ enum IngestFormat {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain and every signature; report the first broken link.
-    Verify {
-        #[command(flatten)]
-        store: StoreArgs,
+    /// Check the hash chain and every signature; report the first broken link. Read-only:
+    /// fails when there is no store.
+    Verify,
+    /// Print audit entries as JSON, one per line, in order. Read-only: fails when there is no
+    /// store.
+    Show {
+        /// Entries with seq greater than this (from the start when absent).
+        #[arg(long)]
+        after: Option<u64>,
+        /// Most entries to print.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
     },
 }
 
-/// Where the store is.
-#[derive(clap::Args)]
-struct StoreArgs {
-    /// TOML configuration file (its data_dir is used).
-    #[arg(long, env = "TOLLGATE_CONFIG")]
-    config: Option<PathBuf>,
-    /// Data directory [default: ./tollgate-data].
-    #[arg(long, env = "TOLLGATE_DATA_DIR")]
-    data_dir: Option<PathBuf>,
-}
-
-impl StoreArgs {
-    fn open(&self) -> anyhow::Result<SledStore> {
-        let config = Config::load(&ConfigArgs {
+impl GlobalArgs {
+    /// The configuration the global flags name (file, data dir), for commands other than serve.
+    fn config(&self) -> anyhow::Result<Config> {
+        Ok(Config::load(&ConfigArgs {
             config: self.config.clone(),
             data_dir: self.data_dir.clone(),
             ..Default::default()
-        })?;
+        })?)
+    }
+
+    /// Opens the store, creating it (mode 0700) if there is none.
+    fn open_or_create(&self) -> anyhow::Result<SledStore> {
+        let config = self.config()?;
+        node::create_private_dir(&config.data_dir)?;
+        let store = open_store(&config.store_path())?;
+        node::restrict_files(&config.data_dir)?;
+        Ok(store)
+    }
+
+    /// Opens an existing store; a missing one is an error, never created (a mistyped
+    /// --data-dir must not look like an empty, intact log).
+    fn open_existing(&self) -> anyhow::Result<SledStore> {
+        let config = self.config()?;
         let path = config.store_path();
-        SledStore::open(&path).with_context(|| {
-            format!(
-                "cannot open the store at {} (is a node running on it?)",
+        let exists = std::fs::read_dir(&path).is_ok_and(|mut entries| entries.next().is_some());
+        if !exists {
+            anyhow::bail!(
+                "no store at {} (check --data-dir or --config; this command only reads and never creates one)",
                 path.display()
-            )
-        })
+            );
+        }
+        open_store(&path)
     }
 }
 
-fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+fn open_store(path: &std::path::Path) -> anyhow::Result<SledStore> {
+    SledStore::open(path).with_context(|| {
+        format!(
+            "cannot open the store at {} (is a node running on it?)",
+            path.display()
         )
-        .with_writer(std::io::stderr)
-        .init();
-    match run(Cli::parse()) {
+    })
+}
+
+fn main() -> ExitCode {
+    // Files the node creates (store, keys, guard) are for its own user only.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    let cli = Cli::parse();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.global.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
+    match run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -125,8 +181,13 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let global = cli.global;
     match cli.command {
-        Command::Serve(args) => serve(Config::load(&args)?),
+        Command::Serve(mut args) => {
+            args.config = global.config;
+            args.data_dir = global.data_dir;
+            serve(Config::load(&args)?)
+        }
         Command::Keygen { out, force } => {
             let key = SigningKey::generate(&mut OsRng);
             signer::write_key_file(&out, &key, force)?;
@@ -137,13 +198,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Ingest { format, store } => {
+        Command::Ingest { format } => {
             let parsed: Parsed = match &format {
                 IngestFormat::TonAssets { dir } => ingest::ton_assets::parse_dir(dir)?,
                 IngestFormat::Ofac { dir } => ingest::ofac::parse_dir(dir)?,
                 IngestFormat::Csv { file } => ingest::csv::parse_file(file)?,
             };
-            let store = store.open()?;
+            let store = global.open_or_create()?;
             let bar = ingest::progress_bar(
                 parsed.rows.len(),
                 std::io::IsTerminal::is_terminal(&std::io::stderr()),
@@ -153,9 +214,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {
-            command: AuditCommand::Verify { store },
+            command: AuditCommand::Show { after, limit },
         } => {
-            let store = store.open()?;
+            let store = global.open_existing()?;
+            for (_, bytes) in store.audit_after(after, limit)? {
+                println!("{}", String::from_utf8_lossy(&bytes));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let store = global.open_existing()?;
             match audit::verify_chain(&store) {
                 Ok(report) => {
                     println!(

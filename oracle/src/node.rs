@@ -1,5 +1,7 @@
 //! A node assembled from its configuration: store, key, default data, audit writer and API.
 
+use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,18 +33,14 @@ impl Node {
     /// none is configured), loads the bundled lists on first start and starts the audit writer.
     /// Must run inside a tokio runtime.
     pub fn open(config: Config) -> Result<Node> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|err| {
-            Error::Config(format!(
-                "cannot create data dir {}: {err}",
-                config.data_dir.display()
-            ))
-        })?;
+        create_private_dir(&config.data_dir)?;
         let store = SledStore::open(&config.store_path()).map_err(|err| {
             Error::Store(format!(
                 "cannot open {} ({err}); is another node or command using this data dir?",
                 config.store_path().display()
             ))
         })?;
+        restrict_files(&config.data_dir)?;
         let signer = Signer::load(&config)?;
         if let KeyOrigin::Development(path) = &signer.origin {
             warn_development_key(path);
@@ -107,6 +105,55 @@ pub fn load_default_data(store: &dyn Store) -> Result<Summary> {
     store.meta_put(DEFAULT_DATA_MARKER, b"1")?;
     store.flush()?;
     Ok(summary)
+}
+
+/// Creates the data directory with mode 0700, or tightens an existing one to it: the store
+/// holds every screened address and the development key, none of which others may read.
+/// Inside a 0700 directory, files the store creates later are out of others' reach whatever
+/// their own mode.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    let cannot = |err: std::io::Error| {
+        Error::Config(format!("cannot create data dir {}: {err}", dir.display()))
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(PRIVATE_DIR_MODE)
+        .create(dir)
+        .map_err(cannot)?;
+    let mode = std::fs::metadata(dir).map_err(cannot)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "data dir was open to others: setting mode 700");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(PRIVATE_DIR_MODE))
+            .map_err(cannot)?;
+    }
+    Ok(())
+}
+
+/// Mode of the data directory and the directories in it.
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
+/// Mode of the files in the data directory.
+pub const PRIVATE_FILE_MODE: u32 = 0o600;
+
+/// Sets every file under `dir` to 0600 and every directory to 0700 (stores written by older
+/// versions, or by sled under a permissive umask).
+pub fn restrict_files(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let wanted = if kind.is_dir() {
+            restrict_files(&entry.path())?;
+            PRIVATE_DIR_MODE
+        } else if kind.is_file() {
+            PRIVATE_FILE_MODE
+        } else {
+            continue;
+        };
+        let mode = entry.metadata()?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(wanted))?;
+        }
+    }
+    Ok(())
 }
 
 fn warn_development_key(path: &std::path::Path) {

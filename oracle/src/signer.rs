@@ -74,7 +74,7 @@ impl Signer {
         } else {
             let path = config.data_dir.join(DEV_KEY_FILE);
             if !path.exists() {
-                std::fs::create_dir_all(&config.data_dir)?;
+                crate::node::create_private_dir(&config.data_dir)?;
                 write_key_file(&path, &SigningKey::generate(&mut OsRng), false)?;
             }
             (read_key_file(&path)?, KeyOrigin::Development(path))
@@ -126,8 +126,9 @@ pub fn write_key_file(path: &Path, key: &SigningKey, force: bool) -> Result<()> 
     Ok(())
 }
 
-/// Reads a key file, refusing one that group or others may access.
-pub fn read_key_file(path: &Path) -> Result<SigningKey> {
+/// Reads a secret file (a key, a token), refusing one that group or others may access: a
+/// secret others can read is no longer a secret.
+pub fn read_private_file(path: &Path) -> Result<String> {
     let metadata = std::fs::metadata(path)
         .map_err(|err| Error::Key(format!("cannot read {}: {err}", path.display())))?;
     let mode = metadata.permissions().mode() & 0o777;
@@ -137,8 +138,13 @@ pub fn read_key_file(path: &Path) -> Result<SigningKey> {
             path.display()
         )));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| Error::Key(format!("cannot read {}: {err}", path.display())))?;
+    std::fs::read_to_string(path)
+        .map_err(|err| Error::Key(format!("cannot read {}: {err}", path.display())))
+}
+
+/// Reads a key file, refusing one that group or others may access.
+pub fn read_key_file(path: &Path) -> Result<SigningKey> {
+    let text = read_private_file(path)?;
     let seed = text
         .lines()
         .map(str::trim)

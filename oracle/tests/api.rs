@@ -149,11 +149,13 @@ async fn malformed_json_is_a_400_json_error() {
         assert_eq!(error_code(&reply), "malformed_body");
     }
     let request = Request::post("/v1/screen").body(Body::from("{}")).unwrap();
+    let reply = raw_call(&app, request).await;
     assert_eq!(
-        raw_call(&app, request).await.status,
-        StatusCode::BAD_REQUEST,
+        reply.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "missing content type"
     );
+    assert_eq!(error_code(&reply), "unsupported_media_type");
 }
 
 #[tokio::test]
@@ -215,7 +217,7 @@ async fn an_attestation_is_signed_recorded_and_verifiable() {
         )
         .unwrap();
 
-    let audit = get(&app, "/v1/audit").await.json;
+    let audit = admin_get(&app, "/v1/audit").await.json;
     let entry = &audit["entries"][0];
     assert_eq!(entry["seq"], 0);
     assert_eq!(entry["hash"], body["hash"]);
@@ -256,7 +258,7 @@ async fn nonces_are_unique_and_the_audit_log_pages_in_order() {
             Some(seq) => format!("/v1/audit?after={seq}&limit=10"),
             None => "/v1/audit?limit=10".to_string(),
         };
-        let page = get(&app, &uri).await.json;
+        let page = admin_get(&app, &uri).await.json;
         for entry in page["entries"].as_array().unwrap() {
             if let Some(previous) = seen.last() {
                 let previous: &Value = previous;
@@ -277,8 +279,13 @@ async fn nonces_are_unique_and_the_audit_log_pages_in_order() {
         "/v1/audit?after=x",
         "/v1/audit?bogus=1",
     ] {
-        let reply = get(&app, bad).await;
+        let reply = admin_get(&app, bad).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(
+            get(&app, bad).await.status,
+            StatusCode::UNAUTHORIZED,
+            "the audit log is not public"
+        );
     }
 }
 
@@ -349,7 +356,7 @@ async fn attestation_requests_outside_policy_are_refused_with_the_reason() {
         StatusCode::OK
     );
     assert_eq!(
-        get(&app, "/v1/audit").await.json["entries"]
+        admin_get(&app, "/v1/audit").await.json["entries"]
             .as_array()
             .unwrap()
             .len(),
@@ -406,7 +413,7 @@ async fn cosign_signs_only_when_every_bound_holds() {
         "the node signs the proposal as is"
     );
     assert_eq!(
-        get(&app, "/v1/audit").await.json["entries"][0]["kind"],
+        admin_get(&app, "/v1/audit").await.json["entries"][0]["kind"],
         "cosign"
     );
 
@@ -466,7 +473,7 @@ async fn cosign_signs_only_when_every_bound_holds() {
         );
     }
     assert_eq!(
-        get(&app, "/v1/audit").await.json["entries"]
+        admin_get(&app, "/v1/audit").await.json["entries"]
             .as_array()
             .unwrap()
             .len(),

@@ -234,10 +234,17 @@ fn help_documents_every_setting_and_its_environment_variable() {
         "--networks",
         "--verifiers",
         "--admin-token",
+        "--admin-token-file",
+        "--cors-allowed-origins",
         "--max-body-bytes",
         "--request-timeout-ms",
         "--header-read-timeout-ms",
         "--max-concurrency",
+        "--max-connections",
+        "--max-header-bytes",
+        "--max-headers",
+        "--body-read-timeout-ms",
+        "--log-format",
         "--max-clock-skew-secs",
         "--shutdown-grace-ms",
         "--audit-batch-max",
@@ -256,4 +263,73 @@ fn help_documents_every_setting_and_its_environment_variable() {
     for command in ["serve", "keygen", "ingest", "audit"] {
         assert!(text(&run(&["--help"])).contains(command));
     }
+}
+
+#[test]
+fn read_only_commands_never_create_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("tollgate-dta");
+    for command in [&["audit", "verify"][..], &["audit", "show", "--limit", "5"]] {
+        let mut args = command.to_vec();
+        args.extend(["--data-dir", typo.to_str().unwrap()]);
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {}", text(&output));
+        assert!(
+            text(&output).contains("no store at") && text(&output).contains("never creates"),
+            "{}",
+            text(&output)
+        );
+        assert!(!typo.exists(), "{args:?} created {}", typo.display());
+    }
+}
+
+#[tokio::test]
+async fn global_flags_may_follow_the_subcommand_and_audit_show_prints_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    attest_in(dir.path(), 2).await;
+    let data = dir.path().to_str().unwrap();
+    let output = run(&["audit", "show", "--data-dir", data, "--after", "0"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["seq"], 1);
+    let csv = dir.path().join("labels.csv");
+    std::fs::write(&csv, format!("{UNKNOWN},mixer,team,Mixer\n")).unwrap();
+    let output = run(&["ingest", "csv", csv.to_str().unwrap(), "--data-dir", data]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("added 1"), "{}", text(&output));
+    let output = run(&["--data-dir", data, "audit", "verify"]);
+    assert!(text(&output).contains("OK: 2 entries"), "{}", text(&output));
+}
+
+#[test]
+fn boolean_variables_take_the_usual_spellings() {
+    let dir = tempfile::tempdir().unwrap();
+    // The settings are valid for clap but refused by the node's own check, so the command
+    // stops right after parsing: clap's verdict on the variable is what the output shows.
+    let attempt = |value: &str| {
+        let output = Command::new(binary())
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--default-ttl-secs",
+                "0",
+            ])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("TOLLGATE_NO_DEFAULT_DATA", value)
+            .output()
+            .unwrap();
+        text(&output)
+    };
+    for value in ["1", "0", "yes", "no", "on", "off", "true", "false", "TRUE"] {
+        let printed = attempt(value);
+        assert!(printed.contains("default_ttl_secs"), "{value}: {printed}");
+    }
+    let printed = attempt("maybe");
+    assert!(printed.contains("invalid value"), "{printed}");
 }

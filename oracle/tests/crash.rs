@@ -32,6 +32,8 @@ fn start_node(data: &Path, key: &Path) -> (Child, SocketAddr) {
         .arg("--key-file")
         .arg(key)
         .env("RUST_LOG", "warn")
+        // The audit log is read back over HTTP, which needs the admin token.
+        .env("TOLLGATE_ADMIN_TOKEN", ADMIN)
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
@@ -66,7 +68,9 @@ async fn check_log(addr: SocketAddr, acked: &[(String, String)]) -> usize {
             Some(seq) => format!("/v1/audit?limit=1000&after={seq}"),
             None => "/v1/audit?limit=1000".into(),
         };
-        let (status, body) = http(addr, "GET", &path, None).await.unwrap();
+        let (status, body) = http_with(addr, "GET", &path, None, &[admin_header()])
+            .await
+            .unwrap();
         assert_eq!(status, 200, "{body}");
         let page: Value = serde_json::from_str(&body).unwrap();
         for entry in page["entries"].as_array().unwrap() {

@@ -110,6 +110,11 @@ pub async fn get(app: &Router, uri: &str) -> Reply {
     call(app, Method::GET, uri, None, None).await
 }
 
+/// A GET with the admin token.
+pub async fn admin_get(app: &Router, uri: &str) -> Reply {
+    call(app, Method::GET, uri, None, Some(ADMIN)).await
+}
+
 pub async fn post(app: &Router, uri: &str, body: Value) -> Reply {
     call(app, Method::POST, uri, Some(body), None).await
 }
@@ -122,10 +127,30 @@ pub async fn http(
     path: &str,
     body: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
+    http_with(addr, method, path, body, &[]).await
+}
+
+/// The admin token as a header for [`http_with`].
+pub fn admin_header() -> (&'static str, String) {
+    ("Authorization", format!("Bearer {ADMIN}"))
+}
+
+/// [`http`] with extra headers.
+pub async fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    headers: &[(&str, String)],
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(addr).await?;
     let body = body.unwrap_or("");
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await?;

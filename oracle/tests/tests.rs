@@ -7,4 +7,5 @@ mod cli;
 mod crash;
 mod hardening;
 mod ingest;
+mod operators;
 mod quorum;

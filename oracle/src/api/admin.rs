@@ -53,6 +53,26 @@ fn authorize(state: &SharedState, headers: &HeaderMap) -> Result<()> {
     Ok(())
 }
 
+/// Longest override `reason`, in characters: overrides are kept with their history and copied
+/// into judgements (and so into the audit log), so their text is bounded.
+pub const MAX_REASON_CHARS: usize = 1024;
+
+/// Longest `author` of an override or its removal, in characters.
+pub const MAX_AUTHOR_CHARS: usize = 128;
+
+/// Refuses empty or overlong text in `field`.
+fn bounded_text(field: &str, text: &str, max: usize) -> Result<()> {
+    if text.trim().is_empty() {
+        return Err(Error::InvalidRequest(format!("{field} is required")));
+    }
+    if text.chars().count() > max {
+        return Err(Error::InvalidRequest(format!(
+            "{field} is longer than {max} characters"
+        )));
+    }
+    Ok(())
+}
+
 /// An ingestion request.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,11 +170,8 @@ pub async fn set_override(
     Json(request): Json<OverrideRequest>,
 ) -> Result<axum::Json<Override>> {
     let address = parse_address(&request.address)?;
-    if request.reason.trim().is_empty() || request.author.trim().is_empty() {
-        return Err(Error::InvalidRequest(
-            "reason and author are required".into(),
-        ));
-    }
+    bounded_text("reason", &request.reason, MAX_REASON_CHARS)?;
+    bounded_text("author", &request.author, MAX_AUTHOR_CHARS)?;
     let mut categories = Categories::NONE;
     for name in &request.categories {
         categories |= Categories::from_name(name).ok_or_else(|| {
@@ -172,8 +189,8 @@ pub async fn set_override(
         address,
         action: request.action,
         categories,
-        reason: request.reason,
-        author: request.author,
+        reason: request.reason.trim().to_string(),
+        author: request.author.trim().to_string(),
         created_at: now,
         expires_at: request.expires_at,
     };
@@ -196,6 +213,7 @@ pub async fn remove_override(
     Query(query): Query<RemoveQuery>,
 ) -> Result<axum::Json<serde_json::Value>> {
     let address = parse_address(&address)?;
+    bounded_text("author", &query.author, MAX_AUTHOR_CHARS)?;
     if !state
         .store
         .remove_override(&address, &query.author, crate::unix_now())?

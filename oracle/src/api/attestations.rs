@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use tollgate_sdk::api::SignedAttestation;
 use tollgate_sdk::{Address, Attestation, Categories, Network};
 
-use super::{parse_address, Json, SharedState};
+use super::{parse_address_on, AddressForms, Json, SharedState};
 use crate::audit::AuditRecord;
 use crate::config::parse_network;
 use crate::error::{Error, Result};
@@ -58,6 +58,10 @@ pub struct Signed {
     /// The attestation, its BoC and hash, the signature and the signer.
     #[serde(flatten)]
     pub signed: SignedAttestation,
+    /// The subject as raw, bounceable and non-bounceable text (for the attestation's network).
+    pub subject_forms: AddressForms,
+    /// The verifier likewise (a contract: use its `bounceable` form).
+    pub verifier_forms: AddressForms,
     /// Position of the signature in the node's audit log.
     pub audit_seq: u64,
     /// The node's judgement of the subject at signing time.
@@ -85,6 +89,10 @@ pub(crate) fn check_can_sign(state: &SharedState) -> Result<()> {
 }
 
 /// Signs, appends to the audit log, and waits until the entry is durable.
+///
+/// `request` is what the audit log keeps of the request: callers pass it normalised (raw
+/// addresses, numeric network, canonical text), never the client's text as sent, so a padded
+/// or oversized field cannot grow the log beyond the fixed size of a normalised request.
 pub(crate) async fn sign_and_record(
     state: &SharedState,
     kind: &str,
@@ -117,8 +125,10 @@ pub(crate) async fn sign_and_record(
     };
     // The response exists only after this resolves, i.e. after the entry's flush.
     let audit_seq = state.audit.append(record).await?;
-    ::metrics::counter!("tollgate_signatures_total", "kind" => kind.to_string()).increment(1);
+    ::metrics::counter!(super::metrics::SIGNATURES, "kind" => kind.to_string()).increment(1);
     Ok(Signed {
+        subject_forms: AddressForms::new(&attestation.subject, attestation.network),
+        verifier_forms: AddressForms::new(&attestation.verifier, attestation.network),
         signed: SignedAttestation {
             attestation,
             boc,
@@ -137,11 +147,11 @@ pub async fn attest(
     State(state): State<SharedState>,
     Json(request): Json<AttestRequest>,
 ) -> Result<axum::Json<Signed>> {
-    let subject = parse_address(&request.subject)
-        .map_err(|err| Error::InvalidAddress(format!("subject: {err}")))?;
-    let verifier = parse_address(&request.verifier)
-        .map_err(|err| Error::InvalidAddress(format!("verifier: {err}")))?;
     let network = request.network.resolve(&state.config.networks)?;
+    let subject = parse_address_on(&request.subject, Some(network))
+        .map_err(|err| Error::InvalidAddress(format!("subject: {err}")))?;
+    let verifier = parse_address_on(&request.verifier, Some(network))
+        .map_err(|err| Error::InvalidAddress(format!("verifier: {err}")))?;
     check_verifier(&state, &verifier)?;
     let ttl = request.ttl_secs.unwrap_or(state.config.default_ttl_secs);
     if ttl == 0 {
@@ -171,8 +181,13 @@ pub async fn attest(
         epoch: state.signer.epoch,
         nonce: state.nonces.next()?,
     };
-    let request = serde_json::to_value(&request).unwrap_or_default();
+    let recorded = serde_json::json!({
+        "subject": subject.to_raw(),
+        "verifier": verifier.to_raw(),
+        "network": network.0,
+        "ttl_secs": ttl,
+    });
     Ok(axum::Json(
-        sign_and_record(&state, "attest", request, attestation, judgement).await?,
+        sign_and_record(&state, "attest", recorded, attestation, judgement).await?,
     ))
 }

@@ -100,8 +100,9 @@ pub async fn cosign(
             ),
         });
     }
-    let request = serde_json::to_value(&request).unwrap_or_default();
+    // The BoC as decoded and re-encoded (canonical form, fixed size), not the client's text.
+    let recorded = serde_json::json!({ "boc": proposal.encode()?.to_boc_base64()? });
     Ok(axum::Json(
-        sign_and_record(&state, "cosign", request, proposal, judgement).await?,
+        sign_and_record(&state, "cosign", recorded, proposal, judgement).await?,
     ))
 }

@@ -6,18 +6,22 @@
 //! | `POST /v1/screen` | [`screen`] |
 //! | `POST /v1/attestations` | [`attestations`] |
 //! | `POST /v1/attestations/cosign` | [`cosign`] |
-//! | `GET /v1/audit?after=SEQ&limit=N` | [`audit`] |
+//! | `GET /v1/audit?after=SEQ&limit=N` (bearer token) | [`audit`] |
 //! | `GET /v1/oracle` | [`oracle`] |
 //! | `/v1/admin/*` (bearer token) | [`admin`] |
 //! | `GET /v1/health`, `GET /v1/ready` | [`health`] |
 //! | `GET /metrics` | [`metrics`] |
 //! | `GET /v1/openapi.json` | [`openapi`] |
+//!
+//! [`layers`] holds what wraps them all: body reading under a deadline, JSON bodies for every
+//! error, bounded request metrics, the access log and CORS.
 
 pub mod admin;
 pub mod attestations;
 pub mod audit;
 pub mod cosign;
 pub mod health;
+pub mod layers;
 pub mod metrics;
 pub mod openapi;
 pub mod oracle;
@@ -25,16 +29,15 @@ pub mod risk;
 pub mod screen;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{BoxError, Router};
-use tollgate_sdk::Address;
+use tollgate_sdk::{Address, FriendlyFlags, Network};
 use tower::ServiceBuilder;
 
 use crate::audit::AuditLog;
@@ -85,12 +88,64 @@ pub struct Path<T>(pub T);
 
 /// Parses an address from request text, as a 400 on failure.
 pub fn parse_address(text: &str) -> Result<Address, Error> {
-    text.trim()
-        .parse()
-        .map_err(|err: tollgate_sdk::Error| Error::InvalidAddress(err.to_string()))
+    parse_address_on(text, None)
+}
+
+/// Parses an address meant for `network`: a user-friendly address flagged testnet-only is
+/// refused for mainnet (a wallet that shows it would warn its user; so does the node).
+pub fn parse_address_on(text: &str, network: Option<Network>) -> Result<Address, Error> {
+    let text = text.trim();
+    let invalid = |err: tollgate_sdk::Error| Error::InvalidAddress(err.to_string());
+    if text.contains(':') {
+        return Address::from_raw(text).map_err(invalid);
+    }
+    let (address, flags) = Address::from_friendly(text).map_err(invalid)?;
+    if flags.testnet && network == Some(Network::MAINNET) {
+        return Err(Error::InvalidAddress(
+            "a testnet-only address (kQ…/0Q…) cannot be used on mainnet".into(),
+        ));
+    }
+    Ok(address)
+}
+
+/// An address in the forms wallets and explorers show, beside the raw one.
+///
+/// The node cannot know whether an address is a wallet or a contract, so it gives both
+/// user-friendly forms: `bounceable` (`EQ…`, for contracts: a transfer to a missing contract
+/// bounces back) and `non_bounceable` (`UQ…`, for wallets, including ones not deployed yet).
+/// For testnet they carry the testnet-only flag (`kQ…`, `0Q…`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AddressForms {
+    /// `workchain:hex`.
+    pub raw: String,
+    /// Base64url, bounceable.
+    pub bounceable: String,
+    /// Base64url, non-bounceable.
+    pub non_bounceable: String,
+}
+
+impl AddressForms {
+    /// The forms of `address` for `network` (testnet-only flag on testnet).
+    pub fn new(address: &Address, network: Network) -> Self {
+        let testnet = network == Network::TESTNET;
+        let form = |bounceable| {
+            address.to_friendly(FriendlyFlags {
+                bounceable,
+                testnet,
+            })
+        };
+        AddressForms {
+            raw: address.to_raw(),
+            bounceable: form(true),
+            non_bounceable: form(false),
+        }
+    }
 }
 
 /// The API with its hardening layers.
+///
+/// Probes (`/v1/health`, `/v1/ready`, `/metrics`) sit outside the concurrency cap, so a
+/// saturated or attacked API never makes a load balancer think the node is dead.
 pub fn app(state: SharedState) -> Router {
     let config = state.config.clone();
     let admin_routes = Router::new()
@@ -104,6 +159,8 @@ pub fn app(state: SharedState) -> Router {
             "/v1/admin/overrides/{*address}",
             delete(admin::remove_override),
         )
+        // The log names every subject screened and every verifier: not for the public.
+        .route("/v1/audit", get(audit::list))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_token,
@@ -113,20 +170,23 @@ pub fn app(state: SharedState) -> Router {
         .route("/v1/screen", post(screen::screen))
         .route("/v1/attestations", post(attestations::attest))
         .route("/v1/attestations/cosign", post(cosign::cosign))
-        .route("/v1/audit", get(audit::list))
         .route("/v1/oracle", get(oracle::info))
+        .route("/v1/openapi.json", get(openapi::document))
         .merge(admin_routes)
+        .with_state(state.clone());
+    let probes = Router::new()
         .route("/v1/health", get(health::health))
         .route("/v1/ready", get(health::ready))
-        .route("/v1/openapi.json", get(openapi::document))
         .route("/metrics", get(metrics::render))
-        .fallback(|| async { Error::NotFound })
         .with_state(state);
-    harden(routes, &config)
+    layers::outer(harden(routes, &config).merge(probes), &config)
 }
 
-/// Wraps routes in the node's protections: a body limit (413), a concurrency cap that sheds
-/// excess load with 503 instead of queueing it, a per-request timeout (503), and request metrics.
+/// Wraps routes in the node's per-request protections: the body is read first, under a
+/// deadline and the size limit (408, 413 — a declared oversize `Content-Length` is refused
+/// before any byte of the body is read); only then does the request take one of the
+/// `max_concurrency` permits, shedding excess load with 503 instead of queueing it; the handler
+/// runs under the request timeout (503).
 pub fn harden(routes: Router, config: &Config) -> Router {
     // One semaphore for the whole API (a per-route limit would multiply the cap by the routes).
     let permits = Arc::new(tokio::sync::Semaphore::new(config.max_concurrency));
@@ -141,7 +201,10 @@ pub fn harden(routes: Router, config: &Config) -> Router {
                 .timeout(config.request_timeout()),
         )
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(middleware::from_fn(track))
+        .layer(middleware::from_fn_with_state(
+            layers::BodyLimits::from(config),
+            layers::read_body,
+        ))
 }
 
 /// Turns the layers' errors into JSON 503s.
@@ -168,24 +231,6 @@ async fn overload_response(err: BoxError) -> Response {
             "internal error",
         )
     }
-}
-
-/// Counts requests and their latency per route and status.
-async fn track(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let path = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = request.method().to_string();
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("path", path), ("status", status)];
-    ::metrics::counter!("tollgate_http_requests_total", &labels).increment(1);
-    ::metrics::histogram!("tollgate_http_request_seconds", &labels[..2])
-        .record(started.elapsed().as_secs_f64());
-    response
 }
 
 impl IntoResponse for crate::ingest::Summary {

@@ -58,7 +58,8 @@ fn body(schema: &str) -> Value {
 }
 
 fn build() -> Value {
-    let address_param = json!([{ "name": "address", "in": "path", "required": true, "schema": { "type": "string" }, "description": "Raw `wc:hex` or user-friendly address" }]);
+    let address_param = json!([{ "name": "address", "in": "path", "required": true, "schema": { "type": "string" }, "description": "Raw `wc:hex` or user-friendly address" },
+        { "name": "network", "in": "query", "schema": { "type": "string", "default": "mainnet" }, "description": "mainnet or testnet: the friendly forms shown; testnet-only addresses are refused for mainnet" }]);
     let admin = json!([{ "bearer": [] }]);
     json!({
         "openapi": "3.1.0",
@@ -72,12 +73,12 @@ fn build() -> Value {
                 "responses": with_errors(json!({ "200": ok("Signed") }), &["400", "413", "422", "503"]) } },
             "/v1/attestations/cosign": { "post": { "summary": "Co-sign a proposed attestation if its bounds hold for this node", "requestBody": body("CosignRequest"),
                 "responses": with_errors(json!({ "200": ok("Signed") }), &["400", "409", "413", "422", "503"]) } },
-            "/v1/audit": { "get": { "summary": "The hash-chained audit log, in order",
+            "/v1/audit": { "get": { "summary": "The hash-chained audit log, in order (admin token: it names every subject and verifier)", "security": admin,
                 "parameters": [
                     { "name": "after", "in": "query", "schema": { "type": "integer", "minimum": 0 }, "description": "Entries with seq greater than this" },
                     { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }
                 ],
-                "responses": with_errors(json!({ "200": ok("AuditPage") }), &["422", "503"]) } },
+                "responses": with_errors(json!({ "200": ok("AuditPage") }), &["401", "422", "503"]) } },
             "/v1/oracle": { "get": { "summary": "Public key, signer index, epoch and signing policy", "responses": { "200": ok("OracleInfo") } } },
             "/v1/admin/ingest": { "post": { "summary": "Ingest a label list", "security": admin, "requestBody": body("IngestRequest"),
                 "responses": with_errors(json!({ "200": ok("IngestSummary") }), &["400", "401", "413", "422"]) } },
@@ -108,7 +109,8 @@ fn build() -> Value {
                     "categories": { "type": "array", "items": { "type": "string" } }, "severity": { "type": "integer" },
                     "name": { "type": "string" }, "since": { "type": "integer" }, "counted": { "type": "boolean" } } },
                 "Assessment": { "type": "object", "properties": {
-                    "address": { "type": "string", "description": "raw wc:hex" }, "score": { "type": "integer", "minimum": 0, "maximum": 100 },
+                    "address": { "type": "string", "description": "raw wc:hex" },
+                    "address_forms": { "$ref": "#/components/schemas/AddressForms", "description": "in /v1/risk and /v1/screen answers, not in judgements embedded in signatures" }, "score": { "type": "integer", "minimum": 0, "maximum": 100 },
                     "level": { "$ref": "#/components/schemas/Level" }, "categories": { "type": "array", "items": { "type": "string" } },
                     "categories_mask": { "type": "integer" }, "evidence": { "type": "array", "items": { "$ref": "#/components/schemas/Evidence" } },
                     "policy_version": { "type": "string" } } },
@@ -127,7 +129,10 @@ fn build() -> Value {
                 "Signed": { "type": "object", "properties": {
                     "attestation": { "$ref": "#/components/schemas/Attestation" }, "boc": { "type": "string" }, "hash": { "type": "string" },
                     "signature": { "type": "string" }, "signer_index": { "type": "integer" }, "public_key": { "type": "string" },
+                    "subject_forms": { "$ref": "#/components/schemas/AddressForms" }, "verifier_forms": { "$ref": "#/components/schemas/AddressForms" },
                     "audit_seq": { "type": "integer" }, "judgement": { "$ref": "#/components/schemas/Assessment" } } },
+                "AddressForms": { "type": "object", "description": "raw, and both user-friendly forms (testnet-flagged on testnet): bounceable for contracts, non-bounceable for wallets", "properties": {
+                    "raw": { "type": "string" }, "bounceable": { "type": "string" }, "non_bounceable": { "type": "string" } } },
                 "AuditPage": { "type": "object", "properties": { "entries": { "type": "array", "items": { "type": "object" } }, "next_after": { "type": ["integer", "null"] } } },
                 "OracleInfo": { "type": "object", "properties": {
                     "public_key": { "type": "string" }, "signer_index": { "type": "integer" }, "epoch": { "type": "integer" },

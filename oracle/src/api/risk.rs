@@ -1,19 +1,60 @@
-//! `GET /v1/risk/{address}`: the node's judgement of one address.
+//! `GET /v1/risk/{address}?network=`: the node's judgement of one address.
 
 use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use tollgate_sdk::Network;
 
-use super::{parse_address, Path, SharedState};
+use super::{parse_address_on, AddressForms, Path, Query, SharedState};
+use crate::config::parse_network;
 use crate::error::Result;
 use crate::risk::Assessment;
+
+/// Query parameters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskQuery {
+    /// `mainnet` (default) or `testnet`: which user-friendly forms to show, and whether a
+    /// testnet-only address is acceptable.
+    pub network: Option<String>,
+}
+
+/// A judgement with the address in every form.
+#[derive(Debug, Serialize)]
+pub struct Judged {
+    /// The judgement (its `address` is raw).
+    #[serde(flatten)]
+    pub assessment: Assessment,
+    /// The address as raw, bounceable and non-bounceable text.
+    pub address_forms: AddressForms,
+}
+
+impl Judged {
+    /// A judgement shown for `network`.
+    pub fn new(assessment: Assessment, network: Network) -> Self {
+        let address_forms = AddressForms::new(&assessment.address, network);
+        Judged {
+            assessment,
+            address_forms,
+        }
+    }
+}
+
+/// The network a query names, mainnet when absent.
+pub(crate) fn query_network(name: Option<&str>) -> Result<Network> {
+    name.map_or(Ok(Network::MAINNET), parse_network)
+}
 
 /// Score, level, categories and evidence of an address: raw, or user-friendly in either base64
 /// alphabet (the route takes the rest of the path, so a `/` of standard base64 may stay as is).
 pub async fn get_risk(
     State(state): State<SharedState>,
     Path(address): Path<String>,
-) -> Result<axum::Json<Assessment>> {
-    let address = parse_address(&address)?;
-    Ok(axum::Json(
+    Query(query): Query<RiskQuery>,
+) -> Result<axum::Json<Judged>> {
+    let network = query_network(query.network.as_deref())?;
+    let address = parse_address_on(&address, Some(network))?;
+    Ok(axum::Json(Judged::new(
         state.engine.assess(&address, crate::unix_now())?,
-    ))
+        network,
+    )))
 }

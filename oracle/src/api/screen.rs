@@ -3,9 +3,9 @@
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use super::{Json, SharedState};
+use super::risk::{query_network, Judged};
+use super::{parse_address_on, Json, SharedState};
 use crate::error::{Error, Result};
-use crate::risk::Assessment;
 
 /// Most addresses one request may screen.
 pub const MAX_ADDRESSES: usize = 1000;
@@ -16,13 +16,17 @@ pub const MAX_ADDRESSES: usize = 1000;
 pub struct ScreenRequest {
     /// Addresses, raw or user-friendly.
     pub addresses: Vec<String>,
+    /// `mainnet` (default) or `testnet`: the forms shown, and whether testnet-only addresses
+    /// are acceptable.
+    #[serde(default)]
+    pub network: Option<String>,
 }
 
 /// The response body: one judgement per address, in request order.
 #[derive(Debug, Serialize)]
 pub struct ScreenResponse {
     /// Judgements in request order.
-    pub results: Vec<Assessment>,
+    pub results: Vec<Judged>,
 }
 
 /// Screens a batch. Any invalid address fails the whole request with its index, so a client
@@ -37,13 +41,17 @@ pub async fn screen(
             request.addresses.len()
         )));
     }
+    let network = query_network(request.network.as_deref())?;
     let addresses = request
         .addresses
         .iter()
         .enumerate()
         .map(|(index, text)| {
-            text.trim().parse().map_err(|err: tollgate_sdk::Error| {
-                Error::InvalidAddress(format!("addresses[{index}]: {err}"))
+            parse_address_on(text, Some(network)).map_err(|err| match err {
+                Error::InvalidAddress(reason) => {
+                    Error::InvalidAddress(format!("addresses[{index}]: {reason}"))
+                }
+                other => other,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -53,7 +61,11 @@ pub async fn screen(
     let results = tokio::task::spawn_blocking(move || {
         addresses
             .iter()
-            .map(|a| engine.assess(a, now))
+            .map(|a| {
+                engine
+                    .assess(a, now)
+                    .map(|judged| Judged::new(judged, network))
+            })
             .collect::<Result<Vec<_>>>()
     })
     .await

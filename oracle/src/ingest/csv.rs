@@ -6,14 +6,18 @@
 //! 0:83df…,scam,chain-analysis-2026-10,"Fake airdrop, collector"
 //! ```
 //!
-//! - `address`: raw `wc:hex` or user-friendly;
-//! - `category`: a SPEC.md §3 name (`sanctions`, `scam`, `exchange`, …), or `none` for a known
-//!   entity without a category;
-//! - `source`: who says so (free text without commas; no NUL);
-//! - `name`: the rest of the line (may contain commas; surrounding double quotes are removed).
+//! Read with the `csv` crate, so it is CSV as spreadsheets write it: quoted fields (with `""`
+//! for a quote and line breaks inside quotes), CRLF or LF line ends, a UTF-8 byte-order mark.
 //!
-//! An optional header line starting with `address,`, blank lines and lines starting with `#`
-//! are skipped.
+//! - `address`: raw `wc:hex` or user-friendly;
+//! - `category`: a SPEC.md §3 name (`sanctions`, `scam`, `exchange`, …), or `none` (or empty)
+//!   for a known entity without a category;
+//! - `source`: who says so (non-empty; no NUL);
+//! - `name`: the fourth field, quoted when it holds a comma; for lists written by hand before
+//!   the node read real CSV, unquoted fields after the fourth are joined back with commas.
+//!
+//! An optional header record starting with `address`, blank lines and lines starting with `#`
+//! are skipped. Fields are trimmed.
 
 use std::path::Path;
 
@@ -25,12 +29,31 @@ use crate::error::{Error, Result};
 /// Parses CSV text; `file` names it in refusals.
 pub fn parse(file: &str, text: &str) -> Parsed {
     let mut parsed = Parsed::default();
-    for (index, raw) in text.lines().enumerate() {
-        let line = index + 1;
-        let trimmed = raw.trim();
-        if trimmed.is_empty()
-            || trimmed.starts_with('#')
-            || (line == 1 && trimmed.starts_with("address,"))
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(::csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut first = true;
+    for result in reader.records() {
+        let is_first = std::mem::replace(&mut first, false);
+        let record = match result {
+            Ok(record) => record,
+            Err(err) => {
+                let line = err.position().map_or(0, |p| line_at(text, p.byte()));
+                parsed.refused.push(Refusal {
+                    file: file.into(),
+                    line,
+                    reason: format!("not CSV: {}", err.kind_text()),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| line_at(text, p.byte()));
+        // Comments by hand: the reader's own comment support stops counting lines.
+        if record.iter().all(str::is_empty)
+            || record.get(0).is_some_and(|field| field.starts_with('#'))
+            || (is_first && record.get(0) == Some("address"))
         {
             continue;
         }
@@ -39,28 +62,22 @@ pub fn parse(file: &str, text: &str) -> Parsed {
             line,
             reason,
         };
-        let mut fields = trimmed.splitn(4, ',');
         let (Some(address), Some(category), Some(source)) =
-            (fields.next(), fields.next(), fields.next())
+            (record.get(0), record.get(1), record.get(2))
         else {
             parsed
                 .refused
                 .push(refuse("expected address,category,source,name".into()));
             continue;
         };
-        let name = fields.next().unwrap_or("").trim();
-        let name = name
-            .strip_prefix('"')
-            .and_then(|n| n.strip_suffix('"'))
-            .unwrap_or(name);
-        let address: Address = match address.trim().parse() {
+        let name = record.iter().skip(3).collect::<Vec<_>>().join(",");
+        let address: Address = match address.parse() {
             Ok(address) => address,
             Err(err) => {
                 parsed.refused.push(refuse(err.to_string()));
                 continue;
             }
         };
-        let category = category.trim();
         let categories = match category {
             "none" | "" => Categories::NONE,
             other => match Categories::from_name(other) {
@@ -74,7 +91,6 @@ pub fn parse(file: &str, text: &str) -> Parsed {
                 }
             },
         };
-        let source = source.trim();
         if source.is_empty() || source.contains('\0') {
             parsed
                 .refused
@@ -87,10 +103,37 @@ pub fn parse(file: &str, text: &str) -> Parsed {
             address,
             categories,
             source: source.into(),
-            name: name.into(),
+            name,
         });
     }
     parsed
+}
+
+/// The 1-based line of a byte offset. The reader's own line count skips blank lines and
+/// line breaks inside quotes, so refusals would point at the wrong line.
+fn line_at(text: &str, byte: u64) -> usize {
+    let bytes = text.as_bytes();
+    let mut end = usize::try_from(byte).map_or(bytes.len(), |b| b.min(bytes.len()));
+    // A record's offset is where the previous one ended: skip the line breaks (and blank
+    // lines) between them, so the count lands on the record's first line.
+    while end < bytes.len() && matches!(bytes[end], b'\r' | b'\n') {
+        end += 1;
+    }
+    1 + bytes[..end].iter().filter(|&&b| b == b'\n').count()
+}
+
+/// A short description of a CSV error (without the crate's position prefix).
+trait KindText {
+    fn kind_text(&self) -> String;
+}
+
+impl KindText for ::csv::Error {
+    fn kind_text(&self) -> String {
+        match self.kind() {
+            ::csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".into(),
+            _ => self.to_string(),
+        }
+    }
 }
 
 /// Parses a CSV file.
@@ -126,5 +169,24 @@ mod tests {
             vec![5, 6, 7]
         );
         assert!(parsed.refused[1].reason.contains("unknown category"));
+    }
+
+    #[test]
+    fn reads_quotes_bom_and_crlf_as_csv() {
+        let text = "\u{feff}address,category,source,name\r\n\
+            EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs,scam,\"team, west\",\"say \"\"hi\"\"\"\r\n\
+            0:1111111111111111111111111111111111111111111111111111111111111111,none,team,\"two\nlines\"\r\n\
+            0:2222222222222222222222222222222222222222222222222222222222222222,mixer,team,a,b\r\n";
+        let parsed = parse("in.csv", text);
+        assert!(parsed.refused.is_empty(), "{:?}", parsed.refused);
+        let rows = &parsed.rows;
+        assert_eq!(rows.len(), 3, "the BOM'd header is skipped");
+        assert_eq!(
+            (rows[0].source.as_str(), rows[0].name.as_str()),
+            ("team, west", "say \"hi\"")
+        );
+        assert_eq!(rows[1].name, "two\nlines");
+        assert_eq!(rows[2].name, "a,b", "unquoted commas in the name are kept");
+        assert_eq!(rows[2].line, 5, "lines count the one inside quotes");
     }
 }

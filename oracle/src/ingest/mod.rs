@@ -25,6 +25,13 @@ use tollgate_sdk::{Address, Categories};
 use crate::error::{Error, Result};
 use crate::store::{Label, PutOutcome, Store};
 
+/// Longest label name stored, in characters. Every label's name is copied into each judgement
+/// of its address, and so into the audit log: text is bounded where it enters.
+pub const MAX_NAME_CHARS: usize = 256;
+
+/// Longest label source, in characters (see [`MAX_NAME_CHARS`]).
+pub const MAX_SOURCE_CHARS: usize = 128;
+
 /// Inputs above this many rows get a progress bar (when ingesting from a terminal).
 pub const PROGRESS_THRESHOLD: usize = 5_000;
 
@@ -212,6 +219,15 @@ pub fn apply(
     };
     let mut seen: HashMap<(Address, String, u32), (String, usize)> = HashMap::new();
     for row in parsed.rows {
+        if let Some(reason) = overlong_text(&row) {
+            summary.refused.push(Refusal {
+                file: row.file,
+                line: row.line,
+                reason,
+            });
+            progress.inc(1);
+            continue;
+        }
         let names = row.categories.names();
         if names.is_empty() {
             *summary.per_category.entry("none".into()).or_default() += 1;
@@ -257,6 +273,17 @@ pub fn apply(
     }
     store.flush()?;
     Ok(summary)
+}
+
+/// Why a row's text is refused, if it is longer than the store keeps.
+fn overlong_text(row: &Row) -> Option<String> {
+    if row.source.chars().count() > MAX_SOURCE_CHARS {
+        Some(format!("source longer than {MAX_SOURCE_CHARS} characters"))
+    } else if row.name.chars().count() > MAX_NAME_CHARS {
+        Some(format!("name longer than {MAX_NAME_CHARS} characters"))
+    } else {
+        None
+    }
 }
 
 /// Metadata key of the labels generation, bumped by every ingestion that changes labels.
