@@ -50,6 +50,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Move an audit log kept in sled (a store of the node before audit format 1) into the
+    /// audit files. The node also does this on its first start with such a store.
+    MigrateAudit {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -73,8 +79,16 @@ enum IngestFormat {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain and every signature; report the first broken link.
+    /// Check the audit log: every frame, hash link, attestation and signature, and the signed
+    /// anchor; then every record of the store (when no node holds it). Exit code 2 on any
+    /// damage, naming the first.
     Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Accept the audit log as it is: verify it and sign a new anchor for its head with this
+    /// node's key (after a key rotation, or when a checked log was moved in without its anchor).
+    Reanchor {
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -83,21 +97,29 @@ enum AuditCommand {
 /// Where the store is.
 #[derive(clap::Args)]
 struct StoreArgs {
-    /// TOML configuration file (its data_dir is used).
+    /// TOML configuration file (its data_dir and key_file are used).
     #[arg(long, env = "TOLLGATE_CONFIG")]
     config: Option<PathBuf>,
     /// Data directory [default: ./tollgate-data].
     #[arg(long, env = "TOLLGATE_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Signing key file (for the anchor) [default: TOLLGATE_SIGNING_KEY, else the development key].
+    #[arg(long, env = "TOLLGATE_KEY_FILE")]
+    key_file: Option<PathBuf>,
 }
 
 impl StoreArgs {
-    fn open(&self) -> anyhow::Result<SledStore> {
-        let config = Config::load(&ConfigArgs {
+    fn config(&self) -> anyhow::Result<Config> {
+        Ok(Config::load(&ConfigArgs {
             config: self.config.clone(),
             data_dir: self.data_dir.clone(),
+            key_file: self.key_file.clone(),
             ..Default::default()
-        })?;
+        })?)
+    }
+
+    fn open(&self) -> anyhow::Result<SledStore> {
+        let config = self.config()?;
         let path = config.store_path();
         SledStore::open(&path).with_context(|| {
             format!(
@@ -154,24 +176,73 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Audit {
             command: AuditCommand::Verify { store },
+        } => verify(&store.config()?),
+        Command::Audit {
+            command: AuditCommand::Reanchor { store },
         } => {
-            let store = store.open()?;
-            match audit::verify_chain(&store) {
-                Ok(report) => {
-                    println!(
-                        "audit log OK: {} entries, head {}",
-                        report.entries, report.head
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(tollgate_oracle::Error::AuditBroken { seq, reason }) => {
-                    println!("audit log BROKEN at seq {seq}: {reason}");
-                    Ok(ExitCode::from(2))
-                }
-                Err(err) => Err(err.into()),
+            let config = store.config()?;
+            let key = signer::Signer::load(&config)?;
+            let report = audit::reanchor(&audit::dir_in(&config.data_dir), &key.anchor_key())?;
+            println!(
+                "audit log anchored: {} entries, head {}, key {}",
+                report.entries, report.head, report.anchor_key
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::MigrateAudit { store } => {
+            let config = store.config()?;
+            let opened = store.open()?;
+            let key = signer::Signer::load(&config)?;
+            match audit::migrate::from_sled(&opened, &audit::dir_in(&config.data_dir), &key.anchor_key())? {
+                Some(done) => println!("migrated {} audit entries into {}", done.entries, audit::dir_in(&config.data_dir).display()),
+                None => println!("nothing to migrate: the store holds no sled audit log"),
             }
+            Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `audit verify`: the audit files, then the store's records. Exit code 2 on damage.
+fn verify(config: &Config) -> anyhow::Result<ExitCode> {
+    let dir = audit::dir_in(&config.data_dir);
+    let mut damaged = false;
+    match audit::verify_dir(&dir, None) {
+        Ok(report) => {
+            println!(
+                "audit log OK: {} entries, head {}, anchored {} by key {}",
+                report.entries, report.head, report.anchored, report.anchor_key
+            );
+            if report.torn_bytes > 0 {
+                println!(
+                    "note: {} bytes of a torn last record (a commit that crashed before it was answered); the node cuts them at start",
+                    report.torn_bytes
+                );
+            }
+        }
+        Err(tollgate_oracle::Error::AuditBroken { seq, reason }) => {
+            println!("audit log BROKEN at seq {seq}: {reason}");
+            damaged = true;
+        }
+        Err(err) => {
+            println!("audit log BROKEN: {err}");
+            damaged = true;
+        }
+    }
+    match SledStore::open(&config.store_path()) {
+        Ok(store) => match store.legacy_audit() {
+            Ok(old) if !old.is_empty() => println!(
+                "store OK; it still holds an old (sled) audit log of {} entries: run `tollgate-oracle migrate-audit` (or start the node)",
+                old.len()
+            ),
+            _ => println!("store OK: every record checked"),
+        },
+        Err(err @ (tollgate_oracle::Error::Corrupt(_) | tollgate_oracle::Error::AnchorMismatch(_))) => {
+            println!("store BROKEN: {err}");
+            damaged = true;
+        }
+        Err(err) => println!("store not checked ({err}; is a node running on it?)"),
+    }
+    Ok(if damaged { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
 fn serve(config: Config) -> anyhow::Result<ExitCode> {

@@ -6,7 +6,7 @@ use tollgate_sdk::api::SignedAttestation;
 use tollgate_sdk::{Address, Attestation, Categories, Network};
 
 use super::{parse_address, Json, SharedState};
-use crate::audit::AuditRecord;
+use crate::audit::{AuditRecord, JudgementRecord, Kind, Permit};
 use crate::config::parse_network;
 use crate::error::{Error, Result};
 use crate::risk::Assessment;
@@ -75,20 +75,21 @@ pub(crate) fn check_verifier(state: &SharedState, verifier: &Address) -> Result<
     Ok(())
 }
 
-/// Refuses early when the audit log cannot record: nothing is signed that is not recorded.
-pub(crate) fn check_can_sign(state: &SharedState) -> Result<()> {
-    if state.audit.is_healthy() {
-        Ok(())
-    } else {
-        Err(Error::AuditUnavailable("audit log failed earlier".into()))
+/// Refuses early when the audit log cannot record or the store is damaged: nothing is signed
+/// that is not recorded, or from state the node cannot prove intact. The permit counts the
+/// request as in flight (the audit committer waits for in-flight requests to fill a batch).
+pub(crate) fn check_can_sign(state: &SharedState) -> Result<Permit> {
+    if !state.store.is_intact() {
+        return Err(Error::Corrupt("a store record failed its check".into()));
     }
+    state.audit.permit()
 }
 
 /// Signs, appends to the audit log, and waits until the entry is durable.
 pub(crate) async fn sign_and_record(
     state: &SharedState,
-    kind: &str,
-    request: serde_json::Value,
+    kind: Kind,
+    ttl_requested: Option<u32>,
     attestation: Attestation,
     judgement: Assessment,
 ) -> Result<Signed> {
@@ -96,28 +97,22 @@ pub(crate) async fn sign_and_record(
     let encoded = attestation.encode()?;
     let hash = encoded.hash;
     let boc = encoded.to_boc_base64()?;
-    let signature = hex::encode(state.signer.sign(&encoded).to_bytes());
-    let public_key = state.signer.public_key_hex();
+    let signature = state.signer.sign(&encoded).to_bytes();
     let record = AuditRecord {
-        kind: kind.into(),
-        request,
+        kind,
+        ttl_requested,
         attestation,
-        boc: boc.clone(),
-        hash: hex::encode(hash),
-        judgement: serde_json::to_value(&judgement)
-            .map_err(|err| Error::Store(format!("judgement: {err}")))?,
-        policy_version: format!(
-            "{};labels-{}",
-            judgement.policy_version,
-            crate::ingest::labels_generation(state.store.as_ref())?
-        ),
+        judgement: JudgementRecord::of(&judgement),
+        // The label set's content digest: names exactly the labels this judgement read.
+        policy_version: format!("{};{}", judgement.policy_version, judgement.labels_version),
         signer_index: state.signer.index,
-        public_key: public_key.clone(),
-        signature: signature.clone(),
+        public_key: state.signer.public_key().to_bytes(),
+        signature,
     };
+    let (signature, public_key) = (hex::encode(signature), state.signer.public_key_hex());
     // The response exists only after this resolves, i.e. after the entry's flush.
     let audit_seq = state.audit.append(record).await?;
-    ::metrics::counter!("tollgate_signatures_total", "kind" => kind.to_string()).increment(1);
+    ::metrics::counter!("tollgate_signatures_total", "kind" => kind.name()).increment(1);
     Ok(Signed {
         signed: SignedAttestation {
             attestation,
@@ -156,7 +151,7 @@ pub async fn attest(
             ),
         });
     }
-    check_can_sign(&state)?;
+    let _permit = check_can_sign(&state)?;
     let now = crate::unix_now();
     let issued_at = u32::try_from(now).map_err(|_| Error::Store("clock beyond 2106".into()))?;
     let judgement = state.engine.assess(&subject, now)?;
@@ -171,8 +166,7 @@ pub async fn attest(
         epoch: state.signer.epoch,
         nonce: state.nonces.next()?,
     };
-    let request = serde_json::to_value(&request).unwrap_or_default();
     Ok(axum::Json(
-        sign_and_record(&state, "attest", request, attestation, judgement).await?,
+        sign_and_record(&state, Kind::Attest, request.ttl_secs, attestation, judgement).await?,
     ))
 }
