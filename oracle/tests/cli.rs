@@ -134,13 +134,23 @@ async fn audit_verify_reports_the_first_broken_link() {
     assert!(output.status.success(), "{}", text(&output));
     assert!(text(&output).contains("OK: 3 entries"), "{}", text(&output));
     {
-        let store = SledStore::open(&dir.path().join("store")).unwrap();
-        let (_, bytes) = store.audit_after(Some(0), 1).unwrap().remove(0);
-        let tampered = String::from_utf8(bytes)
-            .unwrap()
-            .replace("\"risk\":85", "\"risk\":5");
-        store.audit_write(&[(1, tampered.into_bytes())]).unwrap();
-        store.flush().unwrap();
+        // Lower entry 1's risk and re-frame it with a valid checksum: only the signature shows it.
+        use tollgate_oracle::audit::{format, log};
+        let path = log::log_path(&dir.path().join("audit"));
+        let mut entries = Vec::new();
+        log::scan(&path, None, |entry, _| {
+            entries.push(entry.clone());
+            Ok(())
+        })
+        .unwrap();
+        entries[1].record.attestation.risk = 5;
+        let mut bytes = format::FILE_HEADER.to_vec();
+        for entry in &entries {
+            let mut payload = Vec::new();
+            entry.encode(&mut payload);
+            format::frame(&payload, &mut bytes);
+        }
+        std::fs::write(&path, bytes).unwrap();
     }
     let output = run(&["audit", "verify", "--data-dir", data]);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
@@ -157,7 +167,7 @@ fn the_node_refuses_a_store_that_lost_its_data_without_panicking() {
     let store_path = dir.path().join("store");
     {
         let store = SledStore::open(&store_path).unwrap();
-        store.reserve_nonces(10).unwrap();
+        store.raise_nonce_mark(10).unwrap();
     }
     // Overwrite the store's files with garbage: sled would open it as empty.
     for entry in std::fs::read_dir(&store_path).unwrap() {
