@@ -149,9 +149,7 @@ impl Error {
             | Error::AnchorInvalid(_)
             | Error::AnchorMismatch(_)
             | Error::AuditUnavailable(_)
-            | Error::AuditBroken { .. } => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-            }
+            | Error::AuditBroken { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             // Anything else is our fault.
             Error::Key(_) | Error::Config(_) | Error::Ingest(_) | Error::Io(_) | Error::Sdk(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

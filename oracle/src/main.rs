@@ -193,8 +193,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = store.config()?;
             let opened = store.open()?;
             let key = signer::Signer::load(&config)?;
-            match audit::migrate::from_sled(&opened, &audit::dir_in(&config.data_dir), &key.anchor_key())? {
-                Some(done) => println!("migrated {} audit entries into {}", done.entries, audit::dir_in(&config.data_dir).display()),
+            match audit::migrate::from_sled(
+                &opened,
+                &audit::dir_in(&config.data_dir),
+                &key.anchor_key(),
+            )? {
+                Some(done) => println!(
+                    "migrated {} audit entries into {}",
+                    done.entries,
+                    audit::dir_in(&config.data_dir).display()
+                ),
                 None => println!("nothing to migrate: the store holds no sled audit log"),
             }
             Ok(ExitCode::SUCCESS)
@@ -242,7 +250,11 @@ fn verify(config: &Config) -> anyhow::Result<ExitCode> {
         }
         Err(err) => println!("store not checked ({err}; is a node running on it?)"),
     }
-    Ok(if damaged { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if damaged {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn serve(config: Config) -> anyhow::Result<ExitCode> {

@@ -46,7 +46,11 @@ impl Node {
         if let KeyOrigin::Development(path) = &signer.origin {
             warn_development_key(path);
         }
-        audit::migrate::from_sled(&store, &audit::dir_in(&config.data_dir), &signer.anchor_key())?;
+        audit::migrate::from_sled(
+            &store,
+            &audit::dir_in(&config.data_dir),
+            &signer.anchor_key(),
+        )?;
         Node::with_store(config, Arc::new(store), signer)
     }
 
@@ -62,7 +66,9 @@ impl Node {
             );
         }
         let audit_dir = audit::dir_in(&config.data_dir);
-        if store.meta_get(AUDIT_FILES_MARKER)?.is_some() && !audit_dir.join(audit::log::LOG_FILE).exists() {
+        if store.meta_get(AUDIT_FILES_MARKER)?.is_some()
+            && !audit_dir.join(audit::log::LOG_FILE).exists()
+        {
             return Err(Error::AnchorMismatch(format!(
                 "the store has kept its audit log in {} but the log is gone: restore the audit directory from a backup; do not sign from this data dir until then",
                 audit_dir.display()
@@ -122,10 +128,9 @@ impl Node {
 /// Opens the data dir's store; the error names the path and what may be wrong.
 pub fn open_store(config: &Config) -> Result<SledStore> {
     SledStore::open(&config.store_path()).map_err(|err| match err {
-        Error::Corrupt(what) => Error::Corrupt(format!(
-            "{}: {what}",
-            config.store_path().display()
-        )),
+        Error::Corrupt(what) => {
+            Error::Corrupt(format!("{}: {what}", config.store_path().display()))
+        }
         other => Error::Store(format!(
             "cannot open {} ({other}); is another node or command using this data dir?",
             config.store_path().display()

@@ -143,7 +143,11 @@ mod tests {
         assert!(first.iter().all(|n| second_of(*n) <= now));
         let mut sorted = first.clone();
         sorted.dedup();
-        assert_eq!(sorted.len(), first.len(), "strictly increasing within a process");
+        assert_eq!(
+            sorted.len(),
+            first.len(),
+            "strictly increasing within a process"
+        );
         assert!(first.windows(2).all(|w| w[0] < w[1]));
         let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
         let allocator = NonceAllocator::open(store).unwrap();

@@ -272,6 +272,7 @@ const LABELS_VERSION_KEY: &[u8] = b"";
 
 /// Contents of the guard file.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Guard {
     /// 2 (format 1 guards had only `nonce_hwm`).
     #[serde(default)]
@@ -350,9 +351,9 @@ impl SledStore {
         // sled may panic on some forms of corruption; report it as a store error instead.
         let opened = std::panic::catch_unwind(|| sled::Config::new().path(path).open());
         let db = match opened {
-            Ok(db) => db.map_err(|err| {
-                Error::Corrupt(format!("sled cannot open the store: {err}"))
-            })?,
+            Ok(db) => {
+                db.map_err(|err| Error::Corrupt(format!("sled cannot open the store: {err}")))?
+            }
             Err(_) => {
                 return Err(Error::Corrupt(
                     "the store is corrupt (sled could not recover it)".into(),
@@ -404,12 +405,11 @@ impl SledStore {
 
     fn meta_u64(&self, name: &str) -> Result<u64> {
         match self.get(&self.meta, "meta", name.as_bytes())? {
-            Some(bytes) => Ok(u64::from_le_bytes(
-                bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| corrupt("meta", name.as_bytes(), "not a u64"))?,
-            )),
+            Some(bytes) => {
+                Ok(u64::from_le_bytes(bytes.as_slice().try_into().map_err(
+                    |_| corrupt("meta", name.as_bytes(), "not a u64"),
+                )?))
+            }
             None => Ok(0),
         }
     }
@@ -483,6 +483,17 @@ impl SledStore {
                 wrap("meta", STORE_FORMAT.as_bytes(), &[FORMAT]),
             )?;
             self.flush()?;
+        }
+        if self.guard.is_some()
+            && raw_format.is_some()
+            && guard.as_ref().is_none_or(|g| g.format != FORMAT)
+        {
+            // A format-2 store always has a format-2 guard: anything else is a damaged or
+            // deleted guard, and without it a store that lost writes cannot be told apart.
+            return Err(Error::Corrupt(
+                "the guard file is missing or damaged: restore it with the data dir it belongs to, \
+                 or move `store` and `store.guard` aside and ingest the lists again (the audit log is kept)".into(),
+            ));
         }
         let format = self.get(&self.meta, "meta", STORE_FORMAT.as_bytes())?;
         if format.as_deref() != Some(&[FORMAT][..]) {
@@ -652,7 +663,10 @@ impl SledStore {
         };
         guard.crc32c = guard.checksum();
         let dir = path.parent().unwrap_or(Path::new("."));
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("store.guard");
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("store.guard");
         crate::audit::anchor::write_atomically(dir, name, &to_json(&guard)?)
             .map_err(|err| Error::Store(format!("cannot write the guard file: {err}")))
     }
@@ -856,10 +870,12 @@ impl Store for SledStore {
     fn override_for(&self, address: &Address) -> Result<Option<Override>> {
         let key = address_key(address);
         match self.get(&self.overrides, "overrides", &key)? {
-            Some(payload) => Ok(Some(self.checked(
-                serde_json::from_slice(&payload)
-                    .map_err(|_| corrupt("overrides", &key, "not an override")),
-            )?)),
+            Some(payload) => Ok(Some(
+                self.checked(
+                    serde_json::from_slice(&payload)
+                        .map_err(|_| corrupt("overrides", &key, "not an override")),
+                )?,
+            )),
             None => Ok(None),
         }
     }
@@ -1055,15 +1071,22 @@ mod tests {
                 .unwrap();
             let meta = db.open_tree("meta").unwrap();
             meta.insert(INITIALIZED, &b"1"[..]).unwrap();
-            meta.insert("nonce_hwm", &4096u64.to_be_bytes()[..]).unwrap();
+            meta.insert("nonce_hwm", &4096u64.to_be_bytes()[..])
+                .unwrap();
             meta.insert("default_data_loaded", &b"1"[..]).unwrap();
             db.flush().unwrap();
         }
         std::fs::write(path.with_file_name("store.guard"), br#"{"nonce_hwm":4096}"#).unwrap();
         let store = SledStore::open(&path).unwrap();
-        assert_eq!(store.labels_for(&Address::new(0, [7; 32])).unwrap().len(), 1);
+        assert_eq!(
+            store.labels_for(&Address::new(0, [7; 32])).unwrap().len(),
+            1
+        );
         assert_eq!(store.labels_version().unwrap().count, 1);
-        assert_eq!(store.meta_get("default_data_loaded").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(
+            store.meta_get("default_data_loaded").unwrap(),
+            Some(b"1".to_vec())
+        );
         drop(store);
         SledStore::open(&path).unwrap();
     }

@@ -167,6 +167,13 @@ pub async fn attest(
         nonce: state.nonces.next()?,
     };
     Ok(axum::Json(
-        sign_and_record(&state, Kind::Attest, request.ttl_secs, attestation, judgement).await?,
+        sign_and_record(
+            &state,
+            Kind::Attest,
+            request.ttl_secs,
+            attestation,
+            judgement,
+        )
+        .await?,
     ))
 }

@@ -173,11 +173,11 @@ impl Committer {
                             Err(_) => return,
                         };
                     } else {
-                        let (q, timeout) = match self.shared.wake.wait_timeout(queue, PROBE_INTERVAL)
-                        {
-                            Ok(r) => r,
-                            Err(_) => return,
-                        };
+                        let (q, timeout) =
+                            match self.shared.wake.wait_timeout(queue, PROBE_INTERVAL) {
+                                Ok(r) => r,
+                                Err(_) => return,
+                            };
                         queue = q;
                         if timeout.timed_out() && queue.items.is_empty() && !queue.closing {
                             drop(queue);
@@ -350,7 +350,13 @@ pub(crate) fn anchor_loop(shared: Arc<Shared>, dir: PathBuf, key: SigningKey) {
     }
 }
 
-fn write_anchor(shared: &Shared, dir: &std::path::Path, entries: u64, head: &[u8; 32], key: &SigningKey) {
+fn write_anchor(
+    shared: &Shared,
+    dir: &std::path::Path,
+    entries: u64,
+    head: &[u8; 32],
+    key: &SigningKey,
+) {
     match Anchor::write(dir, entries, head, key) {
         Ok(()) => shared.published.anchor_ok.store(true, Ordering::Release),
         Err(err) => {

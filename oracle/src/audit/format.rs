@@ -246,7 +246,9 @@ impl Entry {
         put_str(out, &r.policy_version);
         out.push(r.judgement.score);
         out.extend_from_slice(&r.judgement.categories.to_le_bytes());
-        out.extend_from_slice(&(r.judgement.evidence.len().min(u16::MAX as usize) as u16).to_le_bytes());
+        out.extend_from_slice(
+            &(r.judgement.evidence.len().min(u16::MAX as usize) as u16).to_le_bytes(),
+        );
         for e in r.judgement.evidence.iter().take(u16::MAX as usize) {
             put_str(out, &e.kind);
             put_str(out, &e.source);
@@ -463,7 +465,10 @@ pub(crate) mod tests {
     fn frames_detect_every_flipped_bit_and_every_cut() {
         let mut framed = Vec::new();
         frame(b"hello audit", &mut framed);
-        assert_eq!(unframe(&framed), Framed::Record(b"hello audit", framed.len()));
+        assert_eq!(
+            unframe(&framed),
+            Framed::Record(b"hello audit", framed.len())
+        );
         for bit in 0..framed.len() * 8 {
             let mut flipped = framed.clone();
             flipped[bit / 8] ^= 1 << (bit % 8);

@@ -68,7 +68,11 @@ pub struct Migrated {
 /// Migrates the sled-held log of `store` into `dir`, if there is one; `None` when there was
 /// nothing to migrate. Refuses when the old chain does not verify, or when `dir` already holds
 /// a log with entries that the old tree would not be the source of.
-pub fn from_sled(store: &SledStore, dir: &Path, key: &ed25519_dalek::SigningKey) -> Result<Option<Migrated>> {
+pub fn from_sled(
+    store: &SledStore,
+    dir: &Path,
+    key: &ed25519_dalek::SigningKey,
+) -> Result<Option<Migrated>> {
     let old = store.legacy_audit()?;
     if old.is_empty() {
         return Ok(None);
@@ -100,7 +104,10 @@ pub fn from_sled(store: &SledStore, dir: &Path, key: &ed25519_dalek::SigningKey)
     let (mut old_prev, mut new_prev) = (GENESIS, GENESIS);
     let mut payload = Vec::new();
     for (n, (seq, json)) in old.iter().enumerate() {
-        let broken = |reason: String| Error::AuditBroken { seq: *seq, reason: format!("old (sled) log: {reason}; not migrated") };
+        let broken = |reason: String| Error::AuditBroken {
+            seq: *seq,
+            reason: format!("old (sled) log: {reason}; not migrated"),
+        };
         if *seq != n as u64 {
             return Err(broken(format!("missing entry {n}")));
         }
@@ -111,7 +118,9 @@ pub fn from_sled(store: &SledStore, dir: &Path, key: &ed25519_dalek::SigningKey)
         }
         let record = convert(&entry).map_err(broken)?;
         if hex::encode(record.attestation.hash()?) != entry.hash {
-            return Err(broken("recorded hash does not match the attestation".into()));
+            return Err(broken(
+                "recorded hash does not match the attestation".into(),
+            ));
         }
         super::check_signature(&record).map_err(broken)?;
         old_prev = entry_hash(json);
@@ -162,11 +171,17 @@ fn convert(old: &OldEntry) -> std::result::Result<AuditRecord, String> {
         Kind::Cosign => None,
     };
     let evidence: Vec<OldEvidence> = match old.judgement.get("evidence") {
-        Some(value) => serde_json::from_value(value.clone()).map_err(|err| format!("evidence: {err}"))?,
+        Some(value) => {
+            serde_json::from_value(value.clone()).map_err(|err| format!("evidence: {err}"))?
+        }
         None => Vec::new(),
     };
     let judgement = JudgementRecord {
-        score: old.judgement.get("score").and_then(|v| v.as_u64()).unwrap_or(0) as u8,
+        score: old
+            .judgement
+            .get("score")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0) as u8,
         categories: old
             .judgement
             .get("categories_mask")
@@ -249,7 +264,8 @@ mod tests {
         let db = sled::open(path).unwrap();
         let tree = db.open_tree("audit").unwrap();
         for (seq, bytes) in entries.iter().enumerate() {
-            tree.insert((seq as u64).to_be_bytes(), bytes.as_slice()).unwrap();
+            tree.insert((seq as u64).to_be_bytes(), bytes.as_slice())
+                .unwrap();
         }
         db.flush().unwrap();
     }
@@ -262,10 +278,14 @@ mod tests {
         legacy_store(&store_path, &entries);
         let key = ed25519_dalek::SigningKey::from_bytes(&[11; 32]);
         let store = SledStore::open(&store_path).unwrap();
-        assert_eq!(from_sled(&store, &audit_dir, &key).unwrap(), Some(Migrated { entries: 5 }));
+        assert_eq!(
+            from_sled(&store, &audit_dir, &key).unwrap(),
+            Some(Migrated { entries: 5 })
+        );
         assert!(store.legacy_audit().unwrap().is_empty());
         assert_eq!(from_sled(&store, &audit_dir, &key).unwrap(), None, "once");
-        let report = crate::audit::verify_dir(&audit_dir, Some(key.verifying_key().to_bytes())).unwrap();
+        let report =
+            crate::audit::verify_dir(&audit_dir, Some(key.verifying_key().to_bytes())).unwrap();
         assert_eq!((report.entries, report.anchored), (5, 5));
         let mut migrated = Vec::new();
         crate::audit::log::scan(&log_path(&audit_dir), None, |e, _| {
@@ -282,7 +302,10 @@ mod tests {
         assert_eq!(migrated[4].record.policy_version, "severity-v1;labels-3");
         // The old JSON is kept verbatim.
         let export = std::fs::read(audit_dir.join(LEGACY_EXPORT)).unwrap();
-        assert_eq!(export.split(|b| *b == b'\n').next().unwrap(), entries[0].as_slice());
+        assert_eq!(
+            export.split(|b| *b == b'\n').next().unwrap(),
+            entries[0].as_slice()
+        );
     }
 
     #[test]
@@ -300,6 +323,10 @@ mod tests {
         let err = from_sled(&store, &audit_dir, &key).unwrap_err();
         assert!(matches!(err, Error::AuditBroken { seq: 2, .. }), "{err}");
         assert!(!log_path(&audit_dir).exists());
-        assert_eq!(store.legacy_audit().unwrap().len(), 4, "the old log is kept");
+        assert_eq!(
+            store.legacy_audit().unwrap().len(),
+            4,
+            "the old log is kept"
+        );
     }
 }

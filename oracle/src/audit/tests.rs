@@ -45,10 +45,16 @@ async fn concurrent_appends_chain_verify_and_continue_after_reopen() {
     let log = open(dir.path()).unwrap();
     assert_eq!(append_n(&log, 0, 300).await, (0..300).collect::<Vec<_>>());
     let page = log.page(Some(255), 10).unwrap();
-    assert_eq!(page.iter().map(|(e, _)| e.seq).collect::<Vec<_>>(), (256..266).collect::<Vec<_>>());
+    assert_eq!(
+        page.iter().map(|(e, _)| e.seq).collect::<Vec<_>>(),
+        (256..266).collect::<Vec<_>>()
+    );
     close(log);
     let report = verify_dir(dir.path(), Some(key().verifying_key().to_bytes())).unwrap();
-    assert_eq!((report.entries, report.anchored, report.torn_bytes), (300, 300, 0));
+    assert_eq!(
+        (report.entries, report.anchored, report.torn_bytes),
+        (300, 300, 0)
+    );
     let log = open(dir.path()).unwrap();
     assert_eq!(log.append(record(300)).await.unwrap(), 300);
     assert_eq!(log.page(None, 1000).unwrap().len(), 301);
@@ -86,7 +92,11 @@ async fn a_torn_last_record_is_cut_and_the_log_goes_on() {
         assert_eq!(log.opened().torn_bytes_cut, cut as u64);
         assert_eq!(log.len(), 3);
         close(log);
-        assert_eq!(std::fs::read(&path).unwrap(), whole, "cut back to the whole records");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            whole,
+            "cut back to the whole records"
+        );
     }
     // A zero-filled tail (a probe or preallocation interrupted) is cut too.
     let mut zeros = whole.clone();
@@ -109,7 +119,10 @@ async fn damage_anywhere_but_a_torn_tail_is_refused() {
     let mut flipped = whole.clone();
     flipped[format::FILE_HEADER.len() + 40] ^= 0x10;
     std::fs::write(&path, &flipped).unwrap();
-    assert!(matches!(open(dir.path()), Err(Error::AuditBroken { seq: 0, .. })));
+    assert!(matches!(
+        open(dir.path()),
+        Err(Error::AuditBroken { seq: 0, .. })
+    ));
     assert!(verify_dir(dir.path(), None).is_err());
     // A flipped byte in the last record: cut as torn, then the anchor shows entries are lost.
     let mut last = whole.clone();
@@ -256,7 +269,11 @@ fn open_faulty(dir: &Path, timeout: Duration) -> (AuditLog, Faults) {
         hang: Arc::new(AtomicBool::new(false)),
         events: Arc::new(Mutex::new(Vec::new())),
     };
-    let (fail, hang, events) = (faults.fail.clone(), faults.hang.clone(), faults.events.clone());
+    let (fail, hang, events) = (
+        faults.fail.clone(),
+        faults.hang.clone(),
+        faults.events.clone(),
+    );
     let log = AuditLog::open_with(
         dir,
         key(),
@@ -294,7 +311,10 @@ async fn a_disk_that_fails_answers_503_marks_unhealthy_and_recovers() {
     faults.fail.store(false, Ordering::Release);
     let started = Instant::now();
     while !log.is_healthy() {
-        assert!(started.elapsed() < Duration::from_secs(5), "never recovered");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "never recovered"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The failed record left nothing behind: the next one is seq 1 and the chain verifies.
@@ -371,5 +391,8 @@ async fn every_acknowledgement_follows_the_fdatasync_of_its_record() {
         }
     }
     assert_eq!(acks, 200);
-    assert!(commits < 200, "group commit: {commits} fdatasyncs for 200 records");
+    assert!(
+        commits < 200,
+        "group commit: {commits} fdatasyncs for 200 records"
+    );
 }
