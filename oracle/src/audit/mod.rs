@@ -174,10 +174,9 @@ impl AuditLog {
     /// [`Error::AuditUnavailable`] when the commit fails or takes longer than the timeout.
     pub async fn append(&self, record: AuditRecord) -> Result<u64> {
         let (reply, wait) = oneshot::channel();
-        {
-            let mut queue = self
-                .inner
-                .shared
+        let shared = &self.inner.shared;
+        let queued = {
+            let mut queue = shared
                 .queue
                 .lock()
                 .map_err(|_| Error::AuditUnavailable("committer poisoned".into()))?;
@@ -185,8 +184,15 @@ impl AuditLog {
                 return Err(Error::AuditUnavailable("the audit log is closing".into()));
             }
             queue.items.push_back(Pending { record, reply });
+            queue.items.len()
+        };
+        // Wake the committer only when it has something to decide: the first record (it may be
+        // idle) or a full batch (it may be in its commit window). Waking it for every record
+        // costs a context switch each, which on one core is a large share of a request.
+        let full = committer::BATCH_TARGET.min(shared.in_flight.load(Ordering::Acquire));
+        if queued == 1 || queued >= full {
+            shared.wake.notify_one();
         }
-        self.inner.shared.wake.notify_one();
         match tokio::time::timeout(self.inner.commit_timeout, wait).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(Error::AuditUnavailable("the committer stopped".into())),
