@@ -270,6 +270,18 @@ mod tests {
         db.flush().unwrap();
     }
 
+    /// Opens the store, retrying: an open right after the raw sled handle above dropped failed
+    /// once under a loaded machine (sled's background flusher may still hold the files).
+    fn open_store(path: &Path) -> SledStore {
+        for _ in 0..100 {
+            if let Ok(store) = SledStore::open(path) {
+                return store;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        SledStore::open(path).unwrap()
+    }
+
     #[test]
     fn a_sled_log_moves_into_the_files_with_its_signatures_and_once() {
         let dir = tempfile::tempdir().unwrap();
@@ -277,7 +289,7 @@ mod tests {
         let entries = legacy_entries(5);
         legacy_store(&store_path, &entries);
         let key = ed25519_dalek::SigningKey::from_bytes(&[11; 32]);
-        let store = SledStore::open(&store_path).unwrap();
+        let store = open_store(&store_path);
         assert_eq!(
             from_sled(&store, &audit_dir, &key).unwrap(),
             Some(Migrated { entries: 5 })
@@ -318,7 +330,7 @@ mod tests {
             .replace("\"risk\":10", "\"risk\":0")
             .into_bytes();
         legacy_store(&store_path, &entries);
-        let store = SledStore::open(&store_path).unwrap();
+        let store = open_store(&store_path);
         let key = ed25519_dalek::SigningKey::from_bytes(&[11; 32]);
         let err = from_sled(&store, &audit_dir, &key).unwrap_err();
         assert!(matches!(err, Error::AuditBroken { seq: 2, .. }), "{err}");
