@@ -257,6 +257,13 @@ impl Config {
 
     /// Checks values that would make the node misbehave.
     pub fn validate(&self) -> Result<()> {
+        // Verifiers refuse a longer lifetime (SPEC.md §1), so the node must never sign one.
+        if self.max_ttl_secs > tollgate_sdk::attestation::MAX_LIFETIME_SECS {
+            return Err(Error::Config(format!(
+                "max_ttl_secs must be at most {} (SPEC.md §1: verifiers refuse longer lifetimes)",
+                tollgate_sdk::attestation::MAX_LIFETIME_SECS
+            )));
+        }
         if self.default_ttl_secs == 0 || self.default_ttl_secs > self.max_ttl_secs {
             return Err(Error::Config(
                 "default_ttl_secs must be in 1..=max_ttl_secs".into(),

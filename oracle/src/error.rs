@@ -67,6 +67,17 @@ pub enum Error {
     /// not sign what it cannot record.
     #[error("audit log unavailable: {0}")]
     AuditUnavailable(String),
+    /// A stored record failed its check (checksum, decoding, or a digest or guard it must
+    /// match): the node cannot prove its state intact, so it does not sign.
+    #[error("store damaged: {0}")]
+    Corrupt(String),
+    /// The audit anchor file is unreadable or its signature does not verify.
+    #[error("audit anchor invalid: {0}")]
+    AnchorInvalid(String),
+    /// The audit log and its anchor disagree (lost tail, truncation, a restored or replaced
+    /// log, a missing anchor, another key); the message says what the operator can do.
+    #[error("audit log does not match its anchor: {0}")]
+    AnchorMismatch(String),
     /// The audit chain does not verify.
     #[error("audit chain broken at seq {seq}: {reason}")]
     AuditBroken {
@@ -146,9 +157,12 @@ impl Error {
             Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             // The node cannot record what it signs, so it refuses to sign: unavailable, retry
             // elsewhere (another node of the quorum) or later.
-            Error::Store(_) | Error::AuditUnavailable(_) | Error::AuditBroken { .. } => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-            }
+            Error::Store(_)
+            | Error::Corrupt(_)
+            | Error::AnchorInvalid(_)
+            | Error::AnchorMismatch(_)
+            | Error::AuditUnavailable(_)
+            | Error::AuditBroken { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             // Anything else is our fault.
             Error::Key(_) | Error::Config(_) | Error::Ingest(_) | Error::Io(_) | Error::Sdk(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

@@ -11,7 +11,6 @@ use tollgate_oracle::config::{Config, ConfigArgs};
 use tollgate_oracle::ingest::{self, Parsed};
 use tollgate_oracle::node::Node;
 use tollgate_oracle::store::SledStore;
-use tollgate_oracle::store::Store as _;
 use tollgate_oracle::{audit, node, server, signer};
 
 /// Tollgate oracle node: scores TON addresses and signs risk attestations.
@@ -76,6 +75,13 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Move an audit log kept in sled (a store of the node before audit format 1) into the
+    /// audit files. The node also does this on its first start with such a store.
+    MigrateAudit {
+        /// Signing key file (for the anchor) [default: TOLLGATE_SIGNING_KEY, else the development key].
+        #[arg(long, env = "TOLLGATE_KEY_FILE")]
+        key_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -99,11 +105,12 @@ enum IngestFormat {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain and every signature; report the first broken link. Read-only:
-    /// fails when there is no store.
+    /// Check the audit log: every frame, hash link, attestation and signature, and the signed
+    /// anchor; then every record of the store (when no node holds it). Exit code 2 on any
+    /// damage, naming the first. Read-only: fails when there is no store.
     Verify,
     /// Print audit entries as JSON, one per line, in order. Read-only: fails when there is no
-    /// store.
+    /// audit log.
     Show {
         /// Entries with seq greater than this (from the start when absent).
         #[arg(long)]
@@ -112,14 +119,27 @@ enum AuditCommand {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
+    /// Accept the audit log as it is: verify it and sign a new anchor for its head with this
+    /// node's key (after a key rotation, or when a checked log was moved in without its anchor).
+    Reanchor {
+        /// Signing key file [default: TOLLGATE_SIGNING_KEY, else the development key].
+        #[arg(long, env = "TOLLGATE_KEY_FILE")]
+        key_file: Option<PathBuf>,
+    },
 }
 
 impl GlobalArgs {
     /// The configuration the global flags name (file, data dir), for commands other than serve.
     fn config(&self) -> anyhow::Result<Config> {
+        self.config_with_key(None)
+    }
+
+    /// The configuration, with the signing key file a command names (for the anchor).
+    fn config_with_key(&self, key_file: Option<PathBuf>) -> anyhow::Result<Config> {
         Ok(Config::load(&ConfigArgs {
             config: self.config.clone(),
             data_dir: self.data_dir.clone(),
+            key_file,
             ..Default::default()
         })?)
     }
@@ -216,32 +236,116 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit {
             command: AuditCommand::Show { after, limit },
         } => {
-            let store = global.open_existing()?;
-            for (_, bytes) in store.audit_after(after, limit)? {
-                println!("{}", String::from_utf8_lossy(&bytes));
+            let config = global.config()?;
+            let dir = audit::dir_in(&config.data_dir);
+            let path = audit::log::log_path(&dir);
+            let file = std::fs::File::open(&path).with_context(|| {
+                format!(
+                    "no audit log at {} (check --data-dir or --config; this command only reads)",
+                    path.display()
+                )
+            })?;
+            let end = file.metadata()?.len();
+            let reader = audit::log::PageReader { file: &file, end };
+            let from = after.map_or(0, |seq| seq.saturating_add(1));
+            let header = audit::format::FILE_HEADER.len() as u64;
+            for (entry, hash) in reader.read(header, 0, from, limit)? {
+                println!("{}", audit::view::entry_json(&entry, &hash)?);
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let store = global.open_existing()?;
-            match audit::verify_chain(&store) {
-                Ok(report) => {
-                    println!(
-                        "audit log OK: {} entries, head {}",
-                        report.entries, report.head
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(tollgate_oracle::Error::AuditBroken { seq, reason }) => {
-                    println!("audit log BROKEN at seq {seq}: {reason}");
-                    Ok(ExitCode::from(2))
-                }
-                Err(err) => Err(err.into()),
+            let config = global.config()?;
+            let exists =
+                |p: &std::path::Path| std::fs::read_dir(p).is_ok_and(|mut e| e.next().is_some());
+            if !exists(&config.store_path()) && !exists(&audit::dir_in(&config.data_dir)) {
+                anyhow::bail!(
+                    "no store at {} (check --data-dir or --config; this command only reads and never creates one)",
+                    config.store_path().display()
+                );
             }
+            verify(&config)
+        }
+        Command::Audit {
+            command: AuditCommand::Reanchor { key_file },
+        } => {
+            let config = global.config_with_key(key_file)?;
+            let key = signer::Signer::load(&config)?;
+            let report = audit::reanchor(&audit::dir_in(&config.data_dir), &key.anchor_key())?;
+            println!(
+                "audit log anchored: {} entries, head {}, key {}",
+                report.entries, report.head, report.anchor_key
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::MigrateAudit { key_file } => {
+            let config = global.config_with_key(key_file)?;
+            let opened = global.open_existing()?;
+            let key = signer::Signer::load(&config)?;
+            match audit::migrate::from_sled(
+                &opened,
+                &audit::dir_in(&config.data_dir),
+                &key.anchor_key(),
+            )? {
+                Some(done) => println!(
+                    "migrated {} audit entries into {}",
+                    done.entries,
+                    audit::dir_in(&config.data_dir).display()
+                ),
+                None => println!("nothing to migrate: the store holds no sled audit log"),
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `audit verify`: the audit files, then the store's records. Exit code 2 on damage.
+fn verify(config: &Config) -> anyhow::Result<ExitCode> {
+    let dir = audit::dir_in(&config.data_dir);
+    let mut damaged = false;
+    match audit::verify_dir(&dir, None) {
+        Ok(report) => {
+            println!(
+                "audit log OK: {} entries, head {}, anchored {} by key {}",
+                report.entries, report.head, report.anchored, report.anchor_key
+            );
+            if report.torn_bytes > 0 {
+                println!(
+                    "note: {} bytes of a torn last record (a commit that crashed before it was answered); the node cuts them at start",
+                    report.torn_bytes
+                );
+            }
+        }
+        Err(tollgate_oracle::Error::AuditBroken { seq, reason }) => {
+            println!("audit log BROKEN at seq {seq}: {reason}");
+            damaged = true;
+        }
+        Err(err) => {
+            println!("audit log BROKEN: {err}");
+            damaged = true;
+        }
+    }
+    match SledStore::open(&config.store_path()) {
+        Ok(store) => match store.legacy_audit() {
+            Ok(old) if !old.is_empty() => println!(
+                "store OK; it still holds an old (sled) audit log of {} entries: run `tollgate-oracle migrate-audit` (or start the node)",
+                old.len()
+            ),
+            _ => println!("store OK: every record checked"),
+        },
+        Err(err @ (tollgate_oracle::Error::Corrupt(_) | tollgate_oracle::Error::AnchorMismatch(_))) => {
+            println!("store BROKEN: {err}");
+            damaged = true;
+        }
+        Err(err) => println!("store not checked ({err}; is a node running on it?)"),
+    }
+    Ok(if damaged {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn serve(config: Config) -> anyhow::Result<ExitCode> {

@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState, SharedState};
-use crate::audit::AuditLog;
+use crate::audit::{self, AuditLog};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ingest::{self, Summary};
@@ -21,34 +20,40 @@ use crate::store::{SledStore, Store};
 /// Metadata key set once the bundled lists have been loaded.
 pub const DEFAULT_DATA_MARKER: &str = "default_data_loaded";
 
-/// A running node's state and its audit writer.
+/// Metadata key set once the store has an audit log in files: a store with it whose audit
+/// directory is gone lost its log.
+pub const AUDIT_FILES_MARKER: &str = "audit_files";
+
+/// A running node's state and its audit log.
 pub struct Node {
     /// The state the API serves.
     pub state: SharedState,
-    writer: JoinHandle<()>,
+    audit: AuditLog,
 }
 
 impl Node {
-    /// Opens the store in the data directory, loads the key (generating a development key if
-    /// none is configured), loads the bundled lists on first start and starts the audit writer.
-    /// Must run inside a tokio runtime.
+    /// Opens the store in the data directory (checking every record), loads the key
+    /// (generating a development key if none is configured), moves an audit log kept in sled
+    /// into the audit files, loads the bundled lists on first start and opens the audit log
+    /// (checking it against its anchor). Must run inside a tokio runtime.
     pub fn open(config: Config) -> Result<Node> {
         create_private_dir(&config.data_dir)?;
-        let store = SledStore::open(&config.store_path()).map_err(|err| {
-            Error::Store(format!(
-                "cannot open {} ({err}); is another node or command using this data dir?",
-                config.store_path().display()
-            ))
-        })?;
+        let store = open_store(&config)?;
         restrict_files(&config.data_dir)?;
         let signer = Signer::load(&config)?;
         if let KeyOrigin::Development(path) = &signer.origin {
             warn_development_key(path);
         }
+        audit::migrate::from_sled(
+            &store,
+            &audit::dir_in(&config.data_dir),
+            &signer.anchor_key(),
+        )?;
         Node::with_store(config, Arc::new(store), signer)
     }
 
-    /// A node over a given store and key (tests use a temporary store).
+    /// A node over a given store and key (tests use a temporary store); the audit log is in
+    /// `config.data_dir`.
     pub fn with_store(config: Config, store: Arc<dyn Store>, signer: Signer) -> Result<Node> {
         if config.load_default_data && store.meta_get(DEFAULT_DATA_MARKER)?.is_none() {
             let summary = load_default_data(store.as_ref())?;
@@ -58,19 +63,40 @@ impl Node {
                 "loaded the bundled label lists (ton-assets, OFAC) on first start"
             );
         }
-        let (audit, writer) = AuditLog::start(store.clone(), config.audit_batch_max)?;
+        let audit_dir = audit::dir_in(&config.data_dir);
+        if store.meta_get(AUDIT_FILES_MARKER)?.is_some()
+            && !audit_dir.join(audit::log::LOG_FILE).exists()
+        {
+            return Err(Error::AnchorMismatch(format!(
+                "the store has kept its audit log in {} but the log is gone: restore the audit directory from a backup; do not sign from this data dir until then",
+                audit_dir.display()
+            )));
+        }
+        let audit = AuditLog::open(
+            &audit_dir,
+            signer.anchor_key(),
+            audit::Options {
+                batch_max: config.audit_batch_max,
+                ..audit::Options::default()
+            },
+        )?;
+        if store.meta_get(AUDIT_FILES_MARKER)?.is_none() {
+            store.meta_put(AUDIT_FILES_MARKER, b"1")?;
+            store.flush()?;
+        }
         let verifiers = config.verifier_addresses()?;
+        let nonces = NonceAllocator::open(store.clone())?;
         let state = Arc::new(AppState {
             verifiers,
             engine: RiskEngine::new(store.clone()),
-            nonces: NonceAllocator::new(store.clone()),
+            nonces,
             store,
             signer,
-            audit,
+            audit: audit.clone(),
             metrics: api::metrics::handle(),
             config,
         });
-        Ok(Node { state, writer })
+        Ok(Node { state, audit })
     }
 
     /// The API router.
@@ -78,20 +104,36 @@ impl Node {
         api::app(self.state.clone())
     }
 
-    /// Stops the audit writer once every request holding the state is done, then flushes.
+    /// Closes the audit log (commits what is queued, writes the final anchor), then flushes the
+    /// store. Bounded in time, so a hung disk cannot stop a shutdown.
     pub async fn shutdown(self) {
         let store = self.state.store.clone();
         drop(self.state);
-        if tokio::time::timeout(Duration::from_secs(10), self.writer)
+        let audit = self.audit;
+        let closing = tokio::task::spawn_blocking(move || audit.close());
+        if tokio::time::timeout(Duration::from_secs(10), closing)
             .await
             .is_err()
         {
-            tracing::warn!("audit writer still has senders after shutdown; flushing anyway");
+            tracing::warn!("the audit log did not close within 10 s; exiting anyway (nothing unacknowledged is lost)");
         }
         if let Err(err) = store.flush() {
             tracing::error!(error = %err, "final flush failed");
         }
     }
+}
+
+/// Opens the data dir's store; the error names the path and what may be wrong.
+pub fn open_store(config: &Config) -> Result<SledStore> {
+    SledStore::open(&config.store_path()).map_err(|err| match err {
+        Error::Corrupt(what) => {
+            Error::Corrupt(format!("{}: {what}", config.store_path().display()))
+        }
+        other => Error::Store(format!(
+            "cannot open {} ({other}); is another node or command using this data dir?",
+            config.store_path().display()
+        )),
+    })
 }
 
 /// Ingests the bundled lists and marks the store so it happens once.

@@ -19,7 +19,7 @@ use serde::Serialize;
 use tollgate_sdk::{Address, Categories};
 
 use crate::error::Result;
-use crate::store::{Override, OverrideAction, Store};
+use crate::store::{LabelsVersion, Override, OverrideAction, Store};
 
 /// The policy version recorded with every judgement (in API answers and the audit log).
 pub const POLICY_VERSION: &str = "severity-v1";
@@ -120,6 +120,9 @@ pub struct Assessment {
     pub evidence: Vec<Evidence>,
     /// The scoring policy used.
     pub policy_version: &'static str,
+    /// The label set the labels were read from (recorded in the audit log's `policy_version`).
+    #[serde(skip)]
+    pub labels_version: LabelsVersion,
 }
 
 impl Assessment {
@@ -183,7 +186,8 @@ impl RiskEngine {
         let mut evidence = Vec::new();
         let mut categories = Categories::NONE;
         let mut score = 0u8;
-        for label in self.store.labels_for(address)? {
+        let (labels, labels_version) = self.store.labels_snapshot(address)?;
+        for label in labels {
             let severity = max_severity(label.categories);
             score = score.max(severity);
             categories |= label.categories;
@@ -225,6 +229,7 @@ impl RiskEngine {
             categories_mask: categories.0,
             evidence,
             policy_version: POLICY_VERSION,
+            labels_version,
         })
     }
 }

@@ -96,6 +96,13 @@ impl Signer {
     pub fn sign(&self, attestation: &EncodedAttestation) -> Signature {
         attestation.sign(&self.key)
     }
+
+    /// The key for signing the audit anchor (`audit::anchor`), which the anchor thread holds.
+    /// Anchor messages are 49 bytes, never a 32-byte attestation hash, so the two uses of the
+    /// key cannot be confused.
+    pub fn anchor_key(&self) -> SigningKey {
+        self.key.clone()
+    }
 }
 
 /// Writes a new key file with mode 0600; refuses to overwrite unless `force`.

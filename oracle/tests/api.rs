@@ -754,122 +754,20 @@ async fn health_ready_metrics_openapi_and_unknown_routes() {
     );
 }
 
-/// A store whose audit writes fail, as a full or broken disk would.
-struct FailingAudit(SledStore);
-
-impl Store for FailingAudit {
-    fn put_label(
-        &self,
-        label: &tollgate_oracle::store::Label,
-    ) -> tollgate_oracle::Result<tollgate_oracle::store::PutOutcome> {
-        self.0.put_label(label)
-    }
-    fn labels_for(
-        &self,
-        address: &Address,
-    ) -> tollgate_oracle::Result<Vec<tollgate_oracle::store::Label>> {
-        self.0.labels_for(address)
-    }
-    fn label_counts(&self) -> tollgate_oracle::Result<std::collections::BTreeMap<String, u64>> {
-        self.0.label_counts()
-    }
-    fn put_override(&self, item: &tollgate_oracle::store::Override) -> tollgate_oracle::Result<()> {
-        self.0.put_override(item)
-    }
-    fn remove_override(
-        &self,
-        address: &Address,
-        author: &str,
-        now: u64,
-    ) -> tollgate_oracle::Result<bool> {
-        self.0.remove_override(address, author, now)
-    }
-    fn override_for(
-        &self,
-        address: &Address,
-    ) -> tollgate_oracle::Result<Option<tollgate_oracle::store::Override>> {
-        self.0.override_for(address)
-    }
-    fn overrides(&self) -> tollgate_oracle::Result<Vec<tollgate_oracle::store::Override>> {
-        self.0.overrides()
-    }
-    fn meta_get(&self, name: &str) -> tollgate_oracle::Result<Option<Vec<u8>>> {
-        self.0.meta_get(name)
-    }
-    fn meta_put(&self, name: &str, value: &[u8]) -> tollgate_oracle::Result<()> {
-        self.0.meta_put(name, value)
-    }
-    fn reserve_nonces(&self, count: u64) -> tollgate_oracle::Result<std::ops::Range<u64>> {
-        self.0.reserve_nonces(count)
-    }
-    fn audit_last(&self) -> tollgate_oracle::Result<Option<(u64, Vec<u8>)>> {
-        self.0.audit_last()
-    }
-    fn audit_write(&self, _: &[(u64, Vec<u8>)]) -> tollgate_oracle::Result<()> {
-        Err(tollgate_oracle::Error::Store(
-            "injected: /secret/path/db: No space left on device".into(),
-        ))
-    }
-    fn audit_after(
-        &self,
-        after: Option<u64>,
-        limit: usize,
-    ) -> tollgate_oracle::Result<Vec<(u64, Vec<u8>)>> {
-        self.0.audit_after(after, limit)
-    }
-    fn flush(&self) -> tollgate_oracle::Result<()> {
-        self.0.flush()
-    }
-}
-
 #[tokio::test]
-async fn a_failing_audit_log_makes_the_node_refuse_to_sign() {
-    let store: Arc<dyn Store> = Arc::new(FailingAudit(SledStore::temporary().unwrap()));
-    let app = node_over(config(), store).router();
-    let first = post(&app, "/v1/attestations", attest_body(SCAMMER)).await;
-    assert_eq!(
-        (first.status, error_code(&first)),
-        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-    );
-    assert!(
-        !first.text.contains("secret") && !first.text.contains("space"),
-        "no internals: {}",
-        first.text
-    );
-    assert!(first.json.get("signature").is_none());
-    let cosign = post(
-        &app,
-        "/v1/attestations/cosign",
-        json!({ "boc": proposal(SCAMMER, 100, Categories::SCAM, Network::TESTNET, 7, 60) }),
-    )
-    .await;
-    assert_eq!(
-        cosign.status,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "stays closed"
-    );
-    assert_eq!(
-        get(&app, "/v1/ready").await.status,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
-    assert_eq!(
-        get(&app, &format!("/v1/risk/{SCAMMER}")).await.status,
-        StatusCode::OK,
-        "reads still work"
-    );
-}
-
-#[tokio::test]
-async fn an_unreadable_audit_tail_refuses_to_start() {
-    let store = SledStore::temporary().unwrap();
-    store.audit_write(&[(0, b"{not json".to_vec())]).unwrap();
+async fn a_damaged_audit_log_refuses_to_start() {
+    let config = config();
+    let dir = config.data_dir.join("audit");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("log"), b"{not an audit log").unwrap();
     let signer = tollgate_oracle::signer::Signer::new(
         key(),
         0,
         1,
         tollgate_oracle::signer::KeyOrigin::Environment,
     );
-    let result = tollgate_oracle::node::Node::with_store(config(), Arc::new(store), signer);
+    let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
+    let result = tollgate_oracle::node::Node::with_store(config, store, signer);
     assert!(matches!(
         result,
         Err(tollgate_oracle::Error::AuditBroken { seq: 0, .. })

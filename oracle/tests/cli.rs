@@ -134,13 +134,23 @@ async fn audit_verify_reports_the_first_broken_link() {
     assert!(output.status.success(), "{}", text(&output));
     assert!(text(&output).contains("OK: 3 entries"), "{}", text(&output));
     {
-        let store = SledStore::open(&dir.path().join("store")).unwrap();
-        let (_, bytes) = store.audit_after(Some(0), 1).unwrap().remove(0);
-        let tampered = String::from_utf8(bytes)
-            .unwrap()
-            .replace("\"risk\":85", "\"risk\":5");
-        store.audit_write(&[(1, tampered.into_bytes())]).unwrap();
-        store.flush().unwrap();
+        // Lower entry 1's risk and re-frame it with a valid checksum: only the signature shows it.
+        use tollgate_oracle::audit::{format, log};
+        let path = log::log_path(&dir.path().join("audit"));
+        let mut entries = Vec::new();
+        log::scan(&path, None, |entry, _| {
+            entries.push(entry.clone());
+            Ok(())
+        })
+        .unwrap();
+        entries[1].record.attestation.risk = 5;
+        let mut bytes = format::FILE_HEADER.to_vec();
+        for entry in &entries {
+            let mut payload = Vec::new();
+            entry.encode(&mut payload);
+            format::frame(&payload, &mut bytes);
+        }
+        std::fs::write(&path, bytes).unwrap();
     }
     let output = run(&["audit", "verify", "--data-dir", data]);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
@@ -157,7 +167,7 @@ fn the_node_refuses_a_store_that_lost_its_data_without_panicking() {
     let store_path = dir.path().join("store");
     {
         let store = SledStore::open(&store_path).unwrap();
-        store.reserve_nonces(10).unwrap();
+        store.raise_nonce_mark(10).unwrap();
     }
     // Overwrite the store's files with garbage: sled would open it as empty.
     for entry in std::fs::read_dir(&store_path).unwrap() {
@@ -332,4 +342,110 @@ fn boolean_variables_take_the_usual_spellings() {
     }
     let printed = attempt("maybe");
     assert!(printed.contains("invalid value"), "{printed}");
+}
+
+/// A store as the node before audit format 1 left it: labels as plain JSON, the audit log as
+/// JSON entries in the sled tree `audit`, signed with `key`.
+fn old_store(data: &Path, key: &ed25519_dalek::SigningKey, entries: u64) {
+    use tollgate_sdk::{Address, Attestation, Categories, Network};
+    let db = sled::open(data.join("store")).unwrap();
+    let audit = db.open_tree("audit").unwrap();
+    let mut prev = [0u8; 32];
+    for seq in 0..entries {
+        let attestation = Attestation {
+            network: Network::MAINNET,
+            verifier: Address::new(0, [0xaa; 32]),
+            subject: Address::new(0, [seq as u8; 32]),
+            risk: 85,
+            categories: Categories::SCAM,
+            issued_at: 1_700_000_000,
+            valid_until: 1_700_000_600,
+            epoch: 7,
+            nonce: seq,
+        };
+        let signature = attestation.sign(key).unwrap();
+        let bytes = serde_json::to_vec(&json!({
+            "seq": seq, "prev_hash": hex::encode(prev), "recorded_at": 1_700_000_000u64 + seq,
+            "kind": "attest",
+            "request": { "subject": "x", "verifier": "y", "network": "mainnet" },
+            "attestation": attestation, "boc": attestation.to_boc_base64().unwrap(),
+            "hash": hex::encode(attestation.hash().unwrap()),
+            "judgement": { "score": 85, "categories_mask": Categories::SCAM.0, "evidence": [] },
+            "policy_version": "severity-v1;labels-1", "signer_index": 2,
+            "public_key": hex::encode(key.verifying_key().as_bytes()),
+            "signature": hex::encode(signature.to_bytes()),
+        }))
+        .unwrap();
+        prev = tollgate_oracle::audit::entry_hash(&bytes);
+        audit.insert(seq.to_be_bytes(), bytes).unwrap();
+    }
+    let meta = db.open_tree("meta").unwrap();
+    meta.insert("initialized", &b"1"[..]).unwrap();
+    meta.insert("nonce_hwm", &4096u64.to_be_bytes()[..])
+        .unwrap();
+    db.flush().unwrap();
+}
+
+#[tokio::test]
+async fn an_old_store_migrates_by_command_and_on_first_start() {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[31; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("node.key");
+    tollgate_oracle::signer::write_key_file(&key_file, &key, false).unwrap();
+    // By command.
+    let by_command = dir.path().join("a");
+    old_store(&by_command, &key, 4);
+    let args = |command: &[&str]| {
+        let mut all = command.to_vec();
+        all.extend([
+            "--data-dir",
+            by_command.to_str().unwrap(),
+            "--key-file",
+            key_file.to_str().unwrap(),
+        ]);
+        run(&all)
+    };
+    let output = args(&["migrate-audit"]);
+    assert!(
+        text(&output).contains("migrated 4 audit entries"),
+        "{}",
+        text(&output)
+    );
+    let output = args(&["audit", "verify"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("OK: 4 entries"), "{}", text(&output));
+    assert!(text(&output).contains("nothing") || !text(&output).contains("old (sled)"));
+    // On first start: the node migrates, serves the old entries and goes on after them.
+    let on_start = dir.path().join("b");
+    old_store(&on_start, &key, 3);
+    let node = Node::open(Config {
+        data_dir: on_start.clone(),
+        key_file: Some(key_file.clone()),
+        ..config()
+    })
+    .unwrap();
+    let app = node.router();
+    let body = json!({ "subject": SCAMMER, "verifier": VERIFIER, "network": "mainnet" });
+    let reply = post(&app, "/v1/attestations", body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["audit_seq"], 3);
+    let page = get(&app, "/v1/audit").await.json;
+    assert_eq!(page["entries"][1]["recorded_at"], 1_700_000_001u64);
+    assert_eq!(
+        page["entries"][3]["prev_hash"],
+        page["entries"][2]["entry_hash"]
+    );
+    assert!(
+        reply.json["attestation"]["nonce"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 1 << 62,
+        "time-prefixed nonces are above every old counter nonce"
+    );
+    drop(app);
+    node.shutdown().await;
+    let output = run(&["audit", "verify", "--data-dir", on_start.to_str().unwrap()]);
+    assert!(text(&output).contains("OK: 4 entries"), "{}", text(&output));
 }

@@ -30,14 +30,25 @@ pub const UNKNOWN: &str = "0:111111111111111111111111111111111111111111111111111
 /// A verifier contract.
 pub const VERIFIER: &str = "0:00000000000000000000000000000000000000000000000000000000000000aa";
 
-/// A test configuration: bundled data, admin token, a fixed epoch.
+/// A test configuration: bundled data, admin token, a fixed epoch, and a data dir of its own
+/// (the audit log's files live there) under cargo's temporary directory for tests.
 pub fn config() -> Config {
     Config {
         admin_token: Some(ADMIN.into()),
         epoch: 7,
         signer_index: 2,
+        data_dir: fresh_dir(),
         ..Config::default()
     }
+}
+
+/// A new empty directory under `CARGO_TARGET_TMPDIR` (kept: cargo's place for test files).
+pub fn fresh_dir() -> PathBuf {
+    tempfile::Builder::new()
+        .prefix("node-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
+        .keep()
 }
 
 /// The fixed test key.

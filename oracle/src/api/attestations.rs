@@ -6,7 +6,7 @@ use tollgate_sdk::api::SignedAttestation;
 use tollgate_sdk::{Address, Attestation, Categories, Network};
 
 use super::{parse_address_on, AddressForms, Json, SharedState};
-use crate::audit::AuditRecord;
+use crate::audit::{AuditRecord, JudgementRecord, Kind, Permit};
 use crate::config::parse_network;
 use crate::error::{Error, Result};
 use crate::risk::Assessment;
@@ -79,13 +79,14 @@ pub(crate) fn check_verifier(state: &SharedState, verifier: &Address) -> Result<
     Ok(())
 }
 
-/// Refuses early when the audit log cannot record: nothing is signed that is not recorded.
-pub(crate) fn check_can_sign(state: &SharedState) -> Result<()> {
-    if state.audit.is_healthy() {
-        Ok(())
-    } else {
-        Err(Error::AuditUnavailable("audit log failed earlier".into()))
+/// Refuses early when the audit log cannot record or the store is damaged: nothing is signed
+/// that is not recorded, or from state the node cannot prove intact. The permit counts the
+/// request as in flight (the audit committer waits for in-flight requests to fill a batch).
+pub(crate) fn check_can_sign(state: &SharedState) -> Result<Permit> {
+    if !state.store.is_intact() {
+        return Err(Error::Corrupt("a store record failed its check".into()));
     }
+    state.audit.permit()
 }
 
 /// Signs, appends to the audit log, and waits until the entry is durable.
@@ -95,8 +96,8 @@ pub(crate) fn check_can_sign(state: &SharedState) -> Result<()> {
 /// or oversized field cannot grow the log beyond the fixed size of a normalised request.
 pub(crate) async fn sign_and_record(
     state: &SharedState,
-    kind: &str,
-    request: serde_json::Value,
+    kind: Kind,
+    ttl_requested: Option<u32>,
     attestation: Attestation,
     judgement: Assessment,
 ) -> Result<Signed> {
@@ -104,28 +105,22 @@ pub(crate) async fn sign_and_record(
     let encoded = attestation.encode()?;
     let hash = encoded.hash;
     let boc = encoded.to_boc_base64()?;
-    let signature = hex::encode(state.signer.sign(&encoded).to_bytes());
-    let public_key = state.signer.public_key_hex();
+    let signature = state.signer.sign(&encoded).to_bytes();
     let record = AuditRecord {
-        kind: kind.into(),
-        request,
+        kind,
+        ttl_requested,
         attestation,
-        boc: boc.clone(),
-        hash: hex::encode(hash),
-        judgement: serde_json::to_value(&judgement)
-            .map_err(|err| Error::Store(format!("judgement: {err}")))?,
-        policy_version: format!(
-            "{};labels-{}",
-            judgement.policy_version,
-            crate::ingest::labels_generation(state.store.as_ref())?
-        ),
+        judgement: JudgementRecord::of(&judgement),
+        // The label set's content digest: names exactly the labels this judgement read.
+        policy_version: format!("{};{}", judgement.policy_version, judgement.labels_version),
         signer_index: state.signer.index,
-        public_key: public_key.clone(),
-        signature: signature.clone(),
+        public_key: state.signer.public_key().to_bytes(),
+        signature,
     };
+    let (signature, public_key) = (hex::encode(signature), state.signer.public_key_hex());
     // The response exists only after this resolves, i.e. after the entry's flush.
     let audit_seq = state.audit.append(record).await?;
-    ::metrics::counter!(super::metrics::SIGNATURES, "kind" => kind.to_string()).increment(1);
+    ::metrics::counter!(super::metrics::SIGNATURES, "kind" => kind.name()).increment(1);
     Ok(Signed {
         subject_forms: AddressForms::new(&attestation.subject, attestation.network),
         verifier_forms: AddressForms::new(&attestation.verifier, attestation.network),
@@ -166,7 +161,7 @@ pub async fn attest(
             ),
         });
     }
-    check_can_sign(&state)?;
+    let _permit = check_can_sign(&state)?;
     let now = crate::unix_now();
     let issued_at = u32::try_from(now).map_err(|_| Error::Store("clock beyond 2106".into()))?;
     let judgement = state.engine.assess(&subject, now)?;
@@ -181,13 +176,14 @@ pub async fn attest(
         epoch: state.signer.epoch,
         nonce: state.nonces.next()?,
     };
-    let recorded = serde_json::json!({
-        "subject": subject.to_raw(),
-        "verifier": verifier.to_raw(),
-        "network": network.0,
-        "ttl_secs": ttl,
-    });
     Ok(axum::Json(
-        sign_and_record(&state, "attest", recorded, attestation, judgement).await?,
+        sign_and_record(
+            &state,
+            Kind::Attest,
+            request.ttl_secs,
+            attestation,
+            judgement,
+        )
+        .await?,
     ))
 }

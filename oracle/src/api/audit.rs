@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Query, SharedState};
-use crate::audit::entry_hash;
+use crate::audit::view::entry_json;
 use crate::error::{Error, Result};
 
 /// Most entries per page.
@@ -24,7 +24,7 @@ pub struct AuditQuery {
 /// One page of the log.
 #[derive(Debug, Serialize)]
 pub struct AuditPage {
-    /// Entries as stored, each with its `entry_hash` (SHA-256 of the stored bytes) added.
+    /// Entries as JSON (`audit::view`), each with its `entry_hash` (SHA-256 of the stored record).
     pub entries: Vec<Value>,
     /// Pass as `after` to get the next page; absent when this page is the end.
     pub next_after: Option<u64>,
@@ -41,32 +41,20 @@ pub async fn list(
             "limit must be in 1..={MAX_PAGE}"
         )));
     }
-    let store = state.store.clone();
-    let page = tokio::task::spawn_blocking(move || store.audit_after(query.after, limit))
+    let audit = state.audit.clone();
+    // File reads: off the async workers.
+    let page = tokio::task::spawn_blocking(move || audit.page(query.after, limit))
         .await
         .map_err(|err| Error::Store(format!("audit task: {err}")))??;
     let full = page.len() == limit;
     let next_after = if full {
-        page.last().map(|(seq, _)| *seq)
+        page.last().map(|(entry, _)| entry.seq)
     } else {
         None
     };
     let entries = page
-        .into_iter()
-        .map(|(seq, bytes)| {
-            let mut value: Value =
-                serde_json::from_slice(&bytes).map_err(|_| Error::AuditBroken {
-                    seq,
-                    reason: "unreadable entry".into(),
-                })?;
-            if let Value::Object(map) = &mut value {
-                map.insert(
-                    "entry_hash".into(),
-                    Value::String(hex::encode(entry_hash(&bytes))),
-                );
-            }
-            Ok(value)
-        })
+        .iter()
+        .map(|(entry, hash)| entry_json(entry, hash))
         .collect::<Result<Vec<_>>>()?;
     Ok(axum::Json(AuditPage {
         entries,

@@ -20,6 +20,7 @@ use tollgate_sdk::{Attestation, Categories, Network};
 
 use super::attestations::{check_can_sign, check_verifier, sign_and_record, Signed};
 use super::{Json, SharedState};
+use crate::audit::Kind;
 use crate::error::{Error, Result};
 
 /// The request body.
@@ -77,7 +78,7 @@ pub async fn cosign(
             detail: "issued_at is in the future".into(),
         });
     }
-    check_can_sign(&state)?;
+    let _permit = check_can_sign(&state)?;
     let judgement = state.engine.assess(&proposal.subject, now)?;
     if judgement.score > proposal.risk {
         return Err(Error::BoundViolated {
@@ -100,9 +101,7 @@ pub async fn cosign(
             ),
         });
     }
-    // The BoC as decoded and re-encoded (canonical form, fixed size), not the client's text.
-    let recorded = serde_json::json!({ "boc": proposal.encode()?.to_boc_base64()? });
     Ok(axum::Json(
-        sign_and_record(&state, "cosign", recorded, proposal, judgement).await?,
+        sign_and_record(&state, Kind::Cosign, None, proposal, judgement).await?,
     ))
 }

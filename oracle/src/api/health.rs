@@ -11,10 +11,10 @@ pub async fn health() -> axum::Json<Value> {
     axum::Json(json!({ "status": "ok" }))
 }
 
-/// 200 when the store answers and the audit log accepts entries; 503 otherwise, so a load
+/// 200 when the store answers and is intact, and the audit log accepts entries; 503 otherwise, so a load
 /// balancer stops sending attestation requests to a node that would refuse them.
 pub async fn ready(State(state): State<SharedState>) -> (StatusCode, axum::Json<Value>) {
-    let store_ok = state.store.meta_get("readiness-probe").is_ok();
+    let store_ok = state.store.meta_get("readiness-probe").is_ok() && state.store.is_intact();
     let audit_ok = state.audit.is_healthy();
     let status = if store_ok && audit_ok {
         StatusCode::OK

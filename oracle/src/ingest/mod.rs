@@ -200,8 +200,7 @@ pub fn progress_bar(len: usize, visible: bool) -> ProgressBar {
     bar
 }
 
-/// Writes parsed rows to the store (with `first_seen = now`), flushes, and bumps the labels
-/// generation when anything changed.
+/// Writes parsed rows to the store (with `first_seen = now`) and flushes.
 ///
 /// `per_category` counts every row read. A row with the same label identity (address, source,
 /// categories) as an earlier row of the same input is refused as a duplicate rather than
@@ -267,10 +266,8 @@ pub fn apply(
         progress.inc(1);
     }
     progress.finish_and_clear();
-    if summary.added + summary.changed > 0 {
-        let generation = labels_generation(store)? + 1;
-        store.meta_put(LABELS_GENERATION, &generation.to_be_bytes())?;
-    }
+    // Each label was written atomically with the label set's version (store.rs), so an ingest
+    // that stops half-way leaves a set whose version names exactly what is there.
     store.flush()?;
     Ok(summary)
 }
@@ -284,17 +281,6 @@ fn overlong_text(row: &Row) -> Option<String> {
     } else {
         None
     }
-}
-
-/// Metadata key of the labels generation, bumped by every ingestion that changes labels.
-pub const LABELS_GENERATION: &str = "labels_generation";
-
-/// The current labels generation (0 before any ingestion).
-pub fn labels_generation(store: &dyn Store) -> Result<u64> {
-    Ok(store
-        .meta_get(LABELS_GENERATION)?
-        .and_then(|bytes| bytes.try_into().ok().map(u64::from_be_bytes))
-        .unwrap_or(0))
 }
 
 /// 1-based line numbers of the lines for which `starts` is true.

@@ -1,0 +1,379 @@
+//! The one thread that appends to the log, and the thread that keeps the anchor current.
+//!
+//! # Commit
+//!
+//! Handlers queue their records and wait. The committer takes the first record, then waits up
+//! to [`COMMIT_WINDOW`] (≈ 1 ms) while fewer than min([`BATCH_TARGET`], in-flight signing
+//! requests) records are queued — requests already being judged and signed will arrive within
+//! that time, and one fdatasync then covers them all. It takes everything queued (at most
+//! `batch_max`), chains it, frames it into one buffer, makes **one write and one fdatasync**,
+//! and only after the fdatasync returns answers every waiter. So an acknowledgement always
+//! follows the fdatasync of its record (a power-loss-safe point, unlike sled's flush).
+//!
+//! # Failure
+//!
+//! If the write or the fdatasync fails (disk full, EIO), the file is truncated back to the last
+//! commit, every waiter gets [`Error::AuditUnavailable`] (503), and the log reports unhealthy
+//! (readiness 503, signing refused). While unhealthy and idle the committer probes the disk
+//! every [`PROBE_INTERVAL`] (write a block past the end, fdatasync, truncate it away); when that
+//! succeeds it is healthy again. A waiter never waits longer than the commit timeout: a hung
+//! disk also answers 503, and marks the log unhealthy until a commit succeeds.
+//!
+//! # Anchor
+//!
+//! After each commit the committer hands the new head to the anchor thread, which writes the
+//! signed anchor ([`super::anchor`]) at most every [`ANCHOR_INTERVAL`] — three fsyncs per write
+//! would otherwise cost more than the commits themselves. The anchor therefore trails the log
+//! by at most that interval; it is written once more when the log closes.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use tokio::sync::oneshot;
+
+use super::anchor::Anchor;
+use super::format::{entry_hash, frame, AuditRecord, Entry};
+use super::log::INDEX_EVERY;
+use crate::error::{Error, Result};
+
+/// How long the committer waits for more records before committing a small batch.
+pub const COMMIT_WINDOW: Duration = Duration::from_millis(1);
+
+/// Queued records at which the committer stops waiting (fewer when fewer requests are in flight).
+pub const BATCH_TARGET: usize = 48;
+
+/// How often an unhealthy, idle committer tries the disk again.
+pub const PROBE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Least time between two anchor writes.
+pub const ANCHOR_INTERVAL: Duration = Duration::from_millis(10);
+
+/// The file operations the committer needs, so that tests can inject disk faults into a real
+/// file (see `tests::FaultyFile`).
+pub trait LogSink: Send + Sync + 'static {
+    /// Writes all of `bytes` at `offset`.
+    fn write_all_at(&self, bytes: &[u8], offset: u64) -> std::io::Result<()>;
+    /// fdatasync.
+    fn sync_data(&self) -> std::io::Result<()>;
+    /// Truncates (or extends) the file.
+    fn set_len(&self, len: u64) -> std::io::Result<()>;
+}
+
+impl LogSink for File {
+    fn write_all_at(&self, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+        FileExt::write_all_at(self, bytes, offset)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        File::sync_data(self)
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        File::set_len(self, len)
+    }
+}
+use std::os::unix::fs::FileExt;
+
+/// A record waiting for its commit.
+pub(crate) struct Pending {
+    pub(crate) record: AuditRecord,
+    pub(crate) reply: oneshot::Sender<Result<u64>>,
+}
+
+/// The queue between handlers and the committer.
+#[derive(Default)]
+pub(crate) struct Queue {
+    pub(crate) items: VecDeque<Pending>,
+    pub(crate) closing: bool,
+}
+
+/// What the committer publishes after each commit, for readers and health.
+pub struct Published {
+    /// Durable length of the log file (readers never read past it).
+    pub len: AtomicU64,
+    /// Durable entries.
+    pub entries: AtomicU64,
+    /// Offsets of every [`INDEX_EVERY`]-th entry.
+    pub index: RwLock<Vec<u64>>,
+    /// False after a failed or timed-out commit, until a commit or probe succeeds.
+    pub commit_ok: AtomicBool,
+    /// False while the anchor cannot be written.
+    pub anchor_ok: AtomicBool,
+}
+
+/// State shared by the handle, the committer and the anchor thread.
+pub(crate) struct Shared {
+    pub(crate) queue: Mutex<Queue>,
+    pub(crate) wake: Condvar,
+    pub(crate) in_flight: AtomicUsize,
+    pub(crate) published: Published,
+    pub(crate) anchor: Mutex<AnchorState>,
+    pub(crate) anchor_wake: Condvar,
+}
+
+#[derive(Default)]
+pub(crate) struct AnchorState {
+    /// The newest head not yet anchored.
+    pending: Option<(u64, [u8; 32])>,
+    closing: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(entries: u64, len: u64, index: Vec<u64>) -> Shared {
+        Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            in_flight: AtomicUsize::new(0),
+            published: Published {
+                len: AtomicU64::new(len),
+                entries: AtomicU64::new(entries),
+                index: RwLock::new(index),
+                commit_ok: AtomicBool::new(true),
+                anchor_ok: AtomicBool::new(true),
+            },
+            anchor: Mutex::new(AnchorState::default()),
+            anchor_wake: Condvar::new(),
+        }
+    }
+}
+
+/// The committer thread's state.
+pub(crate) struct Committer {
+    pub(crate) sink: Box<dyn LogSink>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) len: u64,
+    pub(crate) next_seq: u64,
+    pub(crate) head: [u8; 32],
+    pub(crate) batch_max: usize,
+}
+
+impl Committer {
+    /// The committer's loop; returns when the log closes and the queue is empty.
+    pub(crate) fn run(mut self) {
+        let mut buffer = Vec::with_capacity(64 * 1024);
+        let mut payload = Vec::with_capacity(1024);
+        loop {
+            let batch = {
+                let Ok(mut queue) = self.shared.queue.lock() else {
+                    return;
+                };
+                loop {
+                    if !queue.items.is_empty() {
+                        break;
+                    }
+                    if queue.closing {
+                        return;
+                    }
+                    if self.shared.published.commit_ok.load(Ordering::Acquire) {
+                        queue = match self.shared.wake.wait(queue) {
+                            Ok(q) => q,
+                            Err(_) => return,
+                        };
+                    } else {
+                        let (q, timeout) =
+                            match self.shared.wake.wait_timeout(queue, PROBE_INTERVAL) {
+                                Ok(r) => r,
+                                Err(_) => return,
+                            };
+                        queue = q;
+                        if timeout.timed_out() && queue.items.is_empty() && !queue.closing {
+                            drop(queue);
+                            self.probe();
+                            queue = match self.shared.queue.lock() {
+                                Ok(q) => q,
+                                Err(_) => return,
+                            };
+                        }
+                    }
+                }
+                // The commit window: wait briefly for requests that are already in flight.
+                let deadline = Instant::now() + COMMIT_WINDOW;
+                loop {
+                    let want = BATCH_TARGET
+                        .min(self.shared.in_flight.load(Ordering::Acquire))
+                        .min(self.batch_max);
+                    let now = Instant::now();
+                    if queue.items.len() >= want || queue.closing || now >= deadline {
+                        break;
+                    }
+                    queue = match self.shared.wake.wait_timeout(queue, deadline - now) {
+                        Ok((q, _)) => q,
+                        Err(_) => return,
+                    };
+                }
+                let take = queue.items.len().min(self.batch_max);
+                queue.items.drain(..take).collect::<Vec<_>>()
+            };
+            self.commit(batch, &mut buffer, &mut payload);
+        }
+    }
+
+    /// Chains, writes and fdatasyncs a batch, then answers it.
+    fn commit(&mut self, batch: Vec<Pending>, buffer: &mut Vec<u8>, payload: &mut Vec<u8>) {
+        let started = Instant::now();
+        buffer.clear();
+        let recorded_at = crate::unix_now();
+        let (mut seq, mut head) = (self.next_seq, self.head);
+        let mut offsets = Vec::new();
+        for pending in &batch {
+            payload.clear();
+            Entry {
+                seq,
+                prev_hash: head,
+                recorded_at,
+                record: pending.record.clone(),
+            }
+            .encode(payload);
+            if seq % INDEX_EVERY == 0 {
+                offsets.push(self.len + buffer.len() as u64);
+            }
+            frame(payload, buffer);
+            head = entry_hash(payload);
+            seq += 1;
+        }
+        // One write, one fdatasync: the records are on disk (data and the file size) when this
+        // returns, and only then is anyone answered.
+        let written = self
+            .sink
+            .write_all_at(buffer, self.len)
+            .and_then(|()| self.sink.sync_data());
+        if let Err(err) = written {
+            tracing::error!(error = %err, "audit commit failed: the node stops signing until the disk accepts writes");
+            // Leave no partial record behind for the next commit to append after.
+            let _ = self.sink.set_len(self.len);
+            self.shared
+                .published
+                .commit_ok
+                .store(false, Ordering::Release);
+            for pending in batch {
+                let _ = pending.reply.send(Err(Error::AuditUnavailable(format!(
+                    "commit failed: {err}"
+                ))));
+            }
+            return;
+        }
+        let first = self.next_seq;
+        self.len += buffer.len() as u64;
+        self.next_seq = seq;
+        self.head = head;
+        let published = &self.shared.published;
+        if !offsets.is_empty() {
+            if let Ok(mut index) = published.index.write() {
+                index.extend(offsets);
+            }
+        }
+        published.entries.store(seq, Ordering::Release);
+        published.len.store(self.len, Ordering::Release);
+        published.commit_ok.store(true, Ordering::Release);
+        if let Ok(mut anchor) = self.shared.anchor.lock() {
+            anchor.pending = Some((seq, head));
+            self.shared.anchor_wake.notify_one();
+        }
+        metrics::histogram!("tollgate_audit_batch_size").record(batch.len() as f64);
+        metrics::histogram!("tollgate_audit_commit_seconds")
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("tollgate_audit_entries_total").increment(batch.len() as u64);
+        for (n, pending) in batch.into_iter().enumerate() {
+            let _ = pending.reply.send(Ok(first + n as u64));
+        }
+    }
+
+    /// Tries the disk: a block written past the end and synced, then cut away again. A crash
+    /// in between leaves zero bytes at the end, which recovery cuts as a torn tail.
+    fn probe(&mut self) {
+        let block = [0u8; 4096];
+        let result = self
+            .sink
+            .write_all_at(&block, self.len)
+            .and_then(|()| self.sink.sync_data())
+            .and_then(|()| self.sink.set_len(self.len))
+            .and_then(|()| self.sink.sync_data());
+        match result {
+            Ok(()) => {
+                tracing::warn!("audit log writable again: the node signs again");
+                self.shared
+                    .published
+                    .commit_ok
+                    .store(true, Ordering::Release);
+            }
+            Err(err) => {
+                let _ = self.sink.set_len(self.len);
+                tracing::warn!(error = %err, "audit log still not writable");
+            }
+        }
+    }
+}
+
+/// The anchor thread: writes the newest head at most every [`ANCHOR_INTERVAL`]; on close, the
+/// final head.
+pub(crate) fn anchor_loop(shared: Arc<Shared>, dir: PathBuf, key: SigningKey) {
+    let mut last_write = Instant::now()
+        .checked_sub(ANCHOR_INTERVAL)
+        .unwrap_or_else(Instant::now);
+    loop {
+        let (pending, closing) = {
+            let Ok(mut state) = shared.anchor.lock() else {
+                return;
+            };
+            while state.pending.is_none() && !state.closing {
+                state = match shared.anchor_wake.wait(state) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+            }
+            (state.pending.take(), state.closing)
+        };
+        if let Some((entries, head)) = pending {
+            let wait = ANCHOR_INTERVAL.saturating_sub(last_write.elapsed());
+            if !wait.is_zero() && !closing {
+                std::thread::sleep(wait);
+                // A newer head may have arrived while sleeping: anchor that one instead.
+                let newer = shared.anchor.lock().ok().and_then(|mut s| s.pending.take());
+                let (entries, head) = newer.unwrap_or((entries, head));
+                write_anchor(&shared, &dir, entries, &head, &key);
+            } else {
+                write_anchor(&shared, &dir, entries, &head, &key);
+            }
+            last_write = Instant::now();
+        }
+        if closing {
+            // Anything committed after `pending` was taken is anchored on the next turn.
+            let more = shared.anchor.lock().ok().and_then(|mut s| s.pending.take());
+            if let Some((entries, head)) = more {
+                write_anchor(&shared, &dir, entries, &head, &key);
+            }
+            return;
+        }
+    }
+}
+
+fn write_anchor(
+    shared: &Shared,
+    dir: &std::path::Path,
+    entries: u64,
+    head: &[u8; 32],
+    key: &SigningKey,
+) {
+    match Anchor::write(dir, entries, head, key) {
+        Ok(()) => shared.published.anchor_ok.store(true, Ordering::Release),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot write the audit anchor: the node stops signing");
+            shared.published.anchor_ok.store(false, Ordering::Release);
+            // Retry with this head on the next commit or close.
+            if let Ok(mut state) = shared.anchor.lock() {
+                state.pending.get_or_insert((entries, *head));
+            }
+        }
+    }
+}
+
+/// Marks the anchor thread to write its last head and stop.
+pub(crate) fn close_anchor(shared: &Shared) {
+    if let Ok(mut state) = shared.anchor.lock() {
+        state.closing = true;
+        shared.anchor_wake.notify_one();
+    }
+}

@@ -1,0 +1,398 @@
+//! The audit log over real files: group commit, recovery, the anchor, disk faults, the order of
+//! fdatasync and acknowledgement, migration from sled.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+
+use super::format::tests::record;
+use super::*;
+
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[11; 32])
+}
+
+fn open(dir: &Path) -> Result<AuditLog> {
+    AuditLog::open(dir, key(), Options::default())
+}
+
+async fn append_n(log: &AuditLog, from: u64, n: u64) -> Vec<u64> {
+    let tasks: Vec<_> = (from..from + n)
+        .map(|nonce| {
+            let log = log.clone();
+            tokio::spawn(async move { log.append(record(nonce)).await.unwrap() })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.unwrap());
+    }
+    seqs.sort();
+    seqs
+}
+
+fn close(log: AuditLog) {
+    log.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_chain_verify_and_continue_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path()).unwrap();
+    assert_eq!(append_n(&log, 0, 300).await, (0..300).collect::<Vec<_>>());
+    let page = log.page(Some(255), 10).unwrap();
+    assert_eq!(
+        page.iter().map(|(e, _)| e.seq).collect::<Vec<_>>(),
+        (256..266).collect::<Vec<_>>()
+    );
+    close(log);
+    let report = verify_dir(dir.path(), Some(key().verifying_key().to_bytes())).unwrap();
+    assert_eq!(
+        (report.entries, report.anchored, report.torn_bytes),
+        (300, 300, 0)
+    );
+    let log = open(dir.path()).unwrap();
+    assert_eq!(log.append(record(300)).await.unwrap(), 300);
+    assert_eq!(log.page(None, 1000).unwrap().len(), 301);
+    assert!(log.page(Some(300), 10).unwrap().is_empty());
+    assert!(log.page(Some(u64::MAX), 10).unwrap().is_empty());
+    close(log);
+    assert_eq!(verify_dir(dir.path(), None).unwrap().entries, 301);
+}
+
+#[tokio::test]
+async fn a_torn_last_record_is_cut_and_the_log_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path()).unwrap();
+    append_n(&log, 0, 3).await;
+    close(log);
+    let path = log::log_path(dir.path());
+    let whole = std::fs::read(&path).unwrap();
+    // A fourth record whose write stopped part-way, as a crash during the commit leaves it.
+    let mut framed = Vec::new();
+    let mut payload = Vec::new();
+    Entry {
+        seq: 3,
+        prev_hash: [0; 32],
+        recorded_at: 0,
+        record: record(3),
+    }
+    .encode(&mut payload);
+    format::frame(&payload, &mut framed);
+    for cut in [1, 7, 8, 100, framed.len() - 1] {
+        let mut torn = whole.clone();
+        torn.extend_from_slice(&framed[..cut]);
+        std::fs::write(&path, &torn).unwrap();
+        assert_eq!(verify_dir(dir.path(), None).unwrap().torn_bytes, cut as u64);
+        let log = open(dir.path()).unwrap();
+        assert_eq!(log.opened().torn_bytes_cut, cut as u64);
+        assert_eq!(log.len(), 3);
+        close(log);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            whole,
+            "cut back to the whole records"
+        );
+    }
+    // A zero-filled tail (a probe or preallocation interrupted) is cut too.
+    let mut zeros = whole.clone();
+    zeros.extend_from_slice(&[0; 4096]);
+    std::fs::write(&path, &zeros).unwrap();
+    let log = open(dir.path()).unwrap();
+    assert_eq!(log.append(record(3)).await.unwrap(), 3);
+    close(log);
+}
+
+#[tokio::test]
+async fn damage_anywhere_but_a_torn_tail_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path()).unwrap();
+    append_n(&log, 0, 5).await;
+    close(log);
+    let path = log::log_path(dir.path());
+    let whole = std::fs::read(&path).unwrap();
+    // A flipped byte in a record with records after it.
+    let mut flipped = whole.clone();
+    flipped[format::FILE_HEADER.len() + 40] ^= 0x10;
+    std::fs::write(&path, &flipped).unwrap();
+    assert!(matches!(
+        open(dir.path()),
+        Err(Error::AuditBroken { seq: 0, .. })
+    ));
+    assert!(verify_dir(dir.path(), None).is_err());
+    // A flipped byte in the last record: cut as torn, then the anchor shows entries are lost.
+    let mut last = whole.clone();
+    let end = last.len() - 3;
+    last[end] ^= 1;
+    std::fs::write(&path, &last).unwrap();
+    let err = open(dir.path()).err().expect("refused");
+    assert!(matches!(err, Error::AnchorMismatch(_)), "{err}");
+    assert!(err.to_string().contains("lost its tail"), "{err}");
+    // Truncated at a record boundary (a lost tail).
+    let scan = log::scan(&path, None, |_, _| Ok(())).unwrap_or_default();
+    let _ = scan;
+    let mut records = Vec::new();
+    std::fs::write(&path, &whole).unwrap();
+    log::scan(&path, None, |e, _| {
+        records.push(e.seq);
+        Ok(())
+    })
+    .unwrap();
+    let index = log::scan(&path, None, |_, _| Ok(())).unwrap();
+    assert_eq!(index.entries, 5);
+    let mut shorter = whole.clone();
+    let second_record_len = {
+        let framed = &whole[format::FILE_HEADER.len()..];
+        match format::unframe(framed) {
+            format::Framed::Record(_, size) => size,
+            other => panic!("{other:?}"),
+        }
+    };
+    shorter.truncate(format::FILE_HEADER.len() + second_record_len);
+    std::fs::write(&path, &shorter).unwrap();
+    assert!(matches!(open(dir.path()), Err(Error::AnchorMismatch(_))));
+    assert!(verify_dir(dir.path(), None).is_err());
+    // The header overwritten.
+    let mut header = whole.clone();
+    header[0] = b'X';
+    std::fs::write(&path, &header).unwrap();
+    assert!(matches!(open(dir.path()), Err(Error::AuditBroken { .. })));
+    // The log deleted while the anchor stays.
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(open(dir.path()), Err(Error::AnchorMismatch(_))));
+    std::fs::write(&path, &whole).unwrap();
+    open(dir.path()).unwrap().close();
+}
+
+#[tokio::test]
+async fn a_restored_or_replaced_log_and_a_foreign_or_missing_anchor_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path()).unwrap();
+    append_n(&log, 0, 2).await;
+    close(log);
+    let path = log::log_path(dir.path());
+    let backup = std::fs::read(&path).unwrap();
+    let log = open(dir.path()).unwrap();
+    append_n(&log, 2, 2).await;
+    close(log);
+    // The older log restored under the newer anchor: behind it.
+    let current = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &backup).unwrap();
+    let err = open(dir.path()).err().expect("refused");
+    assert!(err.to_string().contains("older backup"), "{err}");
+    // Another log of the same length (another chain): the anchored hash differs.
+    let other = tempfile::tempdir().unwrap();
+    let log = open(other.path()).unwrap();
+    append_n(&log, 100, 4).await;
+    close(log);
+    std::fs::copy(log::log_path(other.path()), &path).unwrap();
+    let err = open(dir.path()).err().expect("refused");
+    assert!(err.to_string().contains("replaced or rewritten"), "{err}");
+    // The right log, but an anchor signed by another key.
+    std::fs::write(&path, &current).unwrap();
+    let stranger = SigningKey::from_bytes(&[12; 32]);
+    let scan = log::scan(&path, None, |_, _| Ok(())).unwrap();
+    anchor::Anchor::write(dir.path(), scan.entries, &scan.head, &stranger).unwrap();
+    let err = open(dir.path()).err().expect("refused");
+    assert!(err.to_string().contains("signed by key"), "{err}");
+    // No anchor at all.
+    std::fs::remove_file(dir.path().join(anchor::ANCHOR_FILE)).unwrap();
+    let err = open(dir.path()).err().expect("refused");
+    assert!(err.to_string().contains("anchor file is missing"), "{err}");
+    // The operator accepts the log after checking it.
+    reanchor(dir.path(), &key()).unwrap();
+    let log = open(dir.path()).unwrap();
+    assert_eq!(log.len(), 4);
+    close(log);
+}
+
+/// A real file whose writes can be made to fail (as a full disk or EIO) or hang.
+struct FaultyFile {
+    file: File,
+    fail: Arc<AtomicBool>,
+    hang: Arc<AtomicBool>,
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
+    /// A write ending at this offset returned.
+    Wrote(u64),
+    /// An fdatasync returned; the file's durable length is now this.
+    Synced(u64),
+    /// A request was answered with this seq.
+    Acked(u64),
+}
+
+impl LogSink for FaultyFile {
+    fn write_all_at(&self, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+        while self.hang.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if self.fail.load(Ordering::Acquire) {
+            // Part of the write lands before the error, as on a disk that fills up.
+            let half = &bytes[..bytes.len() / 2];
+            std::os::unix::fs::FileExt::write_all_at(&self.file, half, offset)?;
+            return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+        }
+        std::os::unix::fs::FileExt::write_all_at(&self.file, bytes, offset)?;
+        self.events
+            .lock()
+            .unwrap()
+            .push(Event::Wrote(offset + bytes.len() as u64));
+        Ok(())
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        self.file.sync_data()?;
+        let len = self.file.metadata()?.len();
+        self.events.lock().unwrap().push(Event::Synced(len));
+        Ok(())
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.file.set_len(len)
+    }
+}
+
+struct Faults {
+    fail: Arc<AtomicBool>,
+    hang: Arc<AtomicBool>,
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+fn open_faulty(dir: &Path, timeout: Duration) -> (AuditLog, Faults) {
+    let faults = Faults {
+        fail: Arc::new(AtomicBool::new(false)),
+        hang: Arc::new(AtomicBool::new(false)),
+        events: Arc::new(Mutex::new(Vec::new())),
+    };
+    let (fail, hang, events) = (
+        faults.fail.clone(),
+        faults.hang.clone(),
+        faults.events.clone(),
+    );
+    let log = AuditLog::open_with(
+        dir,
+        key(),
+        Options {
+            batch_max: 1024,
+            commit_timeout: timeout,
+        },
+        move |file| {
+            Box::new(FaultyFile {
+                file,
+                fail,
+                hang,
+                events,
+            })
+        },
+    )
+    .unwrap();
+    (log, faults)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_that_fails_answers_503_marks_unhealthy_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, faults) = open_faulty(dir.path(), Duration::from_secs(5));
+    assert_eq!(log.append(record(0)).await.unwrap(), 0);
+    faults.fail.store(true, Ordering::Release);
+    let err = log.append(record(1)).await.unwrap_err();
+    assert!(matches!(err, Error::AuditUnavailable(_)), "{err}");
+    assert_eq!(err.status().0, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!log.is_healthy());
+    assert!(log.permit().is_err(), "no new signing while the disk fails");
+    // Probes keep failing while the disk does.
+    tokio::time::sleep(committer::PROBE_INTERVAL * 2).await;
+    assert!(!log.is_healthy());
+    faults.fail.store(false, Ordering::Release);
+    let started = Instant::now();
+    while !log.is_healthy() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "never recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The failed record left nothing behind: the next one is seq 1 and the chain verifies.
+    assert_eq!(log.append(record(2)).await.unwrap(), 1);
+    close(log);
+    assert_eq!(verify_dir(dir.path(), None).unwrap().entries, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_disk_answers_503_within_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, faults) = open_faulty(dir.path(), Duration::from_millis(300));
+    faults.hang.store(true, Ordering::Release);
+    let started = Instant::now();
+    let err = log.append(record(0)).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(matches!(err, Error::AuditUnavailable(_)), "{err}");
+    assert!(!log.is_healthy());
+    faults.hang.store(false, Ordering::Release);
+    // The hung commit completes; the log is healthy again and goes on.
+    let started = Instant::now();
+    while !log.is_healthy() {
+        assert!(started.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(log.append(record(1)).await.unwrap(), 1);
+    close(log);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledgement_follows_the_fdatasync_of_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, faults) = open_faulty(dir.path(), Duration::from_secs(5));
+    let tasks: Vec<_> = (0..200)
+        .map(|nonce| {
+            let (log, events) = (log.clone(), faults.events.clone());
+            tokio::spawn(async move {
+                let seq = log.append(record(nonce)).await.unwrap();
+                events.lock().unwrap().push(Event::Acked(seq));
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    close(log);
+    // Where each record ends in the file.
+    let mut ends = Vec::new();
+    let mut offset = format::FILE_HEADER.len() as u64;
+    let bytes = std::fs::read(log::log_path(dir.path())).unwrap();
+    while let format::Framed::Record(_, size) = format::unframe(&bytes[offset as usize..]) {
+        offset += size as u64;
+        ends.push(offset);
+    }
+    assert_eq!(ends.len(), 200);
+    let events = faults.events.lock().unwrap().clone();
+    let durable = AtomicU64::new(0);
+    let mut acks = 0;
+    let mut commits = 0;
+    for event in &events {
+        match *event {
+            Event::Synced(len) => {
+                durable.store(len, Ordering::Relaxed);
+                commits += 1;
+            }
+            Event::Acked(seq) => {
+                acks += 1;
+                assert!(
+                    ends[seq as usize] <= durable.load(Ordering::Relaxed),
+                    "seq {seq} was acknowledged before an fdatasync covered it: {events:?}"
+                );
+            }
+            Event::Wrote(_) => {}
+        }
+    }
+    assert_eq!(acks, 200);
+    assert!(
+        commits < 200,
+        "group commit: {commits} fdatasyncs for 200 records"
+    );
+}
