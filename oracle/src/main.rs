@@ -108,7 +108,12 @@ enum AuditCommand {
     /// Check the audit log: every frame, hash link, attestation and signature, and the signed
     /// anchor; then every record of the store (when no node holds it). Exit code 2 on any
     /// damage, naming the first. Read-only: fails when there is no store.
-    Verify,
+    Verify {
+        /// Signing key file (accepted for symmetry with the other audit commands; the anchor's
+        /// own key is checked).
+        #[arg(long, env = "TOLLGATE_KEY_FILE")]
+        key_file: Option<PathBuf>,
+    },
     /// Print audit entries as JSON, one per line, in order. Read-only: fails when there is no
     /// audit log.
     Show {
@@ -241,7 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let path = audit::log::log_path(&dir);
             let file = std::fs::File::open(&path).with_context(|| {
                 format!(
-                    "no audit log at {} (check --data-dir or --config; this command only reads)",
+                    "no store at {} (check --data-dir or --config; this command only reads and never creates one)",
                     path.display()
                 )
             })?;
@@ -255,9 +260,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {
-            command: AuditCommand::Verify,
+            command: AuditCommand::Verify { key_file },
         } => {
-            let config = global.config()?;
+            let config = global.config_with_key(key_file)?;
             let exists =
                 |p: &std::path::Path| std::fs::read_dir(p).is_ok_and(|mut e| e.next().is_some());
             if !exists(&config.store_path()) && !exists(&audit::dir_in(&config.data_dir)) {

@@ -80,6 +80,8 @@ impl Node {
                 ..audit::Options::default()
             },
         )?;
+        // The audit files are the operator's only: 0700 / 0600 like the rest of the data dir.
+        restrict_files(&config.data_dir)?;
         if store.meta_get(AUDIT_FILES_MARKER)?.is_none() {
             store.meta_put(AUDIT_FILES_MARKER, b"1")?;
             store.flush()?;

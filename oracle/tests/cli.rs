@@ -429,7 +429,7 @@ async fn an_old_store_migrates_by_command_and_on_first_start() {
     let reply = post(&app, "/v1/attestations", body).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.json["audit_seq"], 3);
-    let page = get(&app, "/v1/audit").await.json;
+    let page = admin_get(&app, "/v1/audit").await.json;
     assert_eq!(page["entries"][1]["recorded_at"], 1_700_000_001u64);
     assert_eq!(
         page["entries"][3]["prev_hash"],

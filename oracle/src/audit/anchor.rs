@@ -114,7 +114,16 @@ impl Anchor {
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     let temporary = dir.join(format!("{name}.tmp"));
     {
-        let mut file = std::fs::File::create(&temporary)?;
+        // 0600 whatever the process umask: anchors and the guard are the operator's only.
+        let mut file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&temporary)?
+        };
         file.write_all(bytes)?;
         file.sync_all()?;
     }

@@ -120,7 +120,7 @@ pub fn scan(
                 }
                 let hash = entry_hash(payload);
                 visit(&entry, &hash)?;
-                if scan.entries % INDEX_EVERY == 0 {
+                if scan.entries.is_multiple_of(INDEX_EVERY) {
                     scan.index.push(offset);
                 }
                 scan.entries += 1;
