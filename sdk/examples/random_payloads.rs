@@ -103,7 +103,9 @@ fn random_address(rng: &mut StdRng) -> Address {
 }
 
 fn random_proof(rng: &mut StdRng) -> (AttestationProof, Vec<String>) {
-    let (t1, t2): (u32, u32) = (rng.gen(), rng.gen());
+    // Any issue time, and a lifetime within the protocol's maximum (SPEC.md §1).
+    let issued_at: u32 = rng.gen_range(0..=u32::MAX - tollgate_sdk::attestation::MAX_LIFETIME_SECS);
+    let lifetime = rng.gen_range(0..=tollgate_sdk::attestation::MAX_LIFETIME_SECS);
     let attestation = Attestation {
         network: match rng.gen_range(0..3) {
             0 => Network::MAINNET,
@@ -114,8 +116,8 @@ fn random_proof(rng: &mut StdRng) -> (AttestationProof, Vec<String>) {
         subject: random_address(rng),
         risk: rng.gen_range(0..=100),
         categories: Categories(rng.gen()),
-        issued_at: t1.min(t2),
-        valid_until: t1.max(t2),
+        issued_at,
+        valid_until: issued_at + lifetime,
         epoch: rng.gen(),
         nonce: rng.gen(),
     };
