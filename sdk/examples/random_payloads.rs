@@ -5,15 +5,16 @@
 //!
 //! `cargo run -p tollgate-sdk --example random_payloads -- 1000 7 > payloads.json`
 
+#[path = "common/random.rs"]
+mod random;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use random::random_address;
 use serde_json::{json, Value};
 use tollgate_sdk::messages::GateTransfer;
 use tollgate_sdk::ton_connect::GateRequest;
-use tollgate_sdk::{
-    boc, Address, Attestation, AttestationProof, Categories, Network, ProofJson, SignatureBundle,
-    SignatureEntry, SigningKey,
-};
+use tollgate_sdk::{boc, AttestationProof, ProofJson, SignatureBundle, SignatureEntry, SigningKey};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -94,33 +95,8 @@ fn case(proof: &AttestationProof, transfer: &GateTransfer, keys: Option<Vec<Stri
     })
 }
 
-fn random_address(rng: &mut StdRng) -> Address {
-    match rng.gen_range(0..10) {
-        0 => Address::ZERO,
-        1 => Address::new(-1, rng.gen()),
-        _ => Address::new(rng.gen(), rng.gen()),
-    }
-}
-
 fn random_proof(rng: &mut StdRng) -> (AttestationProof, Vec<String>) {
-    // Any issue time, and a lifetime within the protocol's maximum (SPEC.md §1).
-    let issued_at: u32 = rng.gen_range(0..=u32::MAX - tollgate_sdk::attestation::MAX_LIFETIME_SECS);
-    let lifetime = rng.gen_range(0..=tollgate_sdk::attestation::MAX_LIFETIME_SECS);
-    let attestation = Attestation {
-        network: match rng.gen_range(0..3) {
-            0 => Network::MAINNET,
-            1 => Network::TESTNET,
-            _ => Network(rng.gen()),
-        },
-        verifier: random_address(rng),
-        subject: random_address(rng),
-        risk: rng.gen_range(0..=100),
-        categories: Categories(rng.gen()),
-        issued_at,
-        valid_until: issued_at + lifetime,
-        epoch: rng.gen(),
-        nonce: rng.gen(),
-    };
+    let attestation = random::random_attestation(rng);
     let n = rng.gen_range(1..=5u8);
     let keys: Vec<SigningKey> = (0..n).map(|_| SigningKey::from_bytes(&rng.gen())).collect();
     let k = rng.gen_range(1..=n);
