@@ -10,12 +10,13 @@
 //! override's; `allow` scores 0 (low) with only the override's categories. Expired overrides are
 //! ignored (and shown in neither score nor evidence).
 //!
-//! Exposure through transaction hops is a later issue: [`ExposureSource`] is the seam. Its
-//! findings are merged like labels, with the severity the source reports (already decayed).
+//! Exposure through transaction hops comes from an [`ExposureSource`]; its findings are merged
+//! like labels, with the severity the source reports (already decayed).
 
 use std::sync::Arc;
 
 use serde::Serialize;
+use tollgate_sdk::exposure::{Direction, ExposureFinding};
 use tollgate_sdk::{Address, Categories};
 
 use crate::error::Result;
@@ -132,30 +133,20 @@ impl Assessment {
     }
 }
 
-/// A finding about an address's exposure to risky counterparties (a later issue).
-#[derive(Clone, Debug)]
-pub struct Exposure {
-    /// The exposure source's name.
-    pub source: String,
-    /// Categories of the counterparties reached.
-    pub categories: Categories,
-    /// Severity after decay over hops.
-    pub severity: u8,
-    /// A description (e.g. "2 hops to a sanctioned address").
-    pub description: String,
-}
-
-/// Where exposure findings come from. The only implementation today finds none.
+/// Where exposure findings come from. Without transaction data ([`NoExposure`]) there are none.
+///
+/// Findings use the sdk's wire type ([`ExposureFinding`]) because they travel as they are into
+/// API answers and evidence case files.
 pub trait ExposureSource: Send + Sync + 'static {
     /// Exposure findings for an address.
-    fn exposure(&self, address: &Address) -> Result<Vec<Exposure>>;
+    fn exposure(&self, address: &Address) -> Result<Vec<ExposureFinding>>;
 }
 
 /// The exposure source of a node without transaction data.
 pub struct NoExposure;
 
 impl ExposureSource for NoExposure {
-    fn exposure(&self, _: &Address) -> Result<Vec<Exposure>> {
+    fn exposure(&self, _: &Address) -> Result<Vec<ExposureFinding>> {
         Ok(Vec::new())
     }
 }
@@ -206,10 +197,10 @@ impl RiskEngine {
             categories |= finding.categories;
             evidence.push(Evidence {
                 kind: "exposure",
-                source: finding.source,
+                name: describe(&finding),
+                source: finding.policy,
                 categories: finding.categories.names(),
                 severity: finding.severity,
-                name: finding.description,
                 since: now,
                 counted: true,
             });
@@ -232,6 +223,22 @@ impl RiskEngine {
             labels_version,
         })
     }
+}
+
+/// One line for an exposure finding, e.g. "incoming 25.00% within 2 hops: drainer".
+fn describe(finding: &ExposureFinding) -> String {
+    let direction = match finding.direction {
+        Direction::Incoming => "incoming",
+        Direction::Outgoing => "outgoing",
+    };
+    format!(
+        "{direction} {}.{:02}% within {} hop{}: {}",
+        finding.share_ppm / 10_000,
+        finding.share_ppm % 10_000 / 100,
+        finding.min_hops,
+        if finding.min_hops == 1 { "" } else { "s" },
+        finding.categories.names().join(", ")
+    )
 }
 
 fn apply_override(
