@@ -60,7 +60,7 @@ pub fn max_severity(categories: Categories) -> u8 {
 }
 
 /// KYT-style risk level.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Score below 25.
@@ -86,13 +86,15 @@ impl Level {
 }
 
 /// One piece of evidence behind a judgement.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Evidence {
     /// `label`, `override` or `exposure`.
+    #[schema(value_type = String)]
     pub kind: &'static str,
     /// Where it comes from (list and file, override author, exposure source).
     pub source: String,
     /// Categories it contributes (names).
+    #[schema(value_type = Vec<String>)]
     pub categories: Vec<&'static str>,
     /// Its severity.
     pub severity: u8,
@@ -105,21 +107,24 @@ pub struct Evidence {
 }
 
 /// The node's judgement of an address.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Assessment {
     /// The address, raw form.
+    #[schema(value_type = String)]
     pub address: Address,
     /// 0–100.
     pub score: u8,
     /// The score's band.
     pub level: Level,
     /// Category names.
+    #[schema(value_type = Vec<String>)]
     pub categories: Vec<&'static str>,
     /// The same categories as the SPEC.md §3 bitmask.
     pub categories_mask: u32,
     /// What the judgement rests on.
     pub evidence: Vec<Evidence>,
     /// The scoring policy used.
+    #[schema(value_type = String)]
     pub policy_version: &'static str,
     /// The label set the labels were read from (recorded in the audit log's `policy_version`).
     #[serde(skip)]

@@ -74,10 +74,11 @@ fn bounded_text(field: &str, text: &str, max: usize) -> Result<()> {
 }
 
 /// An ingestion request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestRequest {
     /// `csv`, `ton-assets` or `ofac`.
+    #[schema(examples("csv", "ton-assets", "ofac"))]
     pub format: String,
     /// The file name (required for `ton-assets` and `ofac`).
     pub file: Option<String>,
@@ -86,6 +87,22 @@ pub struct IngestRequest {
 }
 
 /// Ingests one list sent in the body.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/ingest",
+    operation_id = "adminIngest",
+    tag = "admin",
+    request_body = IngestRequest,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "What the ingestion did", body = super::openapi::IngestSummaryDoc),
+        (status = 400, description = "Malformed input: bad address or BoC, malformed JSON", body = super::openapi::ErrorDoc),
+        (status = 401, description = "Missing or wrong admin token, or admin API disabled", body = super::openapi::ErrorDoc),
+        (status = 413, description = "Body larger than the node's limit", body = super::openapi::ErrorDoc),
+        (status = 422, description = "Valid input the node will not act on (network, verifier, TTL, too many items)", body = super::openapi::ErrorDoc),
+        (status = 503, description = "Overloaded, timed out, or the store/audit log cannot record (the node fails closed)", body = super::openapi::ErrorDoc),
+    )
+)]
 pub async fn ingest(
     State(state): State<SharedState>,
     Json(request): Json<IngestRequest>,
@@ -130,6 +147,18 @@ pub async fn ingest(
 }
 
 /// Label counts per category.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/labels",
+    operation_id = "adminLabelCounts",
+    tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "category → count", body = BTreeMap<String, u64>),
+        (status = 401, description = "Missing or wrong admin token, or admin API disabled", body = super::openapi::ErrorDoc),
+        (status = 503, description = "Overloaded, timed out, or the store/audit log cannot record (the node fails closed)", body = super::openapi::ErrorDoc),
+    )
+)]
 pub async fn label_counts(
     State(state): State<SharedState>,
 ) -> Result<axum::Json<BTreeMap<String, u64>>> {
@@ -141,17 +170,30 @@ pub async fn label_counts(
 }
 
 /// Every override.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/overrides",
+    operation_id = "adminListOverrides",
+    tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Every override", body = Vec<super::openapi::OverrideDoc>),
+        (status = 401, description = "Missing or wrong admin token, or admin API disabled", body = super::openapi::ErrorDoc),
+        (status = 503, description = "Overloaded, timed out, or the store/audit log cannot record (the node fails closed)", body = super::openapi::ErrorDoc),
+    )
+)]
 pub async fn list_overrides(State(state): State<SharedState>) -> Result<axum::Json<Vec<Override>>> {
     Ok(axum::Json(state.store.overrides()?))
 }
 
 /// A new override.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OverrideRequest {
     /// The address.
     pub address: String,
     /// `allow` or `deny`.
+    #[schema(value_type = super::openapi::OverrideActionDoc)]
     pub action: OverrideAction,
     /// Category names to attest (see [`Override::categories`]).
     #[serde(default)]
@@ -165,6 +207,21 @@ pub struct OverrideRequest {
 }
 
 /// Sets an override (replacing any earlier one for the address); recorded in the history.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/overrides",
+    operation_id = "adminSetOverride",
+    tag = "admin",
+    request_body = OverrideRequest,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The override as stored", body = super::openapi::OverrideDoc),
+        (status = 400, description = "Malformed input: bad address or BoC, malformed JSON", body = super::openapi::ErrorDoc),
+        (status = 401, description = "Missing or wrong admin token, or admin API disabled", body = super::openapi::ErrorDoc),
+        (status = 422, description = "Valid input the node will not act on (network, verifier, TTL, too many items)", body = super::openapi::ErrorDoc),
+        (status = 503, description = "Overloaded, timed out, or the store/audit log cannot record (the node fails closed)", body = super::openapi::ErrorDoc),
+    )
+)]
 pub async fn set_override(
     State(state): State<SharedState>,
     Json(request): Json<OverrideRequest>,
@@ -200,13 +257,29 @@ pub async fn set_override(
 }
 
 /// Who removes an override.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RemoveQuery {
     /// Author of the removal (recorded).
     pub author: String,
 }
 
 /// Removes an override; 404 if there was none.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/overrides/{address}",
+    operation_id = "adminRemoveOverride",
+    tag = "admin",
+    params(("address" = String, Path, description = "Raw `wc:hex` or user-friendly address"), RemoveQuery),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Removed: `{\"removed\": address}`", body = Object),
+        (status = 400, description = "Malformed input: bad address or BoC, malformed JSON", body = super::openapi::ErrorDoc),
+        (status = 401, description = "Missing or wrong admin token, or admin API disabled", body = super::openapi::ErrorDoc),
+        (status = 404, description = "No such override", body = super::openapi::ErrorDoc),
+        (status = 503, description = "Overloaded, timed out, or the store/audit log cannot record (the node fails closed)", body = super::openapi::ErrorDoc),
+    )
+)]
 pub async fn remove_override(
     State(state): State<SharedState>,
     Path(address): Path<String>,

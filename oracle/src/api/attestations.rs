@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::risk::Assessment;
 
 /// The request body.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttestRequest {
     /// The address to judge (raw or user-friendly).
@@ -22,11 +22,12 @@ pub struct AttestRequest {
     /// `mainnet`, `testnet` or a `global_id`.
     pub network: NetworkField,
     /// Validity in seconds (default from config, at most `max_ttl_secs`).
+    #[schema(minimum = 1)]
     pub ttl_secs: Option<u32>,
 }
 
 /// A network given by name or by `global_id`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum NetworkField {
     /// A `global_id` such as -239.
@@ -53,10 +54,11 @@ impl NetworkField {
 
 /// A signature the node made, with everything a client needs to use and check it: the sdk's
 /// `SignedAttestation` (what clients read), plus where it is in the audit log and why.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Signed {
     /// The attestation, its BoC and hash, the signature and the signer.
     #[serde(flatten)]
+    #[schema(value_type = super::openapi::SignedAttestationDoc)]
     pub signed: SignedAttestation,
     /// The subject as raw, bounceable and non-bounceable text (for the attestation's network).
     pub subject_forms: AddressForms,
@@ -138,6 +140,20 @@ pub(crate) async fn sign_and_record(
 }
 
 /// Judges the subject and signs an attestation whose bounds are that judgement.
+#[utoipa::path(
+    post,
+    path = "/v1/attestations",
+    operation_id = "attest",
+    tag = "signing",
+    request_body = AttestRequest,
+    responses(
+        (status = 200, description = "Signed, and on disk in the audit log", body = Signed),
+        (status = 400, description = "Malformed input: bad address or BoC, malformed JSON", body = super::openapi::ErrorDoc),
+        (status = 413, description = "Body larger than the node's limit", body = super::openapi::ErrorDoc),
+        (status = 422, description = "Valid input the node will not act on (network, verifier, TTL, too many items)", body = super::openapi::ErrorDoc),
+        (status = 503, description = "Overloaded, timed out, or the store/audit log cannot record (the node fails closed)", body = super::openapi::ErrorDoc),
+    )
+)]
 pub async fn attest(
     State(state): State<SharedState>,
     Json(request): Json<AttestRequest>,

@@ -24,7 +24,7 @@ use crate::audit::Kind;
 use crate::error::{Error, Result};
 
 /// The request body.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CosignRequest {
     /// The proposed attestation, a base64 BoC.
@@ -32,6 +32,21 @@ pub struct CosignRequest {
 }
 
 /// Checks a proposal against the node's policy and judgement, then signs it.
+#[utoipa::path(
+    post,
+    path = "/v1/attestations/cosign",
+    operation_id = "cosign",
+    tag = "signing",
+    request_body = CosignRequest,
+    responses(
+        (status = 200, description = "Co-signed, and on disk in the audit log", body = Signed),
+        (status = 400, description = "Malformed input: bad address or BoC, malformed JSON", body = super::openapi::ErrorDoc),
+        (status = 409, description = "A proposed bound does not hold for this node's judgement (`bound`: risk or categories)", body = super::openapi::ErrorDoc),
+        (status = 413, description = "Body larger than the node's limit", body = super::openapi::ErrorDoc),
+        (status = 422, description = "Valid input the node will not act on (network, verifier, TTL, too many items)", body = super::openapi::ErrorDoc),
+        (status = 503, description = "Overloaded, timed out, or the store/audit log cannot record (the node fails closed)", body = super::openapi::ErrorDoc),
+    )
+)]
 pub async fn cosign(
     State(state): State<SharedState>,
     Json(request): Json<CosignRequest>,

@@ -7,12 +7,29 @@ use serde_json::{json, Value};
 use super::SharedState;
 
 /// 200 while the process serves HTTP.
+#[utoipa::path(
+    get,
+    path = "/v1/health",
+    operation_id = "health",
+    tag = "node",
+    responses((status = 200, description = "Liveness: `{\"status\": \"ok\"}`", body = Object))
+)]
 pub async fn health() -> axum::Json<Value> {
     axum::Json(json!({ "status": "ok" }))
 }
 
 /// 200 when the store answers and is intact, and the audit log accepts entries; 503 otherwise, so a load
 /// balancer stops sending attestation requests to a node that would refuse them.
+#[utoipa::path(
+    get,
+    path = "/v1/ready",
+    operation_id = "ready",
+    tag = "node",
+    responses(
+        (status = 200, description = "Ready: `{\"ready\": true, \"store\": true, \"audit\": true}`", body = Object),
+        (status = 503, description = "Not ready (which part fails is in the body)", body = Object),
+    )
+)]
 pub async fn ready(State(state): State<SharedState>) -> (StatusCode, axum::Json<Value>) {
     let store_ok = state.store.meta_get("readiness-probe").is_ok() && state.store.is_intact();
     let audit_ok = state.audit.is_healthy();

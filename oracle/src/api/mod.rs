@@ -114,7 +114,7 @@ pub fn parse_address_on(text: &str, network: Option<Network>) -> Result<Address,
 /// user-friendly forms: `bounceable` (`EQ…`, for contracts: a transfer to a missing contract
 /// bounces back) and `non_bounceable` (`UQ…`, for wallets, including ones not deployed yet).
 /// For testnet they carry the testnet-only flag (`kQ…`, `0Q…`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct AddressForms {
     /// `workchain:hex`.
     pub raw: String,

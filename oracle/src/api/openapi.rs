@@ -1,158 +1,330 @@
-//! `GET /v1/openapi.json`: the API described as OpenAPI 3.1, written by hand next to the code
-//! it describes (a test checks that every route is documented).
+//! `GET /v1/openapi.json`: the API as OpenAPI 3.1, derived with utoipa from the handlers'
+//! `#[utoipa::path]` attributes and the request/response types' `ToSchema` derives, so the
+//! document changes when the code does.
+//!
+//! A new route needs its handler listed in [`ApiDoc`]'s `paths(...)`; a test
+//! (`openapi_documents_every_route`) reads the router's `.route(...)` calls and fails when one
+//! is missing, and calls every documented operation to show it exists.
+//!
+//! Types of other crates or modules that this module should not reach into (the sdk's wire
+//! types, the store's records, the ingest summary) are described here by schema-only mirrors
+//! (`*Doc`), each checked against a real value in the tests.
 
 use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
-use serde_json::{json, Value};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
 
-/// The OpenAPI document.
-pub fn spec() -> &'static Value {
-    static SPEC: OnceLock<Value> = OnceLock::new();
-    SPEC.get_or_init(build)
+use super::{
+    admin, attestations, audit, cosign, health, metrics, oracle, risk, screen, AddressForms,
+};
+
+/// The name of the admin token's security scheme (`Authorization: Bearer <token>`).
+pub const ADMIN_SECURITY: &str = "admin_token";
+
+/// The derived document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tollgate oracle node",
+        description = "Scores TON addresses and signs risk attestations (SPEC.md §9)."
+    ),
+    servers((url = "/", description = "The node serving this document (its `--listen` address)")),
+    paths(
+        risk::get_risk,
+        screen::screen,
+        attestations::attest,
+        cosign::cosign,
+        oracle::info,
+        audit::list,
+        admin::ingest,
+        admin::label_counts,
+        admin::list_overrides,
+        admin::set_override,
+        admin::remove_override,
+        health::health,
+        health::ready,
+        metrics::render,
+        document,
+    ),
+    components(schemas(ErrorDoc, AddressForms)),
+    modifiers(&AdminToken),
+    tags(
+        (name = "screening", description = "Judgements of addresses"),
+        (name = "signing", description = "Attestations, each recorded durably in the audit log before it is answered"),
+        (name = "node", description = "Identity, probes, metrics and this document"),
+        (name = "admin", description = "Behind the admin bearer token"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Adds the admin token's security scheme (the paths name it in `security(...)`).
+struct AdminToken;
+
+impl Modify for AdminToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            ADMIN_SECURITY,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The node's admin token (`--admin-token-file`); without one configured every admin request is 401",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as JSON text, built once.
+pub fn spec_json() -> &'static str {
+    static SPEC: OnceLock<String> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_json()
+            .expect("the derived OpenAPI document serialises")
+    })
 }
 
 /// Serves the document.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    operation_id = "openapi",
+    tag = "node",
+    responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json"))
+)]
 pub async fn document() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        axum::Json(spec().clone()),
-    )
+    ([(header::CONTENT_TYPE, "application/json")], spec_json())
 }
 
-fn error_responses(codes: &[&str]) -> Value {
-    let mut map = serde_json::Map::new();
-    for code in codes {
-        map.insert((*code).into(), json!({ "description": describe(code), "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }));
-    }
-    Value::Object(map)
+/// The body of every 4xx/5xx answer (`crate::error`).
+#[derive(ToSchema)]
+#[schema(as = Error)]
+#[allow(dead_code)] // a schema only: the node builds this body in `crate::error`
+pub struct ErrorDoc {
+    error: ErrorDetailDoc,
 }
 
-fn describe(code: &str) -> &'static str {
-    match code {
-        "400" => "Malformed input: bad address, bad BoC, malformed JSON",
-        "401" => "Missing or wrong admin token (or admin API disabled)",
-        "404" => "Not found",
-        "409" => "A proposed bound does not hold for this node's judgement (`bound`: risk or categories)",
-        "413" => "Body larger than the node's limit",
-        "422" => "Valid input the node will not act on: unknown network, disallowed verifier, TTL above maximum, too many addresses",
-        "503" => "Overloaded, timed out, or the store/audit log cannot record (the node fails closed)",
-        _ => "Error",
-    }
+/// A stable code, a message for people, and for 409/422 the bound or policy that failed.
+#[derive(ToSchema)]
+#[schema(as = ErrorDetail)]
+#[allow(dead_code)]
+pub struct ErrorDetailDoc {
+    /// Stable snake_case code.
+    #[schema(examples(
+        "invalid_address",
+        "invalid_boc",
+        "bound_violated",
+        "policy_refused",
+        "overloaded"
+    ))]
+    code: String,
+    /// For people; never internals.
+    message: String,
+    /// Which bound or policy failed (409/422).
+    #[schema(examples(
+        "risk",
+        "categories",
+        "network",
+        "verifier",
+        "ttl",
+        "epoch",
+        "validity"
+    ))]
+    bound: Option<String>,
 }
 
-fn ok(schema: &str) -> Value {
-    json!({ "description": "OK", "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
+/// An attestation's fields (SPEC.md §1; the sdk's `Attestation`).
+#[derive(ToSchema)]
+#[schema(as = Attestation)]
+#[allow(dead_code)]
+pub struct AttestationDoc {
+    /// `global_id` (-239 mainnet, -3 testnet).
+    network: i32,
+    /// The verifying contract, raw `wc:hex`.
+    verifier: String,
+    /// The screened address, raw `wc:hex`.
+    subject: String,
+    /// Risk bound 0–100.
+    risk: u8,
+    /// Category bitmask (SPEC.md §3).
+    categories: u32,
+    /// Unix seconds.
+    issued_at: u32,
+    /// Unix seconds.
+    valid_until: u32,
+    /// Signer-set epoch.
+    epoch: u32,
+    /// uint64 as decimal text.
+    nonce: String,
 }
 
-fn with_errors(mut responses: Value, codes: &[&str]) -> Value {
-    if let (Value::Object(map), Value::Object(errors)) = (&mut responses, error_responses(codes)) {
-        map.extend(errors);
-    }
-    responses
+/// One node's signature over one attestation (the sdk's `SignedAttestation`).
+#[derive(ToSchema)]
+#[schema(as = SignedAttestation)]
+#[allow(dead_code)]
+pub struct SignedAttestationDoc {
+    attestation: AttestationDoc,
+    /// Base64 BoC of the attestation cell.
+    boc: String,
+    /// Representation hash of the cell, hex: what was signed.
+    hash: String,
+    /// ed25519 signature over the hash, hex.
+    signature: String,
+    /// The signer's index in the signer set.
+    signer_index: u8,
+    /// The signer's public key, hex.
+    public_key: String,
 }
 
-fn body(schema: &str) -> Value {
-    json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
+/// An allow/deny decision that wins over labels (the store's `Override`).
+#[derive(ToSchema)]
+#[schema(as = Override)]
+#[allow(dead_code)]
+pub struct OverrideDoc {
+    /// Raw `wc:hex`.
+    address: String,
+    action: OverrideActionDoc,
+    /// Category bitmask.
+    categories: u32,
+    reason: String,
+    author: String,
+    /// Unix seconds.
+    created_at: u64,
+    /// Unix seconds; absent or null: never expires.
+    expires_at: Option<u64>,
 }
 
-fn build() -> Value {
-    let address_param = json!([{ "name": "address", "in": "path", "required": true, "schema": { "type": "string" }, "description": "Raw `wc:hex` or user-friendly address" },
-        { "name": "network", "in": "query", "schema": { "type": "string", "default": "mainnet" }, "description": "mainnet or testnet: the friendly forms shown; testnet-only addresses are refused for mainnet" }]);
-    let admin = json!([{ "bearer": [] }]);
-    json!({
-        "openapi": "3.1.0",
-        "info": { "title": "Tollgate oracle node", "version": env!("CARGO_PKG_VERSION"), "description": "Scores TON addresses and signs risk attestations (SPEC.md)." },
-        "paths": {
-            "/v1/risk/{address}": { "get": { "summary": "Score, level, categories and evidence of an address", "parameters": address_param,
-                "responses": with_errors(json!({ "200": ok("Assessment") }), &["400", "503"]) } },
-            "/v1/screen": { "post": { "summary": "Judge up to 1000 addresses", "requestBody": body("ScreenRequest"),
-                "responses": with_errors(json!({ "200": ok("ScreenResponse") }), &["400", "413", "422", "503"]) } },
-            "/v1/attestations": { "post": { "summary": "Sign the node's judgement of a subject as an attestation", "requestBody": body("AttestRequest"),
-                "responses": with_errors(json!({ "200": ok("Signed") }), &["400", "413", "422", "503"]) } },
-            "/v1/attestations/cosign": { "post": { "summary": "Co-sign a proposed attestation if its bounds hold for this node", "requestBody": body("CosignRequest"),
-                "responses": with_errors(json!({ "200": ok("Signed") }), &["400", "409", "413", "422", "503"]) } },
-            "/v1/audit": { "get": { "summary": "The hash-chained audit log, in order (admin token: it names every subject and verifier)", "security": admin,
-                "parameters": [
-                    { "name": "after", "in": "query", "schema": { "type": "integer", "minimum": 0 }, "description": "Entries with seq greater than this" },
-                    { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }
-                ],
-                "responses": with_errors(json!({ "200": ok("AuditPage") }), &["401", "422", "503"]) } },
-            "/v1/oracle": { "get": { "summary": "Public key, signer index, epoch and signing policy", "responses": { "200": ok("OracleInfo") } } },
-            "/v1/admin/ingest": { "post": { "summary": "Ingest a label list", "security": admin, "requestBody": body("IngestRequest"),
-                "responses": with_errors(json!({ "200": ok("IngestSummary") }), &["400", "401", "413", "422"]) } },
-            "/v1/admin/labels": { "get": { "summary": "Label counts per category", "security": admin,
-                "responses": with_errors(json!({ "200": { "description": "category → count", "content": { "application/json": { "schema": { "type": "object", "additionalProperties": { "type": "integer" } } } } } }), &["401"]) } },
-            "/v1/admin/overrides": {
-                "get": { "summary": "Every override", "security": admin, "responses": with_errors(json!({ "200": { "description": "OK", "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Override" } } } } } }), &["401"]) },
-                "post": { "summary": "Set an allow/deny override (wins over labels)", "security": admin, "requestBody": body("OverrideRequest"),
-                    "responses": with_errors(json!({ "200": ok("Override") }), &["400", "401", "422"]) } },
-            "/v1/admin/overrides/{address}": { "delete": { "summary": "Remove an override", "security": admin,
-                "parameters": [address_param[0].clone(), { "name": "author", "in": "query", "required": true, "schema": { "type": "string" } }],
-                "responses": with_errors(json!({ "200": { "description": "Removed" } }), &["400", "401", "404"]) } },
-            "/v1/health": { "get": { "summary": "Liveness", "responses": { "200": { "description": "The process serves HTTP" } } } },
-            "/v1/ready": { "get": { "summary": "Readiness: store readable and audit log writable", "responses": { "200": { "description": "Ready" }, "503": { "description": "Not ready" } } } },
-            "/v1/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3.1" } } } },
-            "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "Prometheus text format", "content": { "text/plain": {} } } } } }
-        },
-        "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": {
-                "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
-                    "code": { "type": "string", "examples": ["invalid_address", "invalid_boc", "unknown_network", "bound_violated", "policy_refused", "overloaded"] },
-                    "message": { "type": "string" },
-                    "bound": { "type": "string", "description": "Which bound or policy failed (409/422)", "examples": ["risk", "categories", "network", "verifier", "ttl", "epoch", "validity"] } } } } },
-                "Level": { "type": "string", "enum": ["low", "medium", "high", "severe"], "description": "low < 25 <= medium < 50 <= high < 75 <= severe" },
-                "Evidence": { "type": "object", "properties": {
-                    "kind": { "type": "string", "enum": ["label", "override", "exposure"] }, "source": { "type": "string" },
-                    "categories": { "type": "array", "items": { "type": "string" } }, "severity": { "type": "integer" },
-                    "name": { "type": "string" }, "since": { "type": "integer" }, "counted": { "type": "boolean" } } },
-                "Assessment": { "type": "object", "properties": {
-                    "address": { "type": "string", "description": "raw wc:hex" },
-                    "address_forms": { "$ref": "#/components/schemas/AddressForms", "description": "in /v1/risk and /v1/screen answers, not in judgements embedded in signatures" }, "score": { "type": "integer", "minimum": 0, "maximum": 100 },
-                    "level": { "$ref": "#/components/schemas/Level" }, "categories": { "type": "array", "items": { "type": "string" } },
-                    "categories_mask": { "type": "integer" }, "evidence": { "type": "array", "items": { "$ref": "#/components/schemas/Evidence" } },
-                    "policy_version": { "type": "string" } } },
-                "ScreenRequest": { "type": "object", "required": ["addresses"], "properties": { "addresses": { "type": "array", "maxItems": 1000, "items": { "type": "string" } } } },
-                "ScreenResponse": { "type": "object", "properties": { "results": { "type": "array", "items": { "$ref": "#/components/schemas/Assessment" } } } },
-                "Network": { "oneOf": [{ "type": "integer", "description": "global_id, e.g. -239" }, { "type": "string", "description": "mainnet, testnet or a global_id" }] },
-                "AttestRequest": { "type": "object", "required": ["subject", "verifier", "network"], "properties": {
-                    "subject": { "type": "string" }, "verifier": { "type": "string" }, "network": { "$ref": "#/components/schemas/Network" },
-                    "ttl_secs": { "type": "integer", "minimum": 1 } } },
-                "CosignRequest": { "type": "object", "required": ["boc"], "properties": { "boc": { "type": "string", "description": "base64 BoC of the proposed attestation" } } },
-                "Attestation": { "type": "object", "description": "SPEC.md §1", "properties": {
-                    "network": { "type": "integer" }, "verifier": { "type": "string" }, "subject": { "type": "string" },
-                    "risk": { "type": "integer" }, "categories": { "type": "integer", "description": "bitmask, SPEC.md §3" },
-                    "issued_at": { "type": "integer" }, "valid_until": { "type": "integer" }, "epoch": { "type": "integer" },
-                    "nonce": { "type": "string", "description": "uint64 as decimal text" } } },
-                "Signed": { "type": "object", "properties": {
-                    "attestation": { "$ref": "#/components/schemas/Attestation" }, "boc": { "type": "string" }, "hash": { "type": "string" },
-                    "signature": { "type": "string" }, "signer_index": { "type": "integer" }, "public_key": { "type": "string" },
-                    "subject_forms": { "$ref": "#/components/schemas/AddressForms" }, "verifier_forms": { "$ref": "#/components/schemas/AddressForms" },
-                    "audit_seq": { "type": "integer" }, "judgement": { "$ref": "#/components/schemas/Assessment" } } },
-                "AddressForms": { "type": "object", "description": "raw, and both user-friendly forms (testnet-flagged on testnet): bounceable for contracts, non-bounceable for wallets", "properties": {
-                    "raw": { "type": "string" }, "bounceable": { "type": "string" }, "non_bounceable": { "type": "string" } } },
-                "AuditPage": { "type": "object", "properties": { "entries": { "type": "array", "items": { "type": "object" } }, "next_after": { "type": ["integer", "null"] } } },
-                "OracleInfo": { "type": "object", "properties": {
-                    "public_key": { "type": "string" }, "signer_index": { "type": "integer" }, "epoch": { "type": "integer" },
-                    "networks": { "type": "array", "items": { "type": "integer" } }, "verifiers": { "type": "array", "items": { "type": "string" } },
-                    "default_ttl_secs": { "type": "integer" }, "max_ttl_secs": { "type": "integer" }, "policy_version": { "type": "string" },
-                    "development_key": { "type": "boolean" }, "version": { "type": "string" } } },
-                "IngestRequest": { "type": "object", "required": ["format", "content"], "properties": {
-                    "format": { "type": "string", "enum": ["csv", "ton-assets", "ofac"] }, "file": { "type": "string" }, "content": { "type": "string" } } },
-                "IngestSummary": { "type": "object", "properties": {
-                    "added": { "type": "integer" }, "changed": { "type": "integer" }, "unchanged": { "type": "integer" },
-                    "per_category": { "type": "object", "additionalProperties": { "type": "integer" } },
-                    "refused": { "type": "array", "items": { "type": "object", "properties": { "file": { "type": "string" }, "line": { "type": "integer" }, "reason": { "type": "string" } } } } } },
-                "OverrideRequest": { "type": "object", "required": ["address", "action", "reason", "author"], "properties": {
-                    "address": { "type": "string" }, "action": { "type": "string", "enum": ["allow", "deny"] },
-                    "categories": { "type": "array", "items": { "type": "string" } }, "reason": { "type": "string" }, "author": { "type": "string" },
-                    "expires_at": { "type": "integer" } } },
-                "Override": { "type": "object", "properties": {
-                    "address": { "type": "string" }, "action": { "type": "string" }, "categories": { "type": "integer" }, "reason": { "type": "string" },
-                    "author": { "type": "string" }, "created_at": { "type": "integer" }, "expires_at": { "type": ["integer", "null"] } } }
+/// `allow` scores 0, `deny` scores 100.
+#[derive(ToSchema)]
+#[schema(as = OverrideAction)]
+#[allow(dead_code)]
+#[serde(rename_all = "lowercase")]
+pub enum OverrideActionDoc {
+    /// Judged risk-free whatever the labels say.
+    Allow,
+    /// Judged severe whatever the labels say.
+    Deny,
+}
+
+/// What an ingestion did (`crate::ingest::Summary`).
+#[derive(ToSchema)]
+#[schema(as = IngestSummary)]
+#[allow(dead_code)]
+pub struct IngestSummaryDoc {
+    added: u64,
+    changed: u64,
+    unchanged: u64,
+    /// Rows read per category name.
+    per_category: std::collections::BTreeMap<String, u64>,
+    refused: Vec<RefusalDoc>,
+}
+
+/// A refused record.
+#[derive(ToSchema)]
+#[schema(as = Refusal)]
+#[allow(dead_code)]
+pub struct RefusalDoc {
+    file: String,
+    line: u64,
+    reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_operation_ids_and_the_admin_scheme() {
+        let doc: serde_json::Value = serde_json::from_str(spec_json()).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(
+            doc["components"]["securitySchemes"][ADMIN_SECURITY]["scheme"],
+            "bearer"
+        );
+        assert!(doc["servers"].as_array().is_some_and(|s| !s.is_empty()));
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap_or_else(|| {
+                    panic!("{method} {path} has no operationId");
+                });
+                assert!(ids.insert(id.to_string()), "operationId {id} twice");
             }
         }
-    })
+        let audit = &doc["paths"]["/v1/audit"]["get"];
+        assert!(
+            audit["security"][0].get(ADMIN_SECURITY).is_some(),
+            "{audit}"
+        );
+    }
+
+    /// The mirrors describe the real types: every field a real value serialises is in the
+    /// mirror's schema, and the other way round.
+    #[test]
+    fn mirrors_match_the_types_they_describe() {
+        use tollgate_sdk::{Address, Attestation, Categories, Network};
+        let doc: serde_json::Value = serde_json::from_str(spec_json()).unwrap();
+        let fields = |schema: &str| -> std::collections::BTreeSet<String> {
+            doc["components"]["schemas"][schema]["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("no schema {schema}"))
+                .keys()
+                .cloned()
+                .collect()
+        };
+        let keys = |value: serde_json::Value| -> std::collections::BTreeSet<String> {
+            value.as_object().unwrap().keys().cloned().collect()
+        };
+        let address = Address::from_raw(&format!("0:{}", "ab".repeat(32))).unwrap();
+        let attestation = Attestation {
+            network: Network::MAINNET,
+            verifier: address,
+            subject: address,
+            risk: 1,
+            categories: Categories::SCAM,
+            issued_at: 1,
+            valid_until: 2,
+            epoch: 0,
+            nonce: 7,
+        };
+        assert_eq!(
+            keys(serde_json::to_value(attestation).unwrap()),
+            fields("Attestation")
+        );
+        let signed = tollgate_sdk::api::SignedAttestation {
+            attestation,
+            boc: String::new(),
+            hash: String::new(),
+            signature: String::new(),
+            signer_index: 0,
+            public_key: String::new(),
+        };
+        assert_eq!(
+            keys(serde_json::to_value(signed).unwrap()),
+            fields("SignedAttestation")
+        );
+        let item = crate::store::Override {
+            address,
+            action: crate::store::OverrideAction::Deny,
+            categories: Categories::SCAM,
+            reason: "r".into(),
+            author: "a".into(),
+            created_at: 1,
+            expires_at: None,
+        };
+        assert_eq!(
+            keys(serde_json::to_value(item).unwrap()),
+            fields("Override")
+        );
+        assert_eq!(
+            keys(serde_json::to_value(crate::ingest::Summary::default()).unwrap()),
+            fields("IngestSummary")
+        );
+    }
 }

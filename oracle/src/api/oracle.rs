@@ -8,7 +8,7 @@ use crate::risk::POLICY_VERSION;
 use crate::signer::KeyOrigin;
 
 /// The node's identity and signing policy.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OracleInfo {
     /// ed25519 public key, hex.
     pub public_key: String,
@@ -25,14 +25,23 @@ pub struct OracleInfo {
     /// Longest TTL it signs.
     pub max_ttl_secs: u32,
     /// Scoring policy.
+    #[schema(value_type = String)]
     pub policy_version: &'static str,
     /// True when running on the generated development key (never in production).
     pub development_key: bool,
     /// Node software version.
+    #[schema(value_type = String)]
     pub version: &'static str,
 }
 
 /// The node's identity.
+#[utoipa::path(
+    get,
+    path = "/v1/oracle",
+    operation_id = "oracleInfo",
+    tag = "node",
+    responses((status = 200, description = "Public key, signer index, epoch and signing policy", body = OracleInfo))
+)]
 pub async fn info(State(state): State<SharedState>) -> axum::Json<OracleInfo> {
     axum::Json(OracleInfo {
         public_key: state.signer.public_key_hex(),

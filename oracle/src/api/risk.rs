@@ -10,7 +10,8 @@ use crate::error::Result;
 use crate::risk::Assessment;
 
 /// Query parameters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RiskQuery {
     /// `mainnet` (default) or `testnet`: which user-friendly forms to show, and whether a
@@ -19,7 +20,7 @@ pub struct RiskQuery {
 }
 
 /// A judgement with the address in every form.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Judged {
     /// The judgement (its `address` is raw).
     #[serde(flatten)]
@@ -46,6 +47,19 @@ pub(crate) fn query_network(name: Option<&str>) -> Result<Network> {
 
 /// Score, level, categories and evidence of an address: raw, or user-friendly in either base64
 /// alphabet (the route takes the rest of the path, so a `/` of standard base64 may stay as is).
+#[utoipa::path(
+    get,
+    path = "/v1/risk/{address}",
+    operation_id = "getRisk",
+    tag = "screening",
+    params(("address" = String, Path, description = "Raw `wc:hex` or user-friendly address"), RiskQuery),
+    responses(
+        (status = 200, description = "The node's judgement", body = Judged),
+        (status = 400, description = "Malformed input: bad address or BoC, malformed JSON", body = super::openapi::ErrorDoc),
+        (status = 422, description = "Valid input the node will not act on (network, verifier, TTL, too many items)", body = super::openapi::ErrorDoc),
+        (status = 503, description = "Overloaded, timed out, or the store/audit log cannot record (the node fails closed)", body = super::openapi::ErrorDoc),
+    )
+)]
 pub async fn get_risk(
     State(state): State<SharedState>,
     Path(address): Path<String>,

@@ -11,10 +11,11 @@ use crate::error::{Error, Result};
 pub const MAX_ADDRESSES: usize = 1000;
 
 /// The request body.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScreenRequest {
     /// Addresses, raw or user-friendly.
+    #[schema(max_items = 1000)]
     pub addresses: Vec<String>,
     /// `mainnet` (default) or `testnet`: the forms shown, and whether testnet-only addresses
     /// are acceptable.
@@ -23,7 +24,7 @@ pub struct ScreenRequest {
 }
 
 /// The response body: one judgement per address, in request order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ScreenResponse {
     /// Judgements in request order.
     pub results: Vec<Judged>,
@@ -31,6 +32,20 @@ pub struct ScreenResponse {
 
 /// Screens a batch. Any invalid address fails the whole request with its index, so a client
 /// never mistakes a typo for a clean address.
+#[utoipa::path(
+    post,
+    path = "/v1/screen",
+    operation_id = "screen",
+    tag = "screening",
+    request_body = ScreenRequest,
+    responses(
+        (status = 200, description = "One judgement per address, in request order", body = ScreenResponse),
+        (status = 400, description = "Malformed input: bad address or BoC, malformed JSON", body = super::openapi::ErrorDoc),
+        (status = 413, description = "Body larger than the node's limit", body = super::openapi::ErrorDoc),
+        (status = 422, description = "Valid input the node will not act on (network, verifier, TTL, too many items)", body = super::openapi::ErrorDoc),
+        (status = 503, description = "Overloaded, timed out, or the store/audit log cannot record (the node fails closed)", body = super::openapi::ErrorDoc),
+    )
+)]
 pub async fn screen(
     State(state): State<SharedState>,
     Json(request): Json<ScreenRequest>,
