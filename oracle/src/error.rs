@@ -30,6 +30,14 @@ pub enum Error {
     /// The body is larger than the configured limit (declared or sent).
     #[error("request body too large")]
     PayloadTooLarge,
+    /// A batch request carries more items than a node takes in one request.
+    #[error("at most {max} items per batch, got {got}: send several batches")]
+    BatchTooLarge {
+        /// The limit (`tollgate_sdk::api::MAX_BATCH`).
+        max: usize,
+        /// Items sent.
+        got: usize,
+    },
     /// The body did not arrive within the body read deadline.
     #[error("the request body did not arrive in time")]
     BodyTimeout,
@@ -145,6 +153,8 @@ impl Error {
             Error::BoundViolated { .. } => (StatusCode::CONFLICT, "bound_violated"),
             // The body limit protects memory; the client must send less.
             Error::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            // Like a body over the limit: the client must send less per request.
+            Error::BatchTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large"),
             // The client was too slow to send what it announced: 408 Request Timeout (its fault,
             // unlike a handler timeout).
             Error::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
@@ -170,8 +180,17 @@ impl Error {
         }
     }
 
+    /// For bound and policy failures, which one failed.
+    pub fn bound(&self) -> Option<&'static str> {
+        match self {
+            Error::BoundViolated { bound, .. } => Some(bound),
+            Error::PolicyRefused { policy, .. } => Some(policy),
+            _ => None,
+        }
+    }
+
     /// Whether the message may be shown to the client.
-    fn is_client_error(&self) -> bool {
+    pub fn is_client_error(&self) -> bool {
         self.status().0.is_client_error()
     }
 }
@@ -191,11 +210,7 @@ impl IntoResponse for Error {
                 _ => "internal error".to_string(),
             }
         };
-        let bound = match &self {
-            Error::BoundViolated { bound, .. } => Some(*bound),
-            Error::PolicyRefused { policy, .. } => Some(*policy),
-            _ => None,
-        };
+        let bound = self.bound();
         json_error(status, code, message, bound)
     }
 }

@@ -811,3 +811,151 @@ async fn a_damaged_audit_log_refuses_to_start() {
         Err(tollgate_oracle::Error::AuditBroken { seq: 0, .. })
     ));
 }
+
+#[tokio::test]
+async fn a_batch_signs_every_valid_item_in_one_commit_and_reports_each_refusal() {
+    let app = node_with(config()).router();
+    let item = |subject: &str, network: &str| json!({ "subject": subject, "verifier": VERIFIER, "network": network });
+    let reply = post(
+        &app,
+        "/v1/attestations/batch",
+        json!({ "items": [
+            item(UNKNOWN, "testnet"),
+            item("not an address", "testnet"),
+            item(SCAMMER, "testnet"),
+            item(UNKNOWN, "nonet"),
+        ] }),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let results = reply.json["results"].as_array().unwrap();
+    let statuses: Vec<_> = results.iter().map(|r| r["status"].as_u64()).collect();
+    assert_eq!(statuses, [Some(200), Some(400), Some(200), Some(422)]);
+    assert_eq!(results[1]["error"]["code"], "invalid_address");
+    assert_eq!(results[3]["error"]["code"], "unknown_network");
+    // The signed items are consecutive audit entries, and each signature verifies.
+    let key = VerifyingKey::from(&key());
+    let mut seqs = Vec::new();
+    for result in [&results[0], &results[2]] {
+        let signed: tollgate_sdk::api::SignedAttestation =
+            serde_json::from_value(result["signed"].clone()).unwrap();
+        let attestation = Attestation::from_boc_base64(&signed.boc).unwrap();
+        let signature: [u8; 64] = hex::decode(&signed.signature).unwrap().try_into().unwrap();
+        attestation
+            .verify(&key, &Signature::from_bytes(&signature))
+            .unwrap();
+        seqs.push(result["signed"]["audit_seq"].as_u64().unwrap());
+    }
+    assert_eq!(seqs, [0, 1]);
+    assert_eq!(results[2]["signed"]["judgement"]["level"], "severe");
+    let audit = admin_get(&app, "/v1/audit").await.json;
+    assert_eq!(audit["entries"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_cosign_batch_signs_the_proposals_within_bounds_only() {
+    let app = node_with(Config {
+        networks: vec![-3],
+        ..config()
+    })
+    .router();
+    let t = Network::TESTNET;
+    let reply = post(
+        &app,
+        "/v1/attestations/cosign/batch",
+        json!({ "bocs": [
+            proposal(SCAMMER, 90, Categories::SCAM, t, 7, 300),
+            proposal(SCAMMER, 10, Categories::SCAM, t, 7, 300),
+            "not base64!",
+            proposal(UNKNOWN, 0, Categories::NONE, t, 6, 300),
+        ] }),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let results = reply.json["results"].as_array().unwrap();
+    let outcome = |r: &Value| {
+        (
+            r["status"].as_u64().unwrap(),
+            r["error"]["bound"].as_str().map(String::from),
+        )
+    };
+    assert_eq!(
+        results.iter().map(outcome).collect::<Vec<_>>(),
+        [
+            (200, None),
+            (409, Some("risk".into())),
+            (400, None),
+            (422, Some("epoch".into()))
+        ]
+    );
+    assert_eq!(results[0]["signed"]["audit_seq"], 0);
+    assert_eq!(results[0]["signed"]["attestation"]["risk"], 90);
+}
+
+#[tokio::test]
+async fn batches_that_are_empty_too_large_or_malformed_are_refused_whole() {
+    let app = node_with(Config {
+        max_body_bytes: 1024 * 1024,
+        ..config()
+    })
+    .router();
+    let item = json!({ "subject": UNKNOWN, "verifier": VERIFIER, "network": "testnet" });
+    let too_many = vec![item.clone(); tollgate_sdk::api::MAX_BATCH + 1];
+    let cases = [
+        (
+            "/v1/attestations/batch",
+            json!({ "items": too_many }),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+        ),
+        (
+            "/v1/attestations/cosign/batch",
+            json!({ "bocs": vec!["x"; tollgate_sdk::api::MAX_BATCH + 1] }),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+        ),
+        (
+            "/v1/attestations/batch",
+            json!({ "items": [] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            "/v1/attestations/cosign/batch",
+            json!({ "bocs": [] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            "/v1/attestations/batch",
+            json!({ "items": [item, { "subject": 5 }] }),
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+        ),
+    ];
+    for (uri, body, status, code) in cases {
+        let reply = post(&app, uri, body).await;
+        assert_eq!((reply.status, error_code(&reply)), (status, code), "{uri}");
+    }
+    // Nothing was signed.
+    let audit = admin_get(&app, "/v1/audit").await.json;
+    assert_eq!(audit["entries"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn a_full_batch_gets_consecutive_audit_entries() {
+    let app = node_with(config()).router();
+    let items: Vec<_> = (0..tollgate_sdk::api::MAX_BATCH)
+        .map(|i| json!({ "subject": format!("0:{i:064x}"), "verifier": VERIFIER, "network": "testnet" }))
+        .collect();
+    let reply = post(&app, "/v1/attestations/batch", json!({ "items": items })).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let seqs: Vec<_> = reply.json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["signed"]["audit_seq"].as_u64().unwrap())
+        .collect();
+    // Consecutive seqs: one submission (the audit tests show it is one write, one fdatasync).
+    assert_eq!(seqs, (0..256).collect::<Vec<_>>());
+}

@@ -79,3 +79,60 @@ pub struct ErrorDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound: Option<String>,
 }
+
+/// Most items one batch request (`POST /v1/attestations/batch`,
+/// `POST /v1/attestations/cosign/batch`) may carry; a node answers more with 413
+/// `batch_too_large`. A client with more subjects sends several batches.
+pub const MAX_BATCH: usize = 256;
+
+/// `POST /v1/attestations`, and one item of `POST /v1/attestations/batch`: ask the node to
+/// judge `subject` and sign its own judgement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestRequest {
+    /// The address to judge (raw or user-friendly).
+    pub subject: String,
+    /// The contract that will check the attestation.
+    pub verifier: String,
+    /// The network (`global_id`).
+    pub network: Network,
+    /// Validity in seconds (the node's default when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u32>,
+}
+
+/// `POST /v1/attestations/batch`: up to [`MAX_BATCH`] attestation requests, signed and recorded
+/// together (one audit commit).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestBatchRequest {
+    /// The requests, answered in this order.
+    pub items: Vec<AttestRequest>,
+}
+
+/// `POST /v1/attestations/cosign/batch`: up to [`MAX_BATCH`] proposals to co-sign together.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CosignBatchRequest {
+    /// Base64 BoCs of the proposed attestation cells, answered in this order.
+    pub bocs: Vec<String>,
+}
+
+/// The answer to both batch endpoints: one result per item, in request order. The request as
+/// a whole succeeds (200) when it was well-formed and the node could record; each item then
+/// carries the status the single endpoint would have answered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResponse {
+    /// One per item.
+    pub results: Vec<BatchItem>,
+}
+
+/// One item's outcome: a signature (`status` 200) or the error the single endpoint would give.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchItem {
+    /// 200, or the item's 4xx status.
+    pub status: u16,
+    /// The signature, when `status` is 200.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<SignedAttestation>,
+    /// Why not, otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+}

@@ -92,10 +92,6 @@ pub(crate) fn check_can_sign(state: &SharedState) -> Result<Permit> {
 }
 
 /// Signs, appends to the audit log, and waits until the entry is durable.
-///
-/// `request` is what the audit log keeps of the request: callers pass it normalised (raw
-/// addresses, numeric network, canonical text), never the client's text as sent, so a padded
-/// or oversized field cannot grow the log beyond the fixed size of a normalised request.
 pub(crate) async fn sign_and_record(
     state: &SharedState,
     kind: Kind,
@@ -103,6 +99,38 @@ pub(crate) async fn sign_and_record(
     attestation: Attestation,
     judgement: Assessment,
 ) -> Result<Signed> {
+    let (record, signed) = sign(state, kind, ttl_requested, attestation, judgement)?;
+    // The response exists only after this resolves, i.e. after the entry's fdatasync.
+    let audit_seq = state.audit.append(record).await?;
+    ::metrics::counter!(super::metrics::SIGNATURES, "kind" => kind.name()).increment(1);
+    Ok(signed.recorded_at(audit_seq))
+}
+
+/// A signature not yet in the audit log: not to be shown to anyone until it is.
+pub(crate) struct Unrecorded(Signed);
+
+impl Unrecorded {
+    /// The answer, once the record is durable at `audit_seq`.
+    pub(crate) fn recorded_at(self, audit_seq: u64) -> Signed {
+        Signed {
+            audit_seq,
+            ..self.0
+        }
+    }
+}
+
+/// Signs an attestation and builds its audit record.
+///
+/// The record keeps the request normalised (raw addresses, numeric network, the fields of the
+/// attestation), never the client's text as sent, so a padded or oversized field cannot grow
+/// the log beyond the fixed size of a normalised request.
+pub(crate) fn sign(
+    state: &SharedState,
+    kind: Kind,
+    ttl_requested: Option<u32>,
+    attestation: Attestation,
+    judgement: Assessment,
+) -> Result<(AuditRecord, Unrecorded)> {
     // One cell build serves the hash, the signature and the BoC.
     let encoded = attestation.encode()?;
     let hash = encoded.hash;
@@ -120,10 +148,7 @@ pub(crate) async fn sign_and_record(
         signature,
     };
     let (signature, public_key) = (hex::encode(signature), state.signer.public_key_hex());
-    // The response exists only after this resolves, i.e. after the entry's flush.
-    let audit_seq = state.audit.append(record).await?;
-    ::metrics::counter!(super::metrics::SIGNATURES, "kind" => kind.name()).increment(1);
-    Ok(Signed {
+    let signed = Signed {
         subject_forms: AddressForms::new(&attestation.subject, attestation.network),
         verifier_forms: AddressForms::new(&attestation.verifier, attestation.network),
         signed: SignedAttestation {
@@ -134,9 +159,10 @@ pub(crate) async fn sign_and_record(
             signer_index: state.signer.index,
             public_key,
         },
-        audit_seq,
+        audit_seq: 0,
         judgement,
-    })
+    };
+    Ok((record, Unrecorded(signed)))
 }
 
 /// Judges the subject and signs an attestation whose bounds are that judgement.
@@ -158,12 +184,37 @@ pub async fn attest(
     State(state): State<SharedState>,
     Json(request): Json<AttestRequest>,
 ) -> Result<axum::Json<Signed>> {
+    let checked = check_request(&state, &request)?;
+    let _permit = check_can_sign(&state)?;
+    let (attestation, judgement) = judge(&state, checked, crate::unix_now())?;
+    Ok(axum::Json(
+        sign_and_record(
+            &state,
+            Kind::Attest,
+            request.ttl_secs,
+            attestation,
+            judgement,
+        )
+        .await?,
+    ))
+}
+
+/// A request that passed the node's policy.
+pub(crate) struct Checked {
+    network: Network,
+    subject: Address,
+    verifier: Address,
+    ttl: u32,
+}
+
+/// Checks a request against the node's policy (network, addresses, verifier, TTL).
+pub(crate) fn check_request(state: &SharedState, request: &AttestRequest) -> Result<Checked> {
     let network = request.network.resolve(&state.config.networks)?;
     let subject = parse_address_on(&request.subject, Some(network))
         .map_err(|err| Error::InvalidAddress(format!("subject: {err}")))?;
     let verifier = parse_address_on(&request.verifier, Some(network))
         .map_err(|err| Error::InvalidAddress(format!("verifier: {err}")))?;
-    check_verifier(&state, &verifier)?;
+    check_verifier(state, &verifier)?;
     let ttl = request.ttl_secs.unwrap_or(state.config.default_ttl_secs);
     if ttl == 0 {
         return Err(Error::InvalidRequest("ttl_secs must be at least 1".into()));
@@ -177,8 +228,27 @@ pub async fn attest(
             ),
         });
     }
-    let _permit = check_can_sign(&state)?;
-    let now = crate::unix_now();
+    Ok(Checked {
+        network,
+        subject,
+        verifier,
+        ttl,
+    })
+}
+
+/// Judges a checked request's subject: the attestation to sign and the judgement it rests on
+/// (the nonce is drawn here).
+pub(crate) fn judge(
+    state: &SharedState,
+    checked: Checked,
+    now: u64,
+) -> Result<(Attestation, Assessment)> {
+    let Checked {
+        network,
+        subject,
+        verifier,
+        ttl,
+    } = checked;
     let issued_at = u32::try_from(now).map_err(|_| Error::Store("clock beyond 2106".into()))?;
     let judgement = state.engine.assess(&subject, now)?;
     let attestation = Attestation {
@@ -192,14 +262,5 @@ pub async fn attest(
         epoch: state.signer.epoch,
         nonce: state.nonces.next()?,
     };
-    Ok(axum::Json(
-        sign_and_record(
-            &state,
-            Kind::Attest,
-            request.ttl_secs,
-            attestation,
-            judgement,
-        )
-        .await?,
-    ))
+    Ok((attestation, judgement))
 }

@@ -22,6 +22,7 @@ use super::attestations::{check_can_sign, check_verifier, sign_and_record, Signe
 use super::{Json, SharedState};
 use crate::audit::Kind;
 use crate::error::{Error, Result};
+use crate::risk::Assessment;
 
 /// The request body.
 #[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
@@ -51,7 +52,19 @@ pub async fn cosign(
     State(state): State<SharedState>,
     Json(request): Json<CosignRequest>,
 ) -> Result<axum::Json<Signed>> {
-    let proposal = Attestation::from_boc_base64(request.boc.trim())
+    let now = crate::unix_now();
+    let proposal = check_proposal(&state, &request.boc, now)?;
+    let _permit = check_can_sign(&state)?;
+    let judgement = judge_proposal(&state, &proposal, now)?;
+    Ok(axum::Json(
+        sign_and_record(&state, Kind::Cosign, None, proposal, judgement).await?,
+    ))
+}
+
+/// Decodes a proposal and checks it against the node's policy (the table above, up to the
+/// judgement).
+pub(crate) fn check_proposal(state: &SharedState, boc: &str, now: u64) -> Result<Attestation> {
+    let proposal = Attestation::from_boc_base64(boc.trim())
         .map_err(|err| Error::InvalidBoc(err.to_string()))?;
     let config = &state.config;
     if !config.networks.contains(&proposal.network.0) {
@@ -63,7 +76,7 @@ pub async fn cosign(
             ),
         });
     }
-    check_verifier(&state, &proposal.verifier)?;
+    check_verifier(state, &proposal.verifier)?;
     if proposal.epoch != state.signer.epoch {
         return Err(Error::PolicyRefused {
             policy: "epoch",
@@ -80,7 +93,6 @@ pub async fn cosign(
             detail: format!("ttl {ttl}s is above the maximum {}s", config.max_ttl_secs),
         });
     }
-    let now = crate::unix_now();
     if u64::from(proposal.valid_until) < now {
         return Err(Error::PolicyRefused {
             policy: "validity",
@@ -93,7 +105,15 @@ pub async fn cosign(
             detail: "issued_at is in the future".into(),
         });
     }
-    let _permit = check_can_sign(&state)?;
+    Ok(proposal)
+}
+
+/// Judges the proposal's subject; the judgement must lie within the proposal's bounds.
+pub(crate) fn judge_proposal(
+    state: &SharedState,
+    proposal: &Attestation,
+    now: u64,
+) -> Result<Assessment> {
     let judgement = state.engine.assess(&proposal.subject, now)?;
     if judgement.score > proposal.risk {
         return Err(Error::BoundViolated {
@@ -116,7 +136,5 @@ pub async fn cosign(
             ),
         });
     }
-    Ok(axum::Json(
-        sign_and_record(&state, Kind::Cosign, None, proposal, judgement).await?,
-    ))
+    Ok(judgement)
 }

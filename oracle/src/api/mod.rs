@@ -6,6 +6,7 @@
 //! | `POST /v1/screen` | [`screen`] |
 //! | `POST /v1/attestations` | [`attestations`] |
 //! | `POST /v1/attestations/cosign` | [`cosign`] |
+//! | `POST /v1/attestations/batch`, `POST /v1/attestations/cosign/batch` | [`batch`] |
 //! | `GET /v1/audit?after=SEQ&limit=N` (bearer token) | [`audit`] |
 //! | `GET /v1/oracle` | [`oracle`] |
 //! | `/v1/admin/*` (bearer token) | [`admin`] |
@@ -19,6 +20,7 @@
 pub mod admin;
 pub mod attestations;
 pub mod audit;
+pub mod batch;
 pub mod cosign;
 pub mod health;
 pub mod layers;
@@ -170,6 +172,8 @@ pub fn app(state: SharedState) -> Router {
         .route("/v1/screen", post(screen::screen))
         .route("/v1/attestations", post(attestations::attest))
         .route("/v1/attestations/cosign", post(cosign::cosign))
+        .route("/v1/attestations/batch", post(batch::attest_batch))
+        .route("/v1/attestations/cosign/batch", post(batch::cosign_batch))
         .route("/v1/oracle", get(oracle::info))
         .route("/v1/openapi.json", get(openapi::document))
         .merge(admin_routes)

@@ -18,7 +18,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    admin, attestations, audit, cosign, health, metrics, oracle, risk, screen, AddressForms,
+    admin, attestations, audit, batch, cosign, health, metrics, oracle, risk, screen, AddressForms,
 };
 
 /// The name of the admin token's security scheme (`Authorization: Bearer <token>`).
@@ -37,6 +37,8 @@ pub const ADMIN_SECURITY: &str = "admin_token";
         screen::screen,
         attestations::attest,
         cosign::cosign,
+        batch::attest_batch,
+        batch::cosign_batch,
         oracle::info,
         audit::list,
         admin::ingest,

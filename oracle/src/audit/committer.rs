@@ -2,11 +2,12 @@
 //!
 //! # Commit
 //!
-//! Handlers queue their records and wait. The committer takes the first record, then waits up
-//! to [`COMMIT_WINDOW`] (≈ 1 ms) while fewer than min([`BATCH_TARGET`], in-flight signing
-//! requests) records are queued — requests already being judged and signed will arrive within
-//! that time, and one fdatasync then covers them all. It takes everything queued (at most
-//! `batch_max`), chains it, frames it into one buffer, makes **one write and one fdatasync**,
+//! Handlers queue their submissions (one record, or all records of a batch request) and wait.
+//! The committer takes the first submission, then waits up to [`COMMIT_WINDOW`] (≈ 1 ms) while
+//! fewer than min([`BATCH_TARGET`], in-flight signing requests) submissions are queued — requests already being judged and signed will arrive within
+//! that time, and one fdatasync then covers them all. It takes whole submissions while they fit
+//! in `batch_max` records (a submission is never split across commits, so a batch request is
+//! answered by one fdatasync), chains them, frames it into one buffer, makes **one write and one fdatasync**,
 //! and only after the fdatasync returns answers every waiter. So an acknowledgement always
 //! follows the fdatasync of its record (a power-loss-safe point, unlike sled's flush).
 //!
@@ -77,9 +78,9 @@ impl LogSink for File {
 }
 use std::os::unix::fs::FileExt;
 
-/// A record waiting for its commit.
+/// Records waiting for their commit, answered together with the seq of the first.
 pub(crate) struct Pending {
-    pub(crate) record: AuditRecord,
+    pub(crate) records: Vec<AuditRecord>,
     pub(crate) reply: oneshot::Sender<Result<u64>>,
 }
 
@@ -204,7 +205,16 @@ impl Committer {
                         Err(_) => return,
                     };
                 }
-                let take = queue.items.len().min(self.batch_max);
+                // Whole submissions while they fit; the first always goes (the log bounds a
+                // submission to `batch_max` when it is queued).
+                let (mut take, mut records) = (0, 0);
+                for pending in &queue.items {
+                    if take > 0 && records + pending.records.len() > self.batch_max {
+                        break;
+                    }
+                    take += 1;
+                    records += pending.records.len();
+                }
                 queue.items.drain(..take).collect::<Vec<_>>()
             };
             self.commit(batch, &mut buffer, &mut payload);
@@ -218,13 +228,13 @@ impl Committer {
         let recorded_at = crate::unix_now();
         let (mut seq, mut head) = (self.next_seq, self.head);
         let mut offsets = Vec::new();
-        for pending in &batch {
+        for record in batch.iter().flat_map(|pending| &pending.records) {
             payload.clear();
             Entry {
                 seq,
                 prev_hash: head,
                 recorded_at,
-                record: pending.record.clone(),
+                record: record.clone(),
             }
             .encode(payload);
             if seq % INDEX_EVERY == 0 {
@@ -272,12 +282,16 @@ impl Committer {
             anchor.pending = Some((seq, head));
             self.shared.anchor_wake.notify_one();
         }
-        metrics::histogram!("tollgate_audit_batch_size").record(batch.len() as f64);
+        let records = seq - first;
+        metrics::histogram!("tollgate_audit_batch_size").record(records as f64);
         metrics::histogram!("tollgate_audit_commit_seconds")
             .record(started.elapsed().as_secs_f64());
-        metrics::counter!("tollgate_audit_entries_total").increment(batch.len() as u64);
-        for (n, pending) in batch.into_iter().enumerate() {
-            let _ = pending.reply.send(Ok(first + n as u64));
+        metrics::counter!("tollgate_audit_entries_total").increment(records);
+        let mut next = first;
+        for pending in batch {
+            let count = pending.records.len() as u64;
+            let _ = pending.reply.send(Ok(next));
+            next += count;
         }
     }
 

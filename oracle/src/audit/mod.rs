@@ -81,6 +81,7 @@ struct Inner {
     shared: Arc<Shared>,
     reader: File,
     commit_timeout: Duration,
+    batch_max: usize,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     opened: Opened,
 }
@@ -145,6 +146,7 @@ impl AuditLog {
                 shared,
                 reader,
                 commit_timeout: options.commit_timeout,
+                batch_max: options.batch_max.max(1),
                 threads: Mutex::new(threads),
                 opened,
             }),
@@ -173,6 +175,20 @@ impl AuditLog {
     /// Appends a record; resolves with its seq once it is on disk, or with
     /// [`Error::AuditUnavailable`] when the commit fails or takes longer than the timeout.
     pub async fn append(&self, record: AuditRecord) -> Result<u64> {
+        self.append_all(vec![record]).await
+    }
+
+    /// Appends records as one submission: they get consecutive seqs, go to disk in the same
+    /// commit (one write, one fdatasync) and are acknowledged together; resolves with the first
+    /// seq. At most [`Options::batch_max`] records (more could never fit one commit).
+    pub async fn append_all(&self, records: Vec<AuditRecord>) -> Result<u64> {
+        if records.is_empty() || records.len() > self.inner.batch_max {
+            return Err(Error::InvalidRequest(format!(
+                "an audit submission holds 1..={} records, not {}",
+                self.inner.batch_max,
+                records.len()
+            )));
+        }
         let (reply, wait) = oneshot::channel();
         let shared = &self.inner.shared;
         let queued = {
@@ -183,7 +199,7 @@ impl AuditLog {
             if queue.closing {
                 return Err(Error::AuditUnavailable("the audit log is closing".into()));
             }
-            queue.items.push_back(Pending { record, reply });
+            queue.items.push_back(Pending { records, reply });
             queue.items.len()
         };
         // Wake the committer only when it has something to decide: the first record (it may be
@@ -216,6 +232,11 @@ impl AuditLog {
     pub fn is_healthy(&self) -> bool {
         let published = &self.inner.shared.published;
         published.commit_ok.load(Ordering::Acquire) && published.anchor_ok.load(Ordering::Acquire)
+    }
+
+    /// Most records one [`AuditLog::append_all`] takes.
+    pub fn batch_max(&self) -> usize {
+        self.inner.batch_max
     }
 
     /// Durable entries.

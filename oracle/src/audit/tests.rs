@@ -396,3 +396,40 @@ async fn every_acknowledgement_follows_the_fdatasync_of_its_record() {
         "group commit: {commits} fdatasyncs for 200 records"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_one_submission_one_fdatasync_and_acknowledged_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, faults) = open_faulty(dir.path(), Duration::from_secs(5));
+    log.append(record(0)).await.unwrap();
+    let before = faults.events.lock().unwrap().len();
+    let first = log
+        .append_all((1..=100).map(record).collect())
+        .await
+        .unwrap();
+    faults.events.lock().unwrap().push(Event::Acked(first));
+    assert_eq!((first, log.len()), (1, 101));
+    let events = faults.events.lock().unwrap()[before..].to_vec();
+    // One write and one fdatasync for the 100 records, and the answer after that fdatasync.
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Event::Wrote(_), Event::Synced(_), Event::Acked(1)]
+        ),
+        "{events:?}"
+    );
+    // Empty and oversize submissions are refused before anything is queued.
+    assert!(matches!(
+        log.append_all(Vec::new()).await,
+        Err(Error::InvalidRequest(_))
+    ));
+    let too_many = (0..log.batch_max() as u64 + 1).map(record).collect();
+    assert!(matches!(
+        log.append_all(too_many).await,
+        Err(Error::InvalidRequest(_))
+    ));
+    assert_eq!(log.len(), 101);
+    close(log);
+    let report = verify_dir(dir.path(), Some(key().verifying_key().to_bytes())).unwrap();
+    assert_eq!(report.entries, 101);
+}
