@@ -127,3 +127,57 @@ async fn the_sdk_client_gets_a_two_of_three_attestation_from_real_nodes() {
     proof.bundle.verify(&proof.attestation, &keys, 2).unwrap();
     assert!(proof.bundle.entries().iter().all(|e| e.signer != 0));
 }
+
+#[tokio::test]
+async fn the_sdk_client_attests_many_subjects_with_the_batch_endpoints() {
+    let mut nodes = Vec::new();
+    for index in 0..3 {
+        nodes.push(start(index).await);
+    }
+    let references: Vec<_> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, (addr, _, _))| reference(*addr, i as u8))
+        .collect();
+    let keys: Vec<_> = references.iter().map(|n| n.public_key).collect();
+    let client = Client::new(ClientConfig::new(references.clone(), 2, 1)).unwrap();
+    // More than one batch: 300 fresh subjects, the scammer among them.
+    let mut subjects: Vec<tollgate_sdk::Address> = (0..300u32)
+        .map(|i| format!("0:{i:064x}").parse().unwrap())
+        .collect();
+    subjects[257] = SCAMMER.parse().unwrap();
+    let results = client
+        .attest_many(&subjects, VERIFIER.parse().unwrap(), Network::MAINNET)
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 300);
+    for (subject, result) in subjects.iter().zip(&results) {
+        let proof = result.as_ref().unwrap();
+        assert_eq!(proof.attestation.subject, *subject);
+        proof.bundle.verify(&proof.attestation, &keys, 2).unwrap();
+    }
+    assert_eq!(results[257].as_ref().unwrap().attestation.risk, 85);
+    assert_eq!(results[0].as_ref().unwrap().attestation.risk, 0);
+
+    // A client that asks for more than the nodes will sign (a wrong epoch) gets each subject's
+    // refusal from every node, per subject.
+    let wrong = Client::new(ClientConfig::new(references, 2, 9)).unwrap();
+    let results = wrong
+        .attest_many(&subjects[..2], VERIFIER.parse().unwrap(), Network::MAINNET)
+        .await
+        .unwrap();
+    for result in results {
+        match result {
+            Err(tollgate_sdk::Error::QuorumNotReached {
+                signed, failures, ..
+            }) => {
+                assert_eq!((signed, failures.len()), (0, 3));
+                assert!(
+                    failures[0].reason.contains("422 (policy_refused, epoch)"),
+                    "{failures:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

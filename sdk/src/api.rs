@@ -59,6 +59,20 @@ pub struct RiskSummary {
     pub categories_mask: Categories,
 }
 
+/// `POST /v1/screen`: judgements of many addresses (at most 1,000).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreenRequest {
+    /// Addresses, raw or user-friendly.
+    pub addresses: Vec<String>,
+}
+
+/// The answer to `POST /v1/screen`: one judgement per address, in request order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScreenResponse {
+    /// Judgements in request order.
+    pub results: Vec<RiskSummary>,
+}
+
 /// The body of every 4xx/5xx answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

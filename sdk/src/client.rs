@@ -54,6 +54,18 @@ impl Client {
     ) -> Result<AttestationProof> {
         crate::quorum::attest(&self.config, &self.http, subject, verifier, network).await
     }
+
+    /// Gets attestations of many subjects with the nodes' batch endpoints (two requests per
+    /// node for each [`crate::api::MAX_BATCH`] subjects): one result per subject, in order,
+    /// each a proof or [`Error::QuorumNotReached`] for that subject.
+    pub async fn attest_many(
+        &self,
+        subjects: &[Address],
+        verifier: Address,
+        network: Network,
+    ) -> Result<Vec<Result<AttestationProof>>> {
+        crate::quorum::attest_many(&self.config, &self.http, subjects, verifier, network).await
+    }
 }
 
 /// reqwest as the quorum's [`Transport`].

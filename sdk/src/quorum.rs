@@ -19,7 +19,10 @@ use std::time::Duration;
 use ed25519_dalek::{Signature, VerifyingKey};
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
 
-use crate::api::{CosignRequest, ErrorBody, RiskSummary, SignedAttestation};
+use crate::api::{
+    BatchItem, BatchResponse, CosignBatchRequest, CosignRequest, ErrorBody, RiskSummary,
+    ScreenRequest, ScreenResponse, SignedAttestation, MAX_BATCH,
+};
 use crate::error::{Error, NodeFailure, Result};
 use crate::{
     Address, Attestation, AttestationProof, Categories, Network, SignatureBundle, SignatureEntry,
@@ -268,6 +271,230 @@ pub async fn attest<T: Transport>(
         }
     }
     Err(quorum_error(config, entries.len(), failures))
+}
+
+/// Gets attestations of many `subjects` for `verifier` on `network`, each signed by at least k
+/// nodes, with the batch endpoints: per [`MAX_BATCH`] subjects, one `POST /v1/screen` and one
+/// `POST /v1/attestations/cosign/batch` to each node (instead of two requests per subject and
+/// node), each node recording the whole batch in one audit commit.
+///
+/// One result per subject, in order: its proof, or [`Error::QuorumNotReached`] naming every node
+/// that failed for it and why. The outer error is for a bad configuration only.
+pub async fn attest_many<T: Transport>(
+    config: &ClientConfig,
+    transport: &T,
+    subjects: &[Address],
+    verifier: Address,
+    network: Network,
+) -> Result<Vec<Result<AttestationProof>>> {
+    config.validate()?;
+    let mut results = Vec::with_capacity(subjects.len());
+    for chunk in subjects.chunks(MAX_BATCH) {
+        results.extend(attest_chunk(config, transport, chunk, verifier, network).await?);
+    }
+    Ok(results)
+}
+
+/// [`attest_many`] for at most [`MAX_BATCH`] subjects.
+async fn attest_chunk<T: Transport>(
+    config: &ClientConfig,
+    transport: &T,
+    subjects: &[Address],
+    verifier: Address,
+    network: Network,
+) -> Result<Vec<Result<AttestationProof>>> {
+    // Failures of a node as a whole (both rounds) count against every subject.
+    let mut node_failures = Vec::new();
+    let mut item_failures: Vec<Vec<NodeFailure>> = vec![Vec::new(); subjects.len()];
+
+    // Round 1: every node screens the whole chunk.
+    let body = to_json(&ScreenRequest {
+        addresses: subjects.iter().map(Address::to_raw).collect(),
+    })?;
+    let mut round: FuturesUnordered<_> = config
+        .nodes
+        .iter()
+        .map(|node| {
+            let body = body.clone();
+            async move { (node, screen(config, transport, node, body, subjects).await) }
+        })
+        .collect();
+    let mut judgements = Vec::new();
+    while let Some((node, result)) = round.next().await {
+        match result {
+            Ok(summaries) => judgements.push((node, summaries)),
+            Err(reason) => node_failures.push(failure(node, reason)),
+        }
+    }
+    drop(round);
+    if judgements.len() < config.threshold {
+        return Ok(subjects
+            .iter()
+            .map(|_| Err(quorum_error(config, 0, node_failures.clone())))
+            .collect());
+    }
+
+    // One proposal per subject, within every judgement that came back.
+    let now = transport.now();
+    let mut proposals = Vec::with_capacity(subjects.len());
+    let mut hashes = Vec::with_capacity(subjects.len());
+    let mut bocs = Vec::with_capacity(subjects.len());
+    for (i, subject) in subjects.iter().enumerate() {
+        let summaries: Vec<&RiskSummary> = judgements.iter().map(|(_, s)| &s[i]).collect();
+        let proposal = propose(
+            &summaries,
+            ProposalParams {
+                subject: *subject,
+                verifier,
+                network,
+                epoch: config.epoch,
+                issued_at: now,
+                valid_until: now.saturating_add(config.ttl_secs),
+                nonce: transport.nonce(),
+            },
+        );
+        let encoded = proposal.encode()?;
+        hashes.push(encoded.hash);
+        bocs.push(encoded.to_boc_base64()?);
+        proposals.push(proposal);
+    }
+    let body = to_json(&CosignBatchRequest { bocs })?;
+
+    // Round 2: every node that judged co-signs the chunk; stop once every subject has k.
+    let hashes = &hashes;
+    let mut round: FuturesUnordered<_> = judgements
+        .iter()
+        .map(|(node, _)| {
+            let body = body.clone();
+            async move {
+                (
+                    *node,
+                    cosign_batch(config, transport, node, body, hashes).await,
+                )
+            }
+        })
+        .collect();
+    let mut entries: Vec<Vec<SignatureEntry>> = vec![Vec::new(); subjects.len()];
+    while let Some((node, result)) = round.next().await {
+        match result {
+            Ok(items) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    match item {
+                        Ok(signature) if entries[i].len() < config.threshold => {
+                            entries[i].push(SignatureEntry {
+                                signer: node.index,
+                                signature,
+                            })
+                        }
+                        Ok(_) => {}
+                        Err(reason) => item_failures[i].push(failure(node, reason)),
+                    }
+                }
+            }
+            Err(reason) => node_failures.push(failure(node, reason)),
+        }
+        if entries.iter().all(|e| e.len() >= config.threshold) {
+            break;
+        }
+    }
+    drop(round);
+    proposals
+        .into_iter()
+        .zip(entries)
+        .zip(item_failures)
+        .map(|((attestation, entries), mut failures)| {
+            if entries.len() >= config.threshold {
+                Ok(Ok(AttestationProof {
+                    attestation,
+                    bundle: SignatureBundle::new(entries)?,
+                }))
+            } else {
+                failures.extend(node_failures.iter().cloned());
+                Ok(Err(quorum_error(config, entries.len(), failures)))
+            }
+        })
+        .collect()
+}
+
+fn to_json<V: serde::Serialize>(value: &V) -> Result<String> {
+    serde_json::to_string(value).map_err(|err| Error::Internal(err.to_string()))
+}
+
+/// One node's judgements of a chunk, checked to be about the subjects asked, in order.
+async fn screen<T: Transport>(
+    config: &ClientConfig,
+    transport: &T,
+    node: &Node,
+    body: String,
+    subjects: &[Address],
+) -> std::result::Result<Vec<RiskSummary>, String> {
+    let url = format!("{}/v1/screen", base(node));
+    let answer: ScreenResponse = with_retries(config, transport, || Request::PostJson {
+        url: url.clone(),
+        body: body.clone(),
+    })
+    .await?;
+    if answer.results.len() != subjects.len() {
+        return Err(format!(
+            "screened {} addresses instead of {}",
+            answer.results.len(),
+            subjects.len()
+        ));
+    }
+    answer
+        .results
+        .into_iter()
+        .zip(subjects)
+        .map(|(summary, subject)| check_judgement(summary, *subject))
+        .collect()
+}
+
+/// One node's co-signatures of a chunk: per proposal, a verified signature or why not.
+async fn cosign_batch<T: Transport>(
+    config: &ClientConfig,
+    transport: &T,
+    node: &Node,
+    body: String,
+    hashes: &[[u8; 32]],
+) -> std::result::Result<Vec<std::result::Result<Signature, String>>, String> {
+    let url = format!("{}/v1/attestations/cosign/batch", base(node));
+    let answer: BatchResponse = with_retries(config, transport, || Request::PostJson {
+        url: url.clone(),
+        body: body.clone(),
+    })
+    .await?;
+    if answer.results.len() != hashes.len() {
+        return Err(format!(
+            "answered {} proposals instead of {}",
+            answer.results.len(),
+            hashes.len()
+        ));
+    }
+    Ok(answer
+        .results
+        .into_iter()
+        .zip(hashes)
+        .map(|(item, hash)| read_batch_item(item, hash, &node.public_key))
+        .collect())
+}
+
+/// One item of a batch answer, in the words of [`read_answer`].
+pub fn read_batch_item(
+    item: BatchItem,
+    hash: &[u8; 32],
+    key: &VerifyingKey,
+) -> std::result::Result<Signature, String> {
+    match (item.status, item.signed, item.error) {
+        (200, Some(signed), _) => check_cosignature(&signed, hash, key),
+        (status, _, Some(error)) => Err(match error.bound {
+            Some(bound) => format!(
+                "refused: {status} ({}, {bound}): {}",
+                error.code, error.message
+            ),
+            None => format!("refused: {status} ({}): {}", error.code, error.message),
+        }),
+        (status, _, None) => Err(format!("refused: {status}")),
+    }
 }
 
 /// The fields of a proposal that do not come from the nodes' judgements.

@@ -3,6 +3,9 @@
 //! ```text
 //! tollgate attest --node http://127.0.0.1:8080 --node http://127.0.0.1:8081 --threshold 2 \
 //!     --subject EQ... --verifier EQ... > attested.json
+//! tollgate attest --node ... --subject EQ... --subject UQ... --verifier EQ... > many.json
+//!     # or --subjects FILE (one address a line): {"results": [proof | {subject, error}, ...]},
+//!     # through the nodes' batch endpoints
 //! tollgate verify --input attested.json --key 0:<hex> --key 1:<hex> --threshold 2
 //! tollgate payload gate --destination-proof attested.json --destination EQ... --amount 1000000000 \
 //!     --gate EQ... > transaction.json   # TON Connect sendTransaction request
@@ -126,9 +129,13 @@ struct AttestArgs {
     /// Signer-set epoch. Defaults to the epoch the nodes report.
     #[arg(long)]
     epoch: Option<u32>,
-    /// The address to screen (raw or user-friendly).
-    #[arg(long)]
-    subject: Address,
+    /// The address to screen (raw or user-friendly); repeat for several. With more than one
+    /// (or `--subjects`) the nodes' batch endpoints are used.
+    #[arg(long = "subject")]
+    subjects: Vec<Address>,
+    /// A file of addresses to screen, one a line (blank lines and `#` comments skipped).
+    #[arg(long = "subjects")]
+    subjects_file: Option<std::path::PathBuf>,
     /// The contract that will check the attestation (raw or user-friendly).
     #[arg(long)]
     verifier: Address,
@@ -248,12 +255,67 @@ async fn attest(args: AttestArgs) -> Result<serde_json::Value, String> {
     config.ttl_secs = args.ttl;
     config.timeout = timeout;
     let client = Client::new(config).map_err(|err| err.to_string())?;
-    let attested = client
-        .attest(args.subject, args.verifier, args.network)
-        .await
-        .map_err(sdk_error)?;
-    serde_json::to_value(ProofJson::new(&attested).map_err(sdk_error)?)
-        .map_err(|err| err.to_string())
+    let mut subjects = args.subjects;
+    if let Some(path) = &args.subjects_file {
+        subjects.extend(read_subjects(path)?);
+    }
+    match subjects.as_slice() {
+        [] => Err("give --subject ADDRESS (repeatable) or --subjects FILE".into()),
+        [subject] if args.subjects_file.is_none() => {
+            let attested = client
+                .attest(*subject, args.verifier, args.network)
+                .await
+                .map_err(sdk_error)?;
+            serde_json::to_value(ProofJson::new(&attested).map_err(sdk_error)?)
+                .map_err(|err| err.to_string())
+        }
+        many => {
+            let results = client
+                .attest_many(many, args.verifier, args.network)
+                .await
+                .map_err(sdk_error)?;
+            let mut failed = 0;
+            let mut out = Vec::with_capacity(results.len());
+            for (subject, result) in many.iter().zip(results) {
+                out.push(match result.map_err(sdk_error) {
+                    Ok(proof) => serde_json::to_value(ProofJson::new(&proof).map_err(sdk_error)?)
+                        .map_err(|err| err.to_string())?,
+                    Err(message) => {
+                        failed += 1;
+                        json!({ "subject": subject.to_raw(), "error": message })
+                    }
+                });
+            }
+            let output = json!({ "results": out });
+            if failed > 0 {
+                // The proofs that did form are still printed; the exit status says not all did.
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "{}",
+                    serde_json::to_string_pretty(&output).unwrap_or_default()
+                );
+                return Err(format!(
+                    "{failed} of {} subjects got no quorum (see their `error`)",
+                    many.len()
+                ));
+            }
+            Ok(output)
+        }
+    }
+}
+
+/// Addresses from a file, one a line.
+fn read_subjects(path: &std::path::Path) -> Result<Vec<Address>, String> {
+    let text = std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .map(|(n, line)| (n, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+        .map(|(n, line)| {
+            line.parse()
+                .map_err(|err| format!("{}:{}: {err}", path.display(), n + 1))
+        })
+        .collect()
 }
 
 /// Reads each node's index, key and epoch from `GET /v1/oracle`.
