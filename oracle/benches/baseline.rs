@@ -1,5 +1,5 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items
-//! Baselines the HTTP numbers are compared with (see `benches/http.sh`):
+//! Baselines the HTTP numbers are compared with (see `benches/ceilings.sh`):
 //! - `attestation/encode_hash_sign`: build the cell, hash it, sign it — the least a signing
 //!   request costs;
 //! - `sled/get`: a raw sled point read in a tree of `TOLLGATE_BENCH_LABELS` labels (default
