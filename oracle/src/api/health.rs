@@ -2,9 +2,27 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::SharedState;
+
+/// The liveness answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    status: &'static str,
+}
+
+/// The readiness answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// Both parts below.
+    ready: bool,
+    /// The store answers and every record checked so far is intact.
+    store: bool,
+    /// The audit log accepts entries.
+    audit: bool,
+}
 
 /// 200 while the process serves HTTP.
 #[utoipa::path(
@@ -12,10 +30,10 @@ use super::SharedState;
     path = "/v1/health",
     operation_id = "health",
     tag = "node",
-    responses((status = 200, description = "Liveness: `{\"status\": \"ok\"}`", body = Object))
+    responses((status = 200, description = "Liveness", body = Health))
 )]
-pub async fn health() -> axum::Json<Value> {
-    axum::Json(json!({ "status": "ok" }))
+pub async fn health() -> axum::Json<Health> {
+    axum::Json(Health { status: "ok" })
 }
 
 /// 200 when the store answers and is intact, and the audit log accepts entries; 503 otherwise, so a load
@@ -26,11 +44,11 @@ pub async fn health() -> axum::Json<Value> {
     operation_id = "ready",
     tag = "node",
     responses(
-        (status = 200, description = "Ready: `{\"ready\": true, \"store\": true, \"audit\": true}`", body = Object),
-        (status = 503, description = "Not ready (which part fails is in the body)", body = Object),
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready (which part fails is in the body)", body = Readiness),
     )
 )]
-pub async fn ready(State(state): State<SharedState>) -> (StatusCode, axum::Json<Value>) {
+pub async fn ready(State(state): State<SharedState>) -> (StatusCode, axum::Json<Readiness>) {
     let store_ok = state.store.meta_get("readiness-probe").is_ok() && state.store.is_intact();
     let audit_ok = state.audit.is_healthy();
     let status = if store_ok && audit_ok {
@@ -40,8 +58,10 @@ pub async fn ready(State(state): State<SharedState>) -> (StatusCode, axum::Json<
     };
     (
         status,
-        axum::Json(
-            json!({ "ready": status == StatusCode::OK, "store": store_ok, "audit": audit_ok }),
-        ),
+        axum::Json(Readiness {
+            ready: status == StatusCode::OK,
+            store: store_ok,
+            audit: audit_ok,
+        }),
     )
 }
