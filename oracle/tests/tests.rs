@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod fault;
 mod hardening;
+mod hostility;
 mod ingest;
 mod operators;
 mod quorum;
