@@ -8,7 +8,7 @@
 //!   checksum on every record, the label set's digest and a guard file.
 //! - [`nonce`]: time-prefixed nonces that never repeat, with a durable mark.
 //! - [`risk`]: scoring — severities, levels, overrides, evidence; the exposure seam.
-//! - [`ingest`]: label lists in their published formats (ton-assets, OFAC, CSV) and the bundled set.
+//! - [`ingest`]: label lists in their published formats (ton-assets, ton-labels, OFAC, CSV) and the bundled set.
 //! - [`signer`]: the ed25519 key (key file 0600, environment, development key).
 //! - [`audit`]: the hash-chained audit log in its own files: group commit with fdatasync, the
 //!   signed anchor, recovery, verification, migration from sled.

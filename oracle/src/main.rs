@@ -96,6 +96,12 @@ enum IngestFormat {
         /// The directory.
         dir: PathBuf,
     },
+    /// TON Foundation's ton-labels checkout (the directory holding `assets/`, or `assets/`
+    /// itself); categories mapped as `ingest/ton_labels.rs` documents.
+    TonLabels {
+        /// The directory.
+        dir: PathBuf,
+    },
     /// A CSV file with lines `address,category,source,name` (see the README).
     Csv {
         /// The file.
@@ -227,6 +233,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let parsed: Parsed = match &format {
                 IngestFormat::TonAssets { dir } => ingest::ton_assets::parse_dir(dir)?,
                 IngestFormat::Ofac { dir } => ingest::ofac::parse_dir(dir)?,
+                IngestFormat::TonLabels { dir } => ingest::ton_labels::parse_dir(dir)?,
                 IngestFormat::Csv { file } => ingest::csv::parse_file(file)?,
             };
             let store = global.open_or_create()?;

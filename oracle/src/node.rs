@@ -20,6 +20,10 @@ use crate::store::{SledStore, Store};
 /// Metadata key set once the bundled lists have been loaded.
 pub const DEFAULT_DATA_MARKER: &str = "default_data_loaded";
 
+/// Metadata key set once the bundled ton-labels dataset has been loaded (apart from
+/// [`DEFAULT_DATA_MARKER`], so that a store made before ton-labels was bundled gets it too).
+pub const TON_LABELS_MARKER: &str = "default_ton_labels_loaded";
+
 /// Metadata key set once the store has an audit log in files: a store with it whose audit
 /// directory is gone lost its log.
 pub const AUDIT_FILES_MARKER: &str = "audit_files";
@@ -61,6 +65,14 @@ impl Node {
                 added = summary.added,
                 refused = summary.refused.len(),
                 "loaded the bundled label lists (ton-assets, OFAC) on first start"
+            );
+        }
+        if config.load_default_data && store.meta_get(TON_LABELS_MARKER)?.is_none() {
+            let summary = load_ton_labels(store.as_ref())?;
+            tracing::info!(
+                added = summary.added,
+                refused = summary.refused.len(),
+                "loaded the bundled ton-labels dataset"
             );
         }
         let audit_dir = audit::dir_in(&config.data_dir);
@@ -147,6 +159,19 @@ pub fn load_default_data(store: &dyn Store) -> Result<Summary> {
         &indicatif::ProgressBar::hidden(),
     )?;
     store.meta_put(DEFAULT_DATA_MARKER, b"1")?;
+    store.flush()?;
+    Ok(summary)
+}
+
+/// Ingests the bundled ton-labels dataset and marks the store so it happens once.
+pub fn load_ton_labels(store: &dyn Store) -> Result<Summary> {
+    let summary = ingest::apply(
+        store,
+        ingest::bundled::parse_ton_labels(),
+        crate::unix_now(),
+        &indicatif::ProgressBar::hidden(),
+    )?;
+    store.meta_put(TON_LABELS_MARKER, b"1")?;
     store.flush()?;
     Ok(summary)
 }

@@ -10,3 +10,4 @@ mod hardening;
 mod ingest;
 mod operators;
 mod quorum;
+mod ton_labels;

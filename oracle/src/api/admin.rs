@@ -1,6 +1,6 @@
 //! `/v1/admin/*`: ingestion and overrides, behind the bearer token from the configuration.
 //!
-//! - `POST /v1/admin/ingest` `{format: "csv"|"ton-assets"|"ofac", file?, content}` → summary.
+//! - `POST /v1/admin/ingest` `{format: "csv"|"ton-assets"|"ofac"|"ton-labels", file?, content}` → summary.
 //!   `content` is the file's text; `file` its name (ton-assets and OFAC take the category or
 //!   asset from it).
 //! - `GET /v1/admin/labels` → label counts per category.
@@ -77,7 +77,7 @@ fn bounded_text(field: &str, text: &str, max: usize) -> Result<()> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngestRequest {
-    /// `csv`, `ton-assets` or `ofac`.
+    /// `csv`, `ton-assets`, `ofac` or `ton-labels` (one label file).
     pub format: String,
     /// The file name (required for `ton-assets` and `ofac`).
     pub file: Option<String>,
@@ -102,9 +102,13 @@ pub async fn ingest(
         "csv" => ingest::csv::parse(file.as_deref().unwrap_or("upload.csv"), &request.content),
         "ton-assets" => ingest::ton_assets::parse_file(&need_file()?, &request.content),
         "ofac" => ingest::ofac::parse_file(&need_file()?, &request.content),
+        "ton-labels" => ingest::ton_labels::parse_file(
+            file.as_deref().unwrap_or("upload.json"),
+            &request.content,
+        ),
         other => {
             return Err(Error::InvalidRequest(format!(
-                "unknown format `{}` (csv, ton-assets, ofac)",
+                "unknown format `{}` (csv, ton-assets, ofac, ton-labels)",
                 other.chars().take(40).collect::<String>()
             )))
         }
