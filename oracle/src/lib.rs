@@ -12,6 +12,7 @@
 //! - [`signer`]: the ed25519 key (key file 0600, environment, development key).
 //! - [`audit`]: the hash-chained audit log in its own files: group commit with fdatasync, the
 //!   signed anchor, recovery, verification, migration from sled.
+//! - [`evidence`]: signed evidence case files of an address (labels, exposure, audit history).
 //! - [`api`]: the HTTP API, one file per endpoint, and its hardening layers.
 //! - [`node`]: a node assembled from its configuration.
 //! - [`server`]: HTTP serving with a header-read timeout and graceful shutdown.
@@ -20,6 +21,7 @@ pub mod api;
 pub mod audit;
 pub mod config;
 pub mod error;
+pub mod evidence;
 pub mod ingest;
 pub mod node;
 pub mod nonce;

@@ -70,6 +70,19 @@ enum Command {
         #[command(subcommand)]
         format: IngestFormat,
     },
+    /// Print the signed evidence case file of an address (SPEC.md §13) as JSON: labels,
+    /// override, exposure findings with paths, and every judgement the node signed about it.
+    /// Opens the node's data dir (stop the node first, or use `GET /v1/evidence/{address}`).
+    Evidence {
+        /// The address, raw or user-friendly.
+        address: String,
+        /// Signing key file [default: TOLLGATE_SIGNING_KEY, else the development key].
+        #[arg(long, env = "TOLLGATE_KEY_FILE")]
+        key_file: Option<PathBuf>,
+        /// Write the file here instead of stdout.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
     /// Audit log tools.
     Audit {
         #[command(subcommand)]
@@ -292,6 +305,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Evidence {
+            address,
+            key_file,
+            out,
+        } => {
+            let config = global.config_with_key(key_file)?;
+            let address = tollgate_oracle::api::parse_address(&address)?;
+            let text = evidence_file(config, address)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text + "\n")
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    println!("wrote {}", path.display());
+                }
+                None => println!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::MigrateAudit { key_file } => {
             let config = global.config_with_key(key_file)?;
             let opened = global.open_existing()?;
@@ -357,6 +388,30 @@ fn verify(config: &Config) -> anyhow::Result<ExitCode> {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// Opens the node as `serve` would (same store, key, audit log and exposure source) and builds
+/// the case file the API would give.
+fn evidence_file(config: Config, address: tollgate_sdk::Address) -> anyhow::Result<String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let node = Node::open(config)?;
+        let state = node.state.clone();
+        let file = tokio::task::spawn_blocking(move || {
+            let sources = tollgate_oracle::evidence::Sources {
+                store: state.store.as_ref(),
+                engine: &state.engine,
+                signer: &state.signer,
+                audit: &state.audit,
+            };
+            tollgate_oracle::evidence::case_file(&sources, &address, tollgate_oracle::unix_now())
+        })
+        .await??;
+        node.shutdown().await;
+        Ok(file.to_json()?)
     })
 }
 

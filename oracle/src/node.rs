@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ingest::{self, Summary};
 use crate::nonce::NonceAllocator;
-use crate::risk::RiskEngine;
+use crate::risk::{ExposureSource, NoExposure, RiskEngine};
 use crate::signer::{KeyOrigin, Signer};
 use crate::store::{SledStore, Store};
 
@@ -59,6 +59,17 @@ impl Node {
     /// A node over a given store and key (tests use a temporary store); the audit log is in
     /// `config.data_dir`.
     pub fn with_store(config: Config, store: Arc<dyn Store>, signer: Signer) -> Result<Node> {
+        Node::with_exposure(config, store, signer, Arc::new(NoExposure))
+    }
+
+    /// [`Node::with_store`] with the exposure source the risk engine, the API and evidence
+    /// case files use.
+    pub fn with_exposure(
+        config: Config,
+        store: Arc<dyn Store>,
+        signer: Signer,
+        exposure: Arc<dyn ExposureSource>,
+    ) -> Result<Node> {
         if config.load_default_data && store.meta_get(DEFAULT_DATA_MARKER)?.is_none() {
             let summary = load_default_data(store.as_ref())?;
             tracing::info!(
@@ -102,7 +113,7 @@ impl Node {
         let nonces = NonceAllocator::open(store.clone())?;
         let state = Arc::new(AppState {
             verifiers,
-            engine: RiskEngine::new(store.clone()),
+            engine: RiskEngine::with_exposure(store.clone(), exposure),
             nonces,
             store,
             signer,

@@ -185,7 +185,9 @@ pub enum Error {
         expected: String,
     },
     /// An evidence case file's signature does not verify: it was changed after signing.
-    #[error("the case file's signature does not verify (the file was changed after it was signed)")]
+    #[error(
+        "the case file's signature does not verify (the file was changed after it was signed)"
+    )]
     EvidenceSignature,
     /// tonlib-core refused to build a cell; with the layouts in this crate this means a bug.
     #[error("cell construction failed: {0}")]

@@ -134,8 +134,11 @@ pub struct HistoryEntry {
 /// What part of the audit log the history covers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditCoverage {
-    /// Entries of the log read (all of them: the history is complete up to this count).
+    /// Entries of the log read (all of them, from seq 0).
     pub entries: u64,
+    /// Entries about the subject among them; `history` holds the latest of these (at most the
+    /// node's limit, so a case file stays a file).
+    pub matched: u64,
     /// Hash of the last entry read, hex (the chain head then; 64 zeros for an empty log).
     pub head: String,
 }
@@ -379,6 +382,7 @@ mod tests {
             history: vec![],
             audit: AuditCoverage {
                 entries: 0,
+                matched: 0,
                 head: "00".repeat(32),
             },
         }
@@ -390,13 +394,17 @@ mod tests {
         let text = file.to_json().unwrap();
         assert_eq!(verify(&text, &key().verifying_key()).unwrap(), file.case);
         // Whitespace and member order are not part of what is signed.
-        let compact = serde_json::to_string(&serde_json::from_str::<Value>(&text).unwrap()).unwrap();
+        let compact =
+            serde_json::to_string(&serde_json::from_str::<Value>(&text).unwrap()).unwrap();
         verify(&compact, &key().verifying_key()).unwrap();
     }
 
     #[test]
     fn a_tampered_case_file_is_refused() {
-        let text = CaseFile::sign(case(&key()), &key()).unwrap().to_json().unwrap();
+        let text = CaseFile::sign(case(&key()), &key())
+            .unwrap()
+            .to_json()
+            .unwrap();
         let tampered = text.replace("\"score\": 85", "\"score\": 5");
         assert_ne!(tampered, text);
         assert_eq!(
@@ -414,7 +422,10 @@ mod tests {
 
     #[test]
     fn a_case_file_checked_under_another_key_is_refused() {
-        let text = CaseFile::sign(case(&key()), &key()).unwrap().to_json().unwrap();
+        let text = CaseFile::sign(case(&key()), &key())
+            .unwrap()
+            .to_json()
+            .unwrap();
         let other = SigningKey::from_bytes(&[8; 32]).verifying_key();
         assert!(matches!(
             verify(&text, &other),
@@ -431,13 +442,21 @@ mod tests {
     #[test]
     fn malformed_files_get_a_typed_error() {
         let k = key().verifying_key();
-        for text in ["", "[]", r#"{"case": {}}"#, r#"{"case": {}, "signature": "zz"}"#] {
+        for text in [
+            "",
+            "[]",
+            r#"{"case": {}}"#,
+            r#"{"case": {}, "signature": "zz"}"#,
+        ] {
             assert!(
                 matches!(verify(text, &k), Err(Error::MalformedEvidence(_))),
                 "{text}"
             );
         }
-        let text = CaseFile::sign(case(&key()), &key()).unwrap().to_json().unwrap();
+        let text = CaseFile::sign(case(&key()), &key())
+            .unwrap()
+            .to_json()
+            .unwrap();
         let mut value: Value = serde_json::from_str(&text).unwrap();
         value["extra"] = 1.into();
         assert!(matches!(
@@ -460,7 +479,10 @@ mod tests {
         );
         for unsafe_number in ["1.5", "9007199254740992", "-9007199254740992"] {
             let value: Value = serde_json::from_str(unsafe_number).unwrap();
-            assert!(canonical_json(&value, &mut Vec::new()).is_err(), "{unsafe_number}");
+            assert!(
+                canonical_json(&value, &mut Vec::new()).is_err(),
+                "{unsafe_number}"
+            );
         }
     }
 }

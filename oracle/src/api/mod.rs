@@ -7,6 +7,7 @@
 //! | `POST /v1/attestations` | [`attestations`] |
 //! | `POST /v1/attestations/cosign` | [`cosign`] |
 //! | `GET /v1/audit?after=SEQ&limit=N` (bearer token) | [`audit`] |
+//! | `GET /v1/evidence/{address}` (bearer token) | [`evidence`] |
 //! | `GET /v1/oracle` | [`oracle`] |
 //! | `/v1/admin/*` (bearer token) | [`admin`] |
 //! | `GET /v1/health`, `GET /v1/ready` | [`health`] |
@@ -20,6 +21,7 @@ pub mod admin;
 pub mod attestations;
 pub mod audit;
 pub mod cosign;
+pub mod evidence;
 pub mod health;
 pub mod layers;
 pub mod metrics;
@@ -161,6 +163,8 @@ pub fn app(state: SharedState) -> Router {
         )
         // The log names every subject screened and every verifier: not for the public.
         .route("/v1/audit", get(audit::list))
+        // A case file names the verifiers and counterparties of an address: like the log.
+        .route("/v1/evidence/{*address}", get(evidence::get_evidence))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_token,

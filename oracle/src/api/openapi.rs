@@ -79,6 +79,9 @@ fn build() -> Value {
                     { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }
                 ],
                 "responses": with_errors(json!({ "200": ok("AuditPage") }), &["401", "422", "503"]) } },
+            "/v1/evidence/{address}": { "get": { "summary": "The signed evidence case file of an address: labels, override, exposure paths, judgement history (admin token: it names verifiers and counterparties; SPEC.md §13)", "security": admin,
+                "parameters": [address_param[0].clone()],
+                "responses": with_errors(json!({ "200": ok("CaseFile") }), &["400", "401", "503"]) } },
             "/v1/oracle": { "get": { "summary": "Public key, signer index, epoch and signing policy", "responses": { "200": ok("OracleInfo") } } },
             "/v1/admin/ingest": { "post": { "summary": "Ingest a label list", "security": admin, "requestBody": body("IngestRequest"),
                 "responses": with_errors(json!({ "200": ok("IngestSummary") }), &["400", "401", "413", "422"]) } },
@@ -140,11 +143,14 @@ fn build() -> Value {
                     "default_ttl_secs": { "type": "integer" }, "max_ttl_secs": { "type": "integer" }, "policy_version": { "type": "string" },
                     "development_key": { "type": "boolean" }, "version": { "type": "string" } } },
                 "IngestRequest": { "type": "object", "required": ["format", "content"], "properties": {
-                    "format": { "type": "string", "enum": ["csv", "ton-assets", "ofac"] }, "file": { "type": "string" }, "content": { "type": "string" } } },
+                    "format": { "type": "string", "enum": ["csv", "ton-assets", "ofac", "ton-labels"] }, "file": { "type": "string" }, "content": { "type": "string" } } },
                 "IngestSummary": { "type": "object", "properties": {
                     "added": { "type": "integer" }, "changed": { "type": "integer" }, "unchanged": { "type": "integer" },
                     "per_category": { "type": "object", "additionalProperties": { "type": "integer" } },
                     "refused": { "type": "array", "items": { "type": "object", "properties": { "file": { "type": "string" }, "line": { "type": "integer" }, "reason": { "type": "string" } } } } } },
+                "CaseFile": { "type": "object", "required": ["case", "signature"], "description": "SPEC.md §13; check with `tollgate verify-evidence FILE --key HEX`", "properties": {
+                    "case": { "type": "object", "description": "format, subject, generated_at, node, policies, judgement, labels, override_decision, exposure, history, audit" },
+                    "signature": { "type": "string", "description": "ed25519 over the domain prefix and the JCS form of `case`, hex" } } },
                 "OverrideRequest": { "type": "object", "required": ["address", "action", "reason", "author"], "properties": {
                     "address": { "type": "string" }, "action": { "type": "string", "enum": ["allow", "deny"] },
                     "categories": { "type": "array", "items": { "type": "string" } }, "reason": { "type": "string" }, "author": { "type": "string" },
