@@ -249,13 +249,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 IngestFormat::TonLabels { dir } => ingest::ton_labels::parse_dir(dir)?,
                 IngestFormat::Csv { file } => ingest::csv::parse_file(file)?,
             };
-            let store = global.open_or_create()?;
+            let store: std::sync::Arc<dyn tollgate_oracle::store::Store> =
+                std::sync::Arc::new(global.open_or_create()?);
             let bar = ingest::progress_bar(
                 parsed.rows.len(),
                 std::io::IsTerminal::is_terminal(&std::io::stderr()),
             );
-            let summary = ingest::apply(&store, parsed, tollgate_oracle::unix_now(), &bar)?;
+            // Level changes of the labelled addresses go to the change feed, as the admin API's
+            // ingest does (the node re-judges the subjects of valid attestations when it starts).
+            let config = global.config()?;
+            let changes = tollgate_oracle::changes::ChangeLog::open(
+                &config.data_dir.join(node::CHANGES_DIR),
+            )?;
+            let engine = tollgate_oracle::risk::RiskEngine::new(store.clone());
+            let touched: Vec<_> = parsed.rows.iter().map(|row| row.address).collect();
+            let now = tollgate_oracle::unix_now();
+            let before = changes.judge(&engine, &touched, now)?;
+            let summary = ingest::apply(store.as_ref(), parsed, now, &bar)?;
+            let recorded = changes.rescreen(&engine, &touched, &before, "ingest", now)?;
             print!("{summary}");
+            println!("level changes recorded: {}", recorded.len());
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {
@@ -429,6 +442,7 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         // Tests and scripts read this line to find the port when listening on port 0.
         println!("tollgate-oracle listening on http://{address}");
         tracing::info!(%address, data_dir = %config.data_dir.display(), signer_index = config.signer_index, epoch = config.epoch, "node started");
+        node.start_background(tollgate_oracle::webhooks::Options::default())?;
         server::serve(listener, node.router(), &config, shutdown).await;
         node.shutdown().await;
         tracing::info!("stopped");

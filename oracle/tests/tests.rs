@@ -3,6 +3,7 @@
 mod support;
 
 mod api;
+mod changes;
 mod cli;
 mod crash;
 mod evidence;

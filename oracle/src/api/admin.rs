@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tollgate_sdk::Categories;
 
 use super::{parse_address, Json, Path, Query, SharedState};
+use crate::changes;
 use crate::error::{Error, Result};
 use crate::ingest::{self, Summary};
 use crate::store::{Override, OverrideAction};
@@ -113,14 +114,19 @@ pub async fn ingest(
             )))
         }
     };
-    let store = state.store.clone();
-    let summary = tokio::task::spawn_blocking(move || {
-        ingest::apply(
-            store.as_ref(),
-            parsed,
-            crate::unix_now(),
-            &indicatif::ProgressBar::hidden(),
-        )
+    let touched: Vec<_> = parsed.rows.iter().map(|row| row.address).collect();
+    let shared = state.clone();
+    let (summary, changes) = tokio::task::spawn_blocking(move || {
+        // The addresses it labels are re-judged, and level changes recorded (change feed,
+        // webhooks).
+        changes::around(&shared, &touched, "ingest", || {
+            ingest::apply(
+                shared.store.as_ref(),
+                parsed,
+                crate::unix_now(),
+                &indicatif::ProgressBar::hidden(),
+            )
+        })
     })
     .await
     .map_err(|err| Error::Store(format!("ingest task: {err}")))??;
@@ -128,6 +134,7 @@ pub async fn ingest(
         added = summary.added,
         changed = summary.changed,
         refused = summary.refused.len(),
+        level_changes = changes.len(),
         "admin ingest"
     );
     Ok(summary)
@@ -198,7 +205,15 @@ pub async fn set_override(
         created_at: now,
         expires_at: request.expires_at,
     };
-    state.store.put_override(&item)?;
+    let shared = state.clone();
+    let stored = item.clone();
+    tokio::task::spawn_blocking(move || {
+        changes::around(&shared, &[stored.address], "override", || {
+            shared.store.put_override(&stored)
+        })
+    })
+    .await
+    .map_err(|err| Error::Store(format!("override task: {err}")))??;
     tracing::info!(address = %item.address, action = ?item.action, author = %item.author, "override set");
     Ok(axum::Json(item))
 }
@@ -218,10 +233,18 @@ pub async fn remove_override(
 ) -> Result<axum::Json<serde_json::Value>> {
     let address = parse_address(&address)?;
     bounded_text("author", &query.author, MAX_AUTHOR_CHARS)?;
-    if !state
-        .store
-        .remove_override(&address, &query.author, crate::unix_now())?
-    {
+    let shared = state.clone();
+    let author = query.author.clone();
+    let (removed, _) = tokio::task::spawn_blocking(move || {
+        changes::around(&shared, &[address], "override", || {
+            shared
+                .store
+                .remove_override(&address, &author, crate::unix_now())
+        })
+    })
+    .await
+    .map_err(|err| Error::Store(format!("override task: {err}")))??;
+    if !removed {
         return Err(Error::NotFound);
     }
     tracing::info!(%address, author = %query.author, "override removed");

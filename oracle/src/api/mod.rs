@@ -8,6 +8,7 @@
 //! | `POST /v1/attestations/cosign` | [`cosign`] |
 //! | `GET /v1/audit?after=SEQ&limit=N` (bearer token) | [`audit`] |
 //! | `GET /v1/evidence/{address}` (bearer token) | [`evidence`] |
+//! | `GET /v1/changes?since=SEQ&limit=N` (bearer token) | [`changes`] |
 //! | `GET /v1/oracle` | [`oracle`] |
 //! | `/v1/admin/*` (bearer token) | [`admin`] |
 //! | `GET /v1/health`, `GET /v1/ready` | [`health`] |
@@ -20,6 +21,7 @@
 pub mod admin;
 pub mod attestations;
 pub mod audit;
+pub mod changes;
 pub mod cosign;
 pub mod evidence;
 pub mod health;
@@ -43,6 +45,7 @@ use tollgate_sdk::{Address, FriendlyFlags, Network};
 use tower::ServiceBuilder;
 
 use crate::audit::AuditLog;
+use crate::changes::{Attested, ChangeLog};
 use crate::config::Config;
 use crate::error::{plain_error, Error};
 use crate::nonce::NonceAllocator;
@@ -66,6 +69,10 @@ pub struct AppState {
     pub audit: AuditLog,
     /// Nonce source.
     pub nonces: NonceAllocator,
+    /// The change feed (levels re-judged after ingests, overrides and periodically).
+    pub changes: Arc<ChangeLog>,
+    /// Subjects of valid attestations, read from the audit log (for re-judging them).
+    pub attested: std::sync::Mutex<Attested>,
     /// Prometheus exposition.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
@@ -165,6 +172,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/v1/audit", get(audit::list))
         // A case file names the verifiers and counterparties of an address: like the log.
         .route("/v1/evidence/{*address}", get(evidence::get_evidence))
+        .route("/v1/changes", get(changes::list))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_token,
