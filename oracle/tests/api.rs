@@ -734,6 +734,8 @@ async fn health_ready_metrics_openapi_and_unknown_routes() {
         "/v1/attestations",
         "/v1/attestations/cosign",
         "/v1/audit",
+        "/v1/evidence/{address}",
+        "/v1/changes",
         "/v1/oracle",
         "/v1/admin/ingest",
         "/v1/admin/labels",

@@ -82,6 +82,12 @@ fn build() -> Value {
             "/v1/evidence/{address}": { "get": { "summary": "The signed evidence case file of an address: labels, override, exposure paths, judgement history (admin token: it names verifiers and counterparties; SPEC.md §13)", "security": admin,
                 "parameters": [address_param[0].clone()],
                 "responses": with_errors(json!({ "200": ok("CaseFile") }), &["400", "401", "503"]) } },
+            "/v1/changes": { "get": { "summary": "The change feed: every change of an address's level, in order (admin token: it names the subjects of valid attestations)", "security": admin,
+                "parameters": [
+                    { "name": "since", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 }, "description": "Changes with seq greater than this (the last `next_since`)" },
+                    { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }
+                ],
+                "responses": with_errors(json!({ "200": ok("ChangesPage") }), &["401", "422", "503"]) } },
             "/v1/oracle": { "get": { "summary": "Public key, signer index, epoch and signing policy", "responses": { "200": ok("OracleInfo") } } },
             "/v1/admin/ingest": { "post": { "summary": "Ingest a label list", "security": admin, "requestBody": body("IngestRequest"),
                 "responses": with_errors(json!({ "200": ok("IngestSummary") }), &["400", "401", "413", "422"]) } },
@@ -151,6 +157,13 @@ fn build() -> Value {
                 "CaseFile": { "type": "object", "required": ["case", "signature"], "description": "SPEC.md §13; check with `tollgate verify-evidence FILE --key HEX`", "properties": {
                     "case": { "type": "object", "description": "format, subject, generated_at, node, policies, judgement, labels, override_decision, exposure, history, audit" },
                     "signature": { "type": "string", "description": "ed25519 over the domain prefix and the JCS form of `case`, hex" } } },
+                "Snapshot": { "type": "object", "properties": { "score": { "type": "integer" }, "level": { "$ref": "#/components/schemas/Level" }, "categories": { "type": "integer", "description": "bitmask, SPEC.md §3" } } },
+                "Change": { "type": "object", "description": "Also the body of every webhook (SPEC.md §14)", "properties": {
+                    "seq": { "type": "integer" }, "at": { "type": "integer" }, "address": { "type": "string" },
+                    "cause": { "type": "string", "enum": ["ingest", "override", "rescreen"] },
+                    "previous": { "$ref": "#/components/schemas/Snapshot" }, "current": { "$ref": "#/components/schemas/Snapshot" },
+                    "policy_version": { "type": "string" } } },
+                "ChangesPage": { "type": "object", "properties": { "changes": { "type": "array", "items": { "$ref": "#/components/schemas/Change" } }, "next_since": { "type": "integer" } } },
                 "OverrideRequest": { "type": "object", "required": ["address", "action", "reason", "author"], "properties": {
                     "address": { "type": "string" }, "action": { "type": "string", "enum": ["allow", "deny"] },
                     "categories": { "type": "array", "items": { "type": "string" } }, "reason": { "type": "string" }, "author": { "type": "string" },
