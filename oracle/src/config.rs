@@ -74,6 +74,12 @@ pub struct Config {
     pub audit_batch_max: usize,
     /// Load the bundled label lists into an empty store on first start.
     pub load_default_data: bool,
+    /// Webhook subscribers (URL and per-subscriber secret), a TOML file with mode 0600; none
+    /// when absent. Secrets come from a file, never the command line (`ps` shows arguments).
+    pub webhooks_file: Option<PathBuf>,
+    /// How often the node re-judges the subjects of attestations still valid, in seconds
+    /// (0: never).
+    pub rescreen_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -103,6 +109,8 @@ impl Default for Config {
             shutdown_grace_ms: 10_000,
             audit_batch_max: 1024,
             load_default_data: true,
+            webhooks_file: None,
+            rescreen_interval_secs: 60,
         }
     }
 }
@@ -184,6 +192,12 @@ pub struct ConfigArgs {
     /// Most audit entries written per flush (group commit) [default: 1024].
     #[arg(long, env = "TOLLGATE_AUDIT_BATCH_MAX")]
     pub audit_batch_max: Option<usize>,
+    /// Webhook subscribers file (TOML, mode 0600; see the README).
+    #[arg(long, env = "TOLLGATE_WEBHOOKS_FILE")]
+    pub webhooks_file: Option<PathBuf>,
+    /// Seconds between re-judgements of subjects with valid attestations, 0 for never [default: 60].
+    #[arg(long, env = "TOLLGATE_RESCREEN_INTERVAL_SECS")]
+    pub rescreen_interval_secs: Option<u64>,
     /// Do not load the bundled label lists on first start (the variable takes 1/0, true/false,
     /// yes/no, on/off).
     #[arg(long, env = "TOLLGATE_NO_DEFAULT_DATA", value_parser = clap::builder::BoolishValueParser::new())]
@@ -237,6 +251,7 @@ impl Config {
             body_read_timeout_ms
         );
         take!(max_clock_skew_secs, shutdown_grace_ms, audit_batch_max);
+        take!(webhooks_file, rescreen_interval_secs);
         if let Some(names) = &args.networks {
             self.networks = names
                 .iter()
@@ -440,6 +455,8 @@ mod tests {
             "shutdown_grace_ms",
             "audit_batch_max",
             "load_default_data",
+            "webhooks_file",
+            "rescreen_interval_secs",
         ];
         for key in keys {
             assert!(

@@ -8,18 +8,23 @@
 //!   checksum on every record, the label set's digest and a guard file.
 //! - [`nonce`]: time-prefixed nonces that never repeat, with a durable mark.
 //! - [`risk`]: scoring — severities, levels, overrides, evidence; the exposure seam.
-//! - [`ingest`]: label lists in their published formats (ton-assets, OFAC, CSV) and the bundled set.
+//! - [`ingest`]: label lists in their published formats (ton-assets, ton-labels, OFAC, CSV) and the bundled set.
 //! - [`signer`]: the ed25519 key (key file 0600, environment, development key).
 //! - [`audit`]: the hash-chained audit log in its own files: group commit with fdatasync, the
 //!   signed anchor, recovery, verification, migration from sled.
+//! - [`evidence`]: signed evidence case files of an address (labels, exposure, audit history).
+//! - [`changes`]: re-judging addresses and the durable change feed of their levels.
+//! - [`webhooks`]: HMAC-signed delivery of the change feed to configured subscribers.
 //! - [`api`]: the HTTP API, one file per endpoint, and its hardening layers.
 //! - [`node`]: a node assembled from its configuration.
 //! - [`server`]: HTTP serving with a header-read timeout and graceful shutdown.
 
 pub mod api;
 pub mod audit;
+pub mod changes;
 pub mod config;
 pub mod error;
+pub mod evidence;
 pub mod ingest;
 pub mod node;
 pub mod nonce;
@@ -27,6 +32,7 @@ pub mod risk;
 pub mod server;
 pub mod signer;
 pub mod store;
+pub mod webhooks;
 
 pub use error::{Error, Result};
 

@@ -70,6 +70,19 @@ enum Command {
         #[command(subcommand)]
         format: IngestFormat,
     },
+    /// Print the signed evidence case file of an address (SPEC.md §13) as JSON: labels,
+    /// override, exposure findings with paths, and every judgement the node signed about it.
+    /// Opens the node's data dir (stop the node first, or use `GET /v1/evidence/{address}`).
+    Evidence {
+        /// The address, raw or user-friendly.
+        address: String,
+        /// Signing key file [default: TOLLGATE_SIGNING_KEY, else the development key].
+        #[arg(long, env = "TOLLGATE_KEY_FILE")]
+        key_file: Option<PathBuf>,
+        /// Write the file here instead of stdout.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
     /// Audit log tools.
     Audit {
         #[command(subcommand)]
@@ -93,6 +106,12 @@ enum IngestFormat {
     },
     /// Directory of OFAC `sanctioned_addresses_<ASSET>.json` files (non-TON assets are refused).
     Ofac {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// TON Foundation's ton-labels checkout (the directory holding `assets/`, or `assets/`
+    /// itself); categories mapped as `ingest/ton_labels.rs` documents.
+    TonLabels {
         /// The directory.
         dir: PathBuf,
     },
@@ -227,15 +246,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let parsed: Parsed = match &format {
                 IngestFormat::TonAssets { dir } => ingest::ton_assets::parse_dir(dir)?,
                 IngestFormat::Ofac { dir } => ingest::ofac::parse_dir(dir)?,
+                IngestFormat::TonLabels { dir } => ingest::ton_labels::parse_dir(dir)?,
                 IngestFormat::Csv { file } => ingest::csv::parse_file(file)?,
             };
-            let store = global.open_or_create()?;
+            let store: std::sync::Arc<dyn tollgate_oracle::store::Store> =
+                std::sync::Arc::new(global.open_or_create()?);
             let bar = ingest::progress_bar(
                 parsed.rows.len(),
                 std::io::IsTerminal::is_terminal(&std::io::stderr()),
             );
-            let summary = ingest::apply(&store, parsed, tollgate_oracle::unix_now(), &bar)?;
+            // Level changes of the labelled addresses go to the change feed, as the admin API's
+            // ingest does (the node re-judges the subjects of valid attestations when it starts).
+            let config = global.config()?;
+            let changes = tollgate_oracle::changes::ChangeLog::open(
+                &config.data_dir.join(node::CHANGES_DIR),
+            )?;
+            let engine = tollgate_oracle::risk::RiskEngine::new(store.clone());
+            let touched: Vec<_> = parsed.rows.iter().map(|row| row.address).collect();
+            let now = tollgate_oracle::unix_now();
+            let before = changes.judge(&engine, &touched, now)?;
+            let summary = ingest::apply(store.as_ref(), parsed, now, &bar)?;
+            let recorded = changes.rescreen(&engine, &touched, &before, "ingest", now)?;
             print!("{summary}");
+            println!("level changes recorded: {}", recorded.len());
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {
@@ -283,6 +316,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "audit log anchored: {} entries, head {}, key {}",
                 report.entries, report.head, report.anchor_key
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Evidence {
+            address,
+            key_file,
+            out,
+        } => {
+            let config = global.config_with_key(key_file)?;
+            let address = tollgate_oracle::api::parse_address(&address)?;
+            let text = evidence_file(config, address)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text + "\n")
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    println!("wrote {}", path.display());
+                }
+                None => println!("{text}"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::MigrateAudit { key_file } => {
@@ -353,6 +404,30 @@ fn verify(config: &Config) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Opens the node as `serve` would (same store, key, audit log and exposure source) and builds
+/// the case file the API would give.
+fn evidence_file(config: Config, address: tollgate_sdk::Address) -> anyhow::Result<String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let node = Node::open(config)?;
+        let state = node.state.clone();
+        let file = tokio::task::spawn_blocking(move || {
+            let sources = tollgate_oracle::evidence::Sources {
+                store: state.store.as_ref(),
+                engine: &state.engine,
+                signer: &state.signer,
+                audit: &state.audit,
+            };
+            tollgate_oracle::evidence::case_file(&sources, &address, tollgate_oracle::unix_now())
+        })
+        .await??;
+        node.shutdown().await;
+        Ok(file.to_json()?)
+    })
+}
+
 fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -367,6 +442,7 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         // Tests and scripts read this line to find the port when listening on port 0.
         println!("tollgate-oracle listening on http://{address}");
         tracing::info!(%address, data_dir = %config.data_dir.display(), signer_index = config.signer_index, epoch = config.epoch, "node started");
+        node.start_background(tollgate_oracle::webhooks::Options::default())?;
         server::serve(listener, node.router(), &config, shutdown).await;
         node.shutdown().await;
         tracing::info!("stopped");

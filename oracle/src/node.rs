@@ -9,16 +9,22 @@ use axum::Router;
 
 use crate::api::{self, AppState, SharedState};
 use crate::audit::{self, AuditLog};
+use crate::changes::{Attested, ChangeLog};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ingest::{self, Summary};
 use crate::nonce::NonceAllocator;
-use crate::risk::RiskEngine;
+use crate::risk::{ExposureSource, NoExposure, RiskEngine};
 use crate::signer::{KeyOrigin, Signer};
 use crate::store::{SledStore, Store};
+use crate::webhooks;
 
 /// Metadata key set once the bundled lists have been loaded.
 pub const DEFAULT_DATA_MARKER: &str = "default_data_loaded";
+
+/// Metadata key set once the bundled ton-labels dataset has been loaded (apart from
+/// [`DEFAULT_DATA_MARKER`], so that a store made before ton-labels was bundled gets it too).
+pub const TON_LABELS_MARKER: &str = "default_ton_labels_loaded";
 
 /// Metadata key set once the store has an audit log in files: a store with it whose audit
 /// directory is gone lost its log.
@@ -29,7 +35,12 @@ pub struct Node {
     /// The state the API serves.
     pub state: SharedState,
     audit: AuditLog,
+    subscribers: Vec<webhooks::Subscriber>,
+    background: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
+
+/// The change feed's directory inside a data directory.
+pub const CHANGES_DIR: &str = "changes";
 
 impl Node {
     /// Opens the store in the data directory (checking every record), loads the key
@@ -55,12 +66,31 @@ impl Node {
     /// A node over a given store and key (tests use a temporary store); the audit log is in
     /// `config.data_dir`.
     pub fn with_store(config: Config, store: Arc<dyn Store>, signer: Signer) -> Result<Node> {
+        Node::with_exposure(config, store, signer, Arc::new(NoExposure))
+    }
+
+    /// [`Node::with_store`] with the exposure source the risk engine, the API and evidence
+    /// case files use.
+    pub fn with_exposure(
+        config: Config,
+        store: Arc<dyn Store>,
+        signer: Signer,
+        exposure: Arc<dyn ExposureSource>,
+    ) -> Result<Node> {
         if config.load_default_data && store.meta_get(DEFAULT_DATA_MARKER)?.is_none() {
             let summary = load_default_data(store.as_ref())?;
             tracing::info!(
                 added = summary.added,
                 refused = summary.refused.len(),
                 "loaded the bundled label lists (ton-assets, OFAC) on first start"
+            );
+        }
+        if config.load_default_data && store.meta_get(TON_LABELS_MARKER)?.is_none() {
+            let summary = load_ton_labels(store.as_ref())?;
+            tracing::info!(
+                added = summary.added,
+                refused = summary.refused.len(),
+                "loaded the bundled ton-labels dataset"
             );
         }
         let audit_dir = audit::dir_in(&config.data_dir);
@@ -86,19 +116,74 @@ impl Node {
             store.meta_put(AUDIT_FILES_MARKER, b"1")?;
             store.flush()?;
         }
+        let subscribers = match &config.webhooks_file {
+            Some(path) => webhooks::load_subscribers(path)?,
+            None => Vec::new(),
+        };
+        let changes = Arc::new(ChangeLog::open(&config.data_dir.join(CHANGES_DIR))?);
         let verifiers = config.verifier_addresses()?;
         let nonces = NonceAllocator::open(store.clone())?;
         let state = Arc::new(AppState {
             verifiers,
-            engine: RiskEngine::new(store.clone()),
+            engine: RiskEngine::with_exposure(store.clone(), exposure),
             nonces,
+            changes,
+            attested: std::sync::Mutex::new(Attested::default()),
             store,
             signer,
             audit: audit.clone(),
             metrics: api::metrics::handle(),
             config,
         });
-        Ok(Node { state, audit })
+        Ok(Node {
+            state,
+            audit,
+            subscribers,
+            background: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Starts the background work of a serving node: webhook delivery to the configured
+    /// subscribers and the periodic re-judgement of subjects with valid attestations. Must run
+    /// inside a tokio runtime; the tasks end with it.
+    pub fn start_background(&self, options: webhooks::Options) -> Result<()> {
+        let mut tasks = webhooks::spawn(
+            self.state.changes.clone(),
+            self.subscribers.clone(),
+            options,
+        )?;
+        let interval = self.state.config.rescreen_interval_secs;
+        if interval > 0 {
+            let state = self.state.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(Duration::from_secs(interval));
+                loop {
+                    ticks.tick().await;
+                    let state = state.clone();
+                    let done = tokio::task::spawn_blocking(move || {
+                        crate::changes::rescreen_attested(&state, "rescreen", crate::unix_now())
+                    })
+                    .await;
+                    match done {
+                        Ok(Ok(changes)) if !changes.is_empty() => {
+                            tracing::info!(
+                                changes = changes.len(),
+                                "re-judged the subjects of valid attestations"
+                            )
+                        }
+                        Ok(Ok(_)) => {}
+                        Ok(Err(err)) => {
+                            tracing::error!(error = %err, "re-judging attested subjects failed")
+                        }
+                        Err(err) => tracing::error!(error = %err, "re-judging task failed"),
+                    }
+                }
+            }));
+        }
+        if let Ok(mut background) = self.background.lock() {
+            background.extend(tasks);
+        }
+        Ok(())
     }
 
     /// The API router.
@@ -109,6 +194,17 @@ impl Node {
     /// Closes the audit log (commits what is queued, writes the final anchor), then flushes the
     /// store. Bounded in time, so a hung disk cannot stop a shutdown.
     pub async fn shutdown(self) {
+        // Background tasks first: a webhook in flight is retried after the restart (its state
+        // is durable), and the change log is closed with the last handle.
+        let tasks = self
+            .background
+            .lock()
+            .map(|mut tasks| std::mem::take(&mut *tasks))
+            .unwrap_or_default();
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
+        }
         let store = self.state.store.clone();
         drop(self.state);
         let audit = self.audit;
@@ -147,6 +243,19 @@ pub fn load_default_data(store: &dyn Store) -> Result<Summary> {
         &indicatif::ProgressBar::hidden(),
     )?;
     store.meta_put(DEFAULT_DATA_MARKER, b"1")?;
+    store.flush()?;
+    Ok(summary)
+}
+
+/// Ingests the bundled ton-labels dataset and marks the store so it happens once.
+pub fn load_ton_labels(store: &dyn Store) -> Result<Summary> {
+    let summary = ingest::apply(
+        store,
+        ingest::bundled::parse_ton_labels(),
+        crate::unix_now(),
+        &indicatif::ProgressBar::hidden(),
+    )?;
+    store.meta_put(TON_LABELS_MARKER, b"1")?;
     store.flush()?;
     Ok(summary)
 }

@@ -179,6 +179,16 @@ impl RiskEngine {
 
     /// Judges an address at unix time `now` (overrides expire).
     pub fn assess(&self, address: &Address, now: u64) -> Result<Assessment> {
+        Ok(self.assess_with_findings(address, now)?.0)
+    }
+
+    /// [`RiskEngine::assess`], with the exposure findings the judgement used (paths and all),
+    /// for evidence case files.
+    pub fn assess_with_findings(
+        &self,
+        address: &Address,
+        now: u64,
+    ) -> Result<(Assessment, Vec<ExposureFinding>)> {
         let mut evidence = Vec::new();
         let mut categories = Categories::NONE;
         let mut score = 0u8;
@@ -197,7 +207,8 @@ impl RiskEngine {
                 counted: true,
             });
         }
-        for finding in self.exposure.exposure(address)? {
+        let findings = self.exposure.exposure(address)?;
+        for finding in findings.iter().cloned() {
             score = score.max(finding.severity);
             categories |= finding.categories;
             evidence.push(Evidence {
@@ -217,7 +228,7 @@ impl RiskEngine {
         {
             (score, categories) = apply_override(&decision, categories, &mut evidence);
         }
-        Ok(Assessment {
+        let assessment = Assessment {
             address: *address,
             score,
             level: Level::of(score),
@@ -226,7 +237,8 @@ impl RiskEngine {
             evidence,
             policy_version: POLICY_VERSION,
             labels_version,
-        })
+        };
+        Ok((assessment, findings))
     }
 }
 

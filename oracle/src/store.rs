@@ -309,7 +309,7 @@ impl Guard {
 use crate::audit::format::CRC32C;
 
 /// Stores `payload` under `key` of `tree` with its checksum.
-fn wrap(tree: &str, key: &[u8], payload: &[u8]) -> Vec<u8> {
+pub(crate) fn wrap(tree: &str, key: &[u8], payload: &[u8]) -> Vec<u8> {
     let mut value = Vec::with_capacity(4 + payload.len());
     value.extend_from_slice(&record_crc(tree, key, payload).to_le_bytes());
     value.extend_from_slice(payload);
@@ -326,7 +326,7 @@ fn record_crc(tree: &str, key: &[u8], payload: &[u8]) -> u32 {
 }
 
 /// The payload of a stored value, after its check.
-fn unwrap<'a>(tree: &str, key: &[u8], value: &'a [u8]) -> Result<&'a [u8]> {
+pub(crate) fn unwrap<'a>(tree: &str, key: &[u8], value: &'a [u8]) -> Result<&'a [u8]> {
     if value.len() < 4 {
         return Err(corrupt(tree, key, "shorter than its checksum"));
     }

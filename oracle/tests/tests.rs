@@ -3,11 +3,14 @@
 mod support;
 
 mod api;
+mod changes;
 mod cli;
 mod crash;
+mod evidence;
 mod fault;
 mod hardening;
 mod hostility;
 mod ingest;
 mod operators;
 mod quorum;
+mod ton_labels;

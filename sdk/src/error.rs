@@ -172,6 +172,23 @@ pub enum Error {
     /// A task of the client failed unexpectedly (a bug or a shutting-down runtime).
     #[error("internal client error: {0}")]
     Internal(String),
+    /// An evidence case file is not one: not JSON, a missing or unknown field, a bad signature
+    /// encoding, another format, or a number outside the canonical range.
+    #[error("malformed evidence case file: {0}")]
+    MalformedEvidence(String),
+    /// An evidence case file names another node's key than the one it is checked against.
+    #[error("the case file is signed by node key {named:?}, not by {expected}")]
+    EvidenceWrongKey {
+        /// The key the file names (`case.node.public_key`).
+        named: String,
+        /// The key it was checked against, hex.
+        expected: String,
+    },
+    /// An evidence case file's signature does not verify: it was changed after signing.
+    #[error(
+        "the case file's signature does not verify (the file was changed after it was signed)"
+    )]
+    EvidenceSignature,
     /// tonlib-core refused to build a cell; with the layouts in this crate this means a bug.
     #[error("cell construction failed: {0}")]
     Cell(String),
@@ -208,6 +225,9 @@ impl Error {
             Error::MissingProof => "missing_proof",
             Error::UnsupportedNetwork(_) => "unsupported_network",
             Error::Internal(_) => "internal",
+            Error::MalformedEvidence(_) => "malformed_evidence",
+            Error::EvidenceWrongKey { .. } => "evidence_wrong_key",
+            Error::EvidenceSignature => "evidence_signature",
             Error::Cell(_) => "cell",
         }
     }

@@ -14,6 +14,7 @@
 //! - [`boc`]: bags of cells as bytes, base64 and hex.
 //! - [`codes`]: tags, op codes and exit codes (SPEC.md §6).
 //! - [`exposure`]: exposure findings and the transfer paths that show them.
+//! - [`evidence`]: signed evidence case files and their offline verification.
 //! - [`api`]: JSON bodies of the oracle node's HTTP API.
 //! - [`quorum`] (feature `quorum`): the quorum protocol over any HTTP transport.
 //! - [`client`] (feature `client`, on by default): the quorum over reqwest and tokio.
@@ -29,6 +30,7 @@ pub mod categories;
 pub mod client;
 pub mod codes;
 pub mod error;
+pub mod evidence;
 pub mod exposure;
 pub mod fees;
 pub mod messages;

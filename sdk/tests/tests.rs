@@ -3,3 +3,4 @@
 mod golden_vectors;
 mod roundtrip;
 mod schema_drift;
+mod verify_evidence_cli;

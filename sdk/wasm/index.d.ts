@@ -128,7 +128,8 @@ export type ErrorCode =
     | 'invalid_validity' | 'malformed_signature_entry' | 'bundle_size' | 'signer_order' | 'unknown_signer'
     | 'bad_signature' | 'too_few_signatures' | 'invalid_public_key' | 'invalid_signer_set'
     | 'quorum_not_reached' | 'in_batch' | 'proof_mismatch' | 'proof_expired' | 'missing_proof'
-    | 'unsupported_network' | 'internal' | 'cell' | 'invalid_input';
+    | 'unsupported_network' | 'internal' | 'cell' | 'invalid_input'
+    | 'malformed_evidence' | 'evidence_wrong_key' | 'evidence_signature';
 
 export class TollgateError extends Error {
     readonly code: ErrorCode;

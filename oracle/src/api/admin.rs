@@ -1,6 +1,6 @@
 //! `/v1/admin/*`: ingestion and overrides, behind the bearer token from the configuration.
 //!
-//! - `POST /v1/admin/ingest` `{format: "csv"|"ton-assets"|"ofac", file?, content}` → summary.
+//! - `POST /v1/admin/ingest` `{format: "csv"|"ton-assets"|"ofac"|"ton-labels", file?, content}` → summary.
 //!   `content` is the file's text; `file` its name (ton-assets and OFAC take the category or
 //!   asset from it).
 //! - `GET /v1/admin/labels` → label counts per category.
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tollgate_sdk::Categories;
 
 use super::{parse_address, Json, Path, Query, SharedState};
+use crate::changes;
 use crate::error::{Error, Result};
 use crate::ingest::{self, Summary};
 use crate::store::{Override, OverrideAction};
@@ -77,8 +78,8 @@ fn bounded_text(field: &str, text: &str, max: usize) -> Result<()> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestRequest {
-    /// `csv`, `ton-assets` or `ofac`.
-    #[schema(examples("csv", "ton-assets", "ofac"))]
+    /// `csv`, `ton-assets`, `ofac` or `ton-labels` (one label file).
+    #[schema(examples("csv", "ton-assets", "ofac", "ton-labels"))]
     pub format: String,
     /// The file name (required for `ton-assets` and `ofac`).
     pub file: Option<String>,
@@ -119,21 +120,30 @@ pub async fn ingest(
         "csv" => ingest::csv::parse(file.as_deref().unwrap_or("upload.csv"), &request.content),
         "ton-assets" => ingest::ton_assets::parse_file(&need_file()?, &request.content),
         "ofac" => ingest::ofac::parse_file(&need_file()?, &request.content),
+        "ton-labels" => ingest::ton_labels::parse_file(
+            file.as_deref().unwrap_or("upload.json"),
+            &request.content,
+        ),
         other => {
             return Err(Error::InvalidRequest(format!(
-                "unknown format `{}` (csv, ton-assets, ofac)",
+                "unknown format `{}` (csv, ton-assets, ofac, ton-labels)",
                 other.chars().take(40).collect::<String>()
             )))
         }
     };
-    let store = state.store.clone();
-    let summary = tokio::task::spawn_blocking(move || {
-        ingest::apply(
-            store.as_ref(),
-            parsed,
-            crate::unix_now(),
-            &indicatif::ProgressBar::hidden(),
-        )
+    let touched: Vec<_> = parsed.rows.iter().map(|row| row.address).collect();
+    let shared = state.clone();
+    let (summary, changes) = tokio::task::spawn_blocking(move || {
+        // The addresses it labels are re-judged, and level changes recorded (change feed,
+        // webhooks).
+        changes::around(&shared, &touched, "ingest", || {
+            ingest::apply(
+                shared.store.as_ref(),
+                parsed,
+                crate::unix_now(),
+                &indicatif::ProgressBar::hidden(),
+            )
+        })
     })
     .await
     .map_err(|err| Error::Store(format!("ingest task: {err}")))??;
@@ -141,6 +151,7 @@ pub async fn ingest(
         added = summary.added,
         changed = summary.changed,
         refused = summary.refused.len(),
+        level_changes = changes.len(),
         "admin ingest"
     );
     Ok(summary)
@@ -251,7 +262,15 @@ pub async fn set_override(
         created_at: now,
         expires_at: request.expires_at,
     };
-    state.store.put_override(&item)?;
+    let shared = state.clone();
+    let stored = item.clone();
+    tokio::task::spawn_blocking(move || {
+        changes::around(&shared, &[stored.address], "override", || {
+            shared.store.put_override(&stored)
+        })
+    })
+    .await
+    .map_err(|err| Error::Store(format!("override task: {err}")))??;
     tracing::info!(address = %item.address, action = ?item.action, author = %item.author, "override set");
     Ok(axum::Json(item))
 }
@@ -287,10 +306,18 @@ pub async fn remove_override(
 ) -> Result<axum::Json<serde_json::Value>> {
     let address = parse_address(&address)?;
     bounded_text("author", &query.author, MAX_AUTHOR_CHARS)?;
-    if !state
-        .store
-        .remove_override(&address, &query.author, crate::unix_now())?
-    {
+    let shared = state.clone();
+    let author = query.author.clone();
+    let (removed, _) = tokio::task::spawn_blocking(move || {
+        changes::around(&shared, &[address], "override", || {
+            shared
+                .store
+                .remove_override(&address, &author, crate::unix_now())
+        })
+    })
+    .await
+    .map_err(|err| Error::Store(format!("override task: {err}")))??;
+    if !removed {
         return Err(Error::NotFound);
     }
     tracing::info!(%address, author = %query.author, "override removed");

@@ -8,6 +8,8 @@
 //! | `POST /v1/attestations/cosign` | [`cosign`] |
 //! | `POST /v1/attestations/batch`, `POST /v1/attestations/cosign/batch` | [`batch`] |
 //! | `GET /v1/audit?after=SEQ&limit=N` (bearer token) | [`audit`] |
+//! | `GET /v1/evidence/{address}` (bearer token) | [`evidence`] |
+//! | `GET /v1/changes?since=SEQ&limit=N` (bearer token) | [`changes`] |
 //! | `GET /v1/oracle` | [`oracle`] |
 //! | `/v1/admin/*` (bearer token) | [`admin`] |
 //! | `GET /v1/health`, `GET /v1/ready` | [`health`] |
@@ -21,7 +23,9 @@ pub mod admin;
 pub mod attestations;
 pub mod audit;
 pub mod batch;
+pub mod changes;
 pub mod cosign;
+pub mod evidence;
 pub mod health;
 pub mod layers;
 pub mod metrics;
@@ -43,6 +47,7 @@ use tollgate_sdk::{Address, FriendlyFlags, Network};
 use tower::ServiceBuilder;
 
 use crate::audit::AuditLog;
+use crate::changes::{Attested, ChangeLog};
 use crate::config::Config;
 use crate::error::{plain_error, Error};
 use crate::nonce::NonceAllocator;
@@ -66,6 +71,10 @@ pub struct AppState {
     pub audit: AuditLog,
     /// Nonce source.
     pub nonces: NonceAllocator,
+    /// The change feed (levels re-judged after ingests, overrides and periodically).
+    pub changes: Arc<ChangeLog>,
+    /// Subjects of valid attestations, read from the audit log (for re-judging them).
+    pub attested: std::sync::Mutex<Attested>,
     /// Prometheus exposition.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
@@ -163,6 +172,9 @@ pub fn app(state: SharedState) -> Router {
         )
         // The log names every subject screened and every verifier: not for the public.
         .route("/v1/audit", get(audit::list))
+        // A case file names the verifiers and counterparties of an address: like the log.
+        .route("/v1/evidence/{*address}", get(evidence::get_evidence))
+        .route("/v1/changes", get(changes::list))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_token,

@@ -18,7 +18,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    admin, attestations, audit, batch, cosign, health, metrics, oracle, risk, screen, AddressForms,
+    admin, attestations, audit, batch, changes, cosign, evidence, health, metrics, oracle, risk, screen,
+    AddressForms,
 };
 
 /// The name of the admin token's security scheme (`Authorization: Bearer <token>`).
@@ -41,6 +42,8 @@ pub const ADMIN_SECURITY: &str = "admin_token";
         batch::cosign_batch,
         oracle::info,
         audit::list,
+        evidence::get_evidence,
+        changes::list,
         admin::ingest,
         admin::label_counts,
         admin::list_overrides,
@@ -329,4 +332,60 @@ mod tests {
             fields("IngestSummary")
         );
     }
+}
+
+/// A signed evidence case file (SPEC.md §13; the sdk's `evidence::SignedCaseFile`). Check it
+/// offline with `tollgate verify-evidence FILE --key HEX`.
+#[derive(ToSchema)]
+#[schema(as = CaseFile)]
+#[allow(dead_code)]
+pub struct CaseFileDoc {
+    /// format, subject, generated_at, node, policies, judgement, labels, override_decision,
+    /// exposure (findings with their transfer paths), history, audit.
+    #[schema(value_type = Object)]
+    case: (),
+    /// ed25519 over the domain prefix and the JCS form of `case`, hex.
+    signature: String,
+}
+
+/// A judgement's level at one time (`crate::changes::Snapshot`).
+#[derive(ToSchema)]
+#[schema(as = Snapshot)]
+#[allow(dead_code)]
+pub struct SnapshotDoc {
+    /// 0–100.
+    score: u8,
+    /// `low`, `medium`, `high` or `severe`.
+    level: String,
+    /// Category bitmask (SPEC.md §3).
+    categories: u32,
+}
+
+/// One change of an address's level; also the body of every webhook (SPEC.md §14).
+#[derive(ToSchema)]
+#[schema(as = Change)]
+#[allow(dead_code)]
+pub struct ChangeDoc {
+    /// Position in the feed, from 1.
+    seq: u64,
+    /// Unix seconds.
+    at: u64,
+    /// Raw `wc:hex`.
+    address: String,
+    /// `ingest`, `override` or `rescreen`.
+    cause: String,
+    previous: SnapshotDoc,
+    current: SnapshotDoc,
+    /// Scoring policy and label set of the new judgement.
+    policy_version: String,
+}
+
+/// A page of the change feed.
+#[derive(ToSchema)]
+#[schema(as = ChangesPage)]
+#[allow(dead_code)]
+pub struct ChangesPageDoc {
+    changes: Vec<ChangeDoc>,
+    /// Pass as `since` for the next page.
+    next_since: u64,
 }

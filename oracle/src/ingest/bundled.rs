@@ -1,9 +1,14 @@
 //! The default data set compiled into the binary: the real lists of `oracle/data/` (copied from
 //! the project's shared data; see `oracle/data/README.md` for their origin and commit).
 //!
+//! - ton-assets (`TON_ASSETS`) and OFAC (`OFAC`) file by file;
+//! - ton-labels (`TON_LABELS`) as a directory, through `include_dir`.
+//!
 //! Embedding them means `tollgate-oracle serve` works from any directory without a data path.
 
-use super::{ofac, ton_assets, Parsed};
+use include_dir::{include_dir, Dir};
+
+use super::{ofac, ton_assets, ton_labels, Parsed};
 
 /// `(file name, text)` of every bundled ton-assets list.
 pub const TON_ASSETS: &[(&str, &str)] = &[
@@ -119,7 +124,38 @@ pub const OFAC: &[(&str, &str)] = &[
     ),
 ];
 
-/// Every bundled list, parsed.
+/// TON Foundation's ton-labels `assets/` directory (ton-studio/ton-labels, MIT; see
+/// `oracle/data/README.md`): about 1,300 label files, embedded whole.
+pub static TON_LABELS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/data/ton-labels/assets");
+
+/// `(assets/<category>/<label>.json, text)` of every bundled ton-labels file, in path order.
+pub fn ton_labels_files() -> Vec<(String, &'static str)> {
+    let mut files: Vec<(String, &'static str)> = TON_LABELS
+        .dirs()
+        .flat_map(|dir| dir.files())
+        .filter(|file| file.path().extension().is_some_and(|ext| ext == "json"))
+        .filter_map(|file| {
+            Some((
+                format!("assets/{}", file.path().to_str()?),
+                file.contents_utf8()?,
+            ))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The bundled ton-labels dataset, parsed.
+pub fn parse_ton_labels() -> Parsed {
+    let mut parsed = Parsed::default();
+    for (file, text) in ton_labels_files() {
+        parsed.extend(ton_labels::parse_file(&file, text));
+    }
+    parsed
+}
+
+/// The bundled ton-assets and OFAC lists, parsed (the first default data set; ton-labels came
+/// later and is loaded under its own marker, so nodes started before it get it too).
 pub fn parse() -> Parsed {
     let mut parsed = Parsed::default();
     for (file, text) in TON_ASSETS {

@@ -7,6 +7,8 @@
 //!
 //! - [`ton_assets`]: tonkeeper/ton-assets `accounts/*.yaml` (the file is the category).
 //! - [`ofac`]: OFAC SDN digital-currency addresses, `sanctioned_addresses_<ASSET>.json`.
+//! - [`ton_labels`]: TON Foundation's ton-labels `assets/<category>/<label>.json` (category mapping
+//!   and the services where exposure tracing stops).
 //! - [`csv`]: the node's own `address,category,source,name` layout.
 //! - [`bundled`]: the lists compiled into the binary, loaded on first start.
 
@@ -14,6 +16,7 @@ pub mod bundled;
 pub mod csv;
 pub mod ofac;
 pub mod ton_assets;
+pub mod ton_labels;
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};

@@ -9,6 +9,7 @@
 //! tollgate verify --input attested.json --key 0:<hex> --key 1:<hex> --threshold 2
 //! tollgate payload gate --destination-proof attested.json --destination EQ... --amount 1000000000 \
 //!     --gate EQ... > transaction.json   # TON Connect sendTransaction request
+//! tollgate verify-evidence case.json --key <hex>   # a node's evidence case file, offline
 //! ```
 
 use std::io::Write as _;
@@ -42,6 +43,9 @@ enum Command {
     Attest(AttestArgs),
     /// Check an attestation and its signature bundle offline.
     Verify(VerifyArgs),
+    /// Check an evidence case file (from `GET /v1/evidence/{address}` or `tollgate-oracle
+    /// evidence`) offline against the node's public key; prints a summary of the case.
+    VerifyEvidence(VerifyEvidenceArgs),
     /// Build a message body carrying attestations, as the base64 BoC TON Connect takes.
     #[command(subcommand)]
     Payload(PayloadCommand),
@@ -181,6 +185,16 @@ struct VerifyArgs {
     network: Option<Network>,
 }
 
+#[derive(Args)]
+struct VerifyEvidenceArgs {
+    /// The case file; `-` for stdin.
+    file: String,
+    /// The node's ed25519 public key, 64 hex digits (as `GET /v1/oracle` reports it; get it
+    /// from the operator, not from the file).
+    #[arg(long)]
+    key: String,
+}
+
 fn parse_network(text: &str) -> Result<Network, String> {
     Network::from_name(text).ok_or_else(|| format!("unknown network {text:?}"))
 }
@@ -205,6 +219,7 @@ async fn main() -> ExitCode {
         Command::Attest(args) => attest(args).await,
         Command::Verify(args) => verify(args),
         Command::Payload(command) => payload(command),
+        Command::VerifyEvidence(args) => verify_evidence(args),
     };
     match result {
         Ok(output) => {
@@ -411,6 +426,33 @@ fn verify(args: VerifyArgs) -> Result<serde_json::Value, String> {
 }
 
 /// Reads the `boc` and `bundle` of JSON printed by `tollgate attest` (`-` for stdin).
+fn verify_evidence(args: VerifyEvidenceArgs) -> Result<serde_json::Value, String> {
+    let bytes: [u8; 32] = hex::decode(args.key.trim())
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or("--key must be 64 hex digits")?;
+    let key =
+        VerifyingKey::from_bytes(&bytes).map_err(|err| format!("invalid public key: {err}"))?;
+    let text = if args.file == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|err| err.to_string())?
+    } else {
+        std::fs::read_to_string(&args.file).map_err(|err| format!("{}: {err}", args.file))?
+    };
+    let case = tollgate_sdk::evidence::verify(&text, &key)
+        .map_err(|err| format!("{}: {err} ({})", args.file, err.code()))?;
+    Ok(json!({
+        "valid": true,
+        "subject": case.subject,
+        "generated_at": case.generated_at,
+        "node": case.node,
+        "judgement": case.judgement,
+        "labels": case.labels.len(),
+        "exposure_findings": case.exposure.len(),
+        "history": case.history.len(),
+        "audit_entries_read": case.audit.entries,
+    }))
+}
+
 fn read_proof(path: &str) -> Result<AttestationProof, String> {
     let text = if path == "-" {
         std::io::read_to_string(std::io::stdin()).map_err(|err| err.to_string())?
