@@ -74,6 +74,14 @@ pub struct Config {
     pub audit_batch_max: usize,
     /// Load the bundled label lists into an empty store on first start.
     pub load_default_data: bool,
+    /// The exposure policy (TOML table `[exposure]`; SPEC.md §"Exposure").
+    pub exposure: crate::exposure::Policy,
+    /// A toncenter-v3-compatible endpoint to follow while serving (`serve --follow URL`).
+    pub follow: Option<String>,
+    /// `X-API-Key` for the followed endpoint (toncenter).
+    pub follow_api_key: Option<String>,
+    /// Least time between two requests to the followed endpoint, in milliseconds.
+    pub follow_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -103,6 +111,10 @@ impl Default for Config {
             shutdown_grace_ms: 10_000,
             audit_batch_max: 1024,
             load_default_data: true,
+            exposure: crate::exposure::Policy::default(),
+            follow: None,
+            follow_api_key: None,
+            follow_interval_ms: 1_000,
         }
     }
 }
@@ -188,6 +200,27 @@ pub struct ConfigArgs {
     /// yes/no, on/off).
     #[arg(long, env = "TOLLGATE_NO_DEFAULT_DATA", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_default_data: bool,
+    /// Most hops traced for exposure [default: 5].
+    #[arg(long, env = "TOLLGATE_EXPOSURE_MAX_HOPS")]
+    pub exposure_max_hops: Option<u8>,
+    /// Weight of each exposure hop beyond the first, in (0, 1] [default: 0.5].
+    #[arg(long, env = "TOLLGATE_EXPOSURE_DECAY")]
+    pub exposure_decay: Option<f64>,
+    /// Smallest decayed share reported as an exposure finding [default: 0.001].
+    #[arg(long, env = "TOLLGATE_EXPOSURE_MIN_SHARE")]
+    pub exposure_min_share: Option<f64>,
+    /// Decayed share at which a finding carries its category's full severity [default: 0.1].
+    #[arg(long, env = "TOLLGATE_EXPOSURE_FULL_SEVERITY_SHARE")]
+    pub exposure_full_severity_share: Option<f64>,
+    /// Follow a toncenter-v3-compatible endpoint while serving (e.g. https://toncenter.com).
+    #[arg(long, env = "TOLLGATE_FOLLOW")]
+    pub follow: Option<String>,
+    /// X-API-Key for the followed endpoint.
+    #[arg(long, env = "TOLLGATE_FOLLOW_API_KEY", hide_env_values = true)]
+    pub follow_api_key: Option<String>,
+    /// Least time between two requests to the followed endpoint, in ms [default: 1000].
+    #[arg(long, env = "TOLLGATE_FOLLOW_INTERVAL_MS")]
+    pub follow_interval_ms: Option<u64>,
 }
 
 impl Config {
@@ -237,6 +270,25 @@ impl Config {
             body_read_timeout_ms
         );
         take!(max_clock_skew_secs, shutdown_grace_ms, audit_batch_max);
+        take!(follow_interval_ms);
+        if args.follow.is_some() {
+            self.follow = args.follow.clone();
+        }
+        if args.follow_api_key.is_some() {
+            self.follow_api_key = args.follow_api_key.clone();
+        }
+        if let Some(v) = args.exposure_max_hops {
+            self.exposure.max_hops = v;
+        }
+        if let Some(v) = args.exposure_decay {
+            self.exposure.decay = v;
+        }
+        if let Some(v) = args.exposure_min_share {
+            self.exposure.min_share = v;
+        }
+        if let Some(v) = args.exposure_full_severity_share {
+            self.exposure.full_severity_share = v;
+        }
         if let Some(names) = &args.networks {
             self.networks = names
                 .iter()
@@ -303,6 +355,7 @@ impl Config {
             ));
         }
         self.verifier_addresses()?;
+        self.exposure.validate()?;
         Ok(())
     }
 

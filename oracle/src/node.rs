@@ -11,6 +11,7 @@ use crate::api::{self, AppState, SharedState};
 use crate::audit::{self, AuditLog};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::exposure::{self, ExposureEngine, StoreLabels, TransferStore};
 use crate::ingest::{self, Summary};
 use crate::nonce::NonceAllocator;
 use crate::risk::RiskEngine;
@@ -28,6 +29,8 @@ pub const AUDIT_FILES_MARKER: &str = "audit_files";
 pub struct Node {
     /// The state the API serves.
     pub state: SharedState,
+    /// The exposure engine over the node's transfer store (`<data_dir>/transfers/`).
+    pub exposure: Arc<ExposureEngine>,
     audit: AuditLog,
 }
 
@@ -88,9 +91,15 @@ impl Node {
         }
         let verifiers = config.verifier_addresses()?;
         let nonces = NonceAllocator::open(store.clone())?;
+        let transfers = Arc::new(TransferStore::open(&config.data_dir.join(exposure::DIR))?);
+        let exposure = Arc::new(ExposureEngine::new(
+            transfers,
+            Arc::new(StoreLabels::new(store.clone())),
+            config.exposure.clone(),
+        ));
         let state = Arc::new(AppState {
             verifiers,
-            engine: RiskEngine::new(store.clone()),
+            engine: RiskEngine::with_exposure(store.clone(), exposure.clone()),
             nonces,
             store,
             signer,
@@ -98,7 +107,11 @@ impl Node {
             metrics: api::metrics::handle(),
             config,
         });
-        Ok(Node { state, audit })
+        Ok(Node {
+            state,
+            exposure,
+            audit,
+        })
     }
 
     /// The API router.
