@@ -5,6 +5,7 @@ mod support;
 mod api;
 mod cli;
 mod crash;
+mod exposure;
 mod fault;
 mod hardening;
 mod ingest;
