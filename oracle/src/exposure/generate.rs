@@ -326,8 +326,7 @@ pub mod pages {
         value: u128,
         lt: u64,
         op: Option<u32>,
-        bounce: bool,
-        bounced: bool,
+        (bounce, bounced): (bool, bool),
         hash: &[u8; 32],
     ) -> Value {
         json!({
@@ -411,7 +410,7 @@ pub mod pages {
                 Asset::Ton => {
                     let fresh = seen.insert(t.to);
                     let msg = message(
-                        &t.from, &t.to, t.amount, t.lt, None, false, false, &t.tx_hash,
+                        &t.from, &t.to, t.amount, t.lt, None, (false, false), &t.tx_hash,
                     );
                     let compute = if fresh {
                         json!({ "skipped": true, "reason": "no_state" })
@@ -433,8 +432,7 @@ pub mod pages {
                         50_000_000,
                         t.lt,
                         Some(jetton_op::TRANSFER),
-                        true,
-                        false,
+                        (true, false),
                         &gas.tx_hash,
                     );
                     out.push(transaction(&wallet, &gas, msg, false, ok_compute(), None));
@@ -451,8 +449,7 @@ pub mod pages {
                     t.amount,
                     t.lt,
                     Some(0x12345678),
-                    true,
-                    false,
+                    (true, false),
                     &t.tx_hash,
                 );
                 let compute = json!({ "skipped": false, "success": false, "exit_code": 65535, "gas_used": "300" });
@@ -471,8 +468,7 @@ pub mod pages {
                     t.amount - 400_000,
                     back.lt,
                     Some(0xffffffff),
-                    false,
-                    true,
+                    (false, true),
                     &back.tx_hash,
                 );
                 out.push(transaction(&t.from, &back, msg, false, ok_compute(), None));
