@@ -493,12 +493,54 @@ mod tests {
             "shutdown_grace_ms",
             "audit_batch_max",
             "load_default_data",
+            "follow_interval_ms",
+            "max_hops",
+            "decay",
+            "min_share",
+            "full_severity_share",
+            "max_paths",
+            "max_frontier",
         ];
         for key in keys {
             assert!(
                 text.contains(&format!("{key} =")),
                 "{key} is missing from tollgate.example.toml"
             );
+        }
+    }
+
+    #[test]
+    fn exposure_thresholds_come_from_the_file_and_flags_and_bad_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node.toml");
+        std::fs::write(&file, "[exposure]\nmax_hops = 3\ndecay = 0.25\n").unwrap();
+        let args = ConfigArgs {
+            config: Some(file.clone()),
+            exposure_min_share: Some(0.01),
+            ..Default::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(
+            (config.exposure.max_hops, config.exposure.decay, config.exposure.min_share),
+            (3, 0.25, 0.01)
+        );
+        for bad in [
+            "max_hops = 0",
+            "max_hops = 9",
+            "decay = 0.0",
+            "decay = 1.5",
+            "min_share = 1.0",
+            "full_severity_share = 0.0",
+            "max_paths = 0",
+            "bogus = 1",
+        ] {
+            std::fs::write(&file, format!("[exposure]\n{bad}\n")).unwrap();
+            let err = Config::load(&ConfigArgs {
+                config: Some(file.clone()),
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{bad}: {err}");
         }
     }
 
