@@ -25,7 +25,10 @@ use tollgate_oracle::signer::{KeyOrigin, Signer};
 use tollgate_oracle::store::{Label, SledStore, Store};
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -36,15 +39,20 @@ fn rss_peak_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
         })
         .map_or(0, |kib| kib / 1024)
 }
 
 fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim().to_string()
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 fn main() {
@@ -94,10 +102,14 @@ fn main() {
         let t = Instant::now();
         let mut added = 0;
         for p in &tx_pages {
-            added += ingest::ingest_text(&store, p, PageKind::Transactions, &[]).unwrap().added;
+            added += ingest::ingest_text(&store, p, PageKind::Transactions, &[])
+                .unwrap()
+                .added;
         }
         for p in &jt_pages {
-            added += ingest::ingest_text(&store, p, PageKind::JettonTransfers, &[]).unwrap().added;
+            added += ingest::ingest_text(&store, p, PageKind::JettonTransfers, &[])
+                .unwrap()
+                .added;
         }
         let secs = t.elapsed().as_secs_f64();
         println!(
@@ -130,7 +142,10 @@ fn main() {
     // per 10,000 like the store's batches.
     let sled_n = env("KYT_SLED", 1_000_000).min(g.transfers.len());
     {
-        let db = sled::Config::new().path(dir.path().join("sled")).open().unwrap();
+        let db = sled::Config::new()
+            .path(dir.path().join("sled"))
+            .open()
+            .unwrap();
         let tree = db.open_tree("transfers").unwrap();
         let t = Instant::now();
         for chunk in g.transfers[..sled_n].chunks(10_000) {
@@ -138,7 +153,13 @@ fn main() {
                 let mut v = [0u8; 70];
                 v[..16].copy_from_slice(&tr.amount.to_le_bytes());
                 v[16..24].copy_from_slice(&tr.lt.to_le_bytes());
-                v[24..57].copy_from_slice(&[tr.from.workchain as u8].iter().chain(&tr.from.hash).copied().collect::<Vec<_>>());
+                v[24..57].copy_from_slice(
+                    &[tr.from.workchain as u8]
+                        .iter()
+                        .chain(&tr.from.hash)
+                        .copied()
+                        .collect::<Vec<_>>(),
+                );
                 tree.insert(tr.tx_hash, &v[..]).unwrap();
             }
             db.flush().unwrap();
@@ -155,7 +176,10 @@ fn main() {
 
     // 2. Queries, 3 hops, over addresses sampled from transfer ends (so by degree) and the
     // planted deposits.
-    let policy = Policy { max_hops: 3, ..Policy::default() };
+    let policy = Policy {
+        max_hops: 3,
+        ..Policy::default()
+    };
     let engine = ExposureEngine::new(store.clone(), Arc::new(g.labels.clone()), policy.clone());
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let queries = env("KYT_QUERIES", 10_000);
@@ -165,7 +189,11 @@ fn main() {
                 g.planted[i / 10 % g.planted.len()].deposit
             } else {
                 let t = &g.transfers[rng.gen_range(0..g.transfers.len())];
-                if rng.gen_bool(0.5) { t.from } else { t.to }
+                if rng.gen_bool(0.5) {
+                    t.from
+                } else {
+                    t.to
+                }
             }
         })
         .collect();
@@ -191,13 +219,27 @@ fn main() {
     let log = store.path().unwrap().to_path_buf();
     drop(store);
     std::fs::create_dir_all(node_dir.path().join("transfers")).unwrap();
-    std::fs::rename(&log, node_dir.path().join("transfers").join("transfers.log")).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    std::fs::rename(
+        &log,
+        node_dir.path().join("transfers").join("transfers.log"),
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let (url, node) = runtime.block_on(async {
         let sled_store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
         for (address, categories) in &g.labels {
             sled_store
-                .put_label(&Label { address: *address, categories: *categories, source: "bench".into(), name: "x".into(), first_seen: 1 })
+                .put_label(&Label {
+                    address: *address,
+                    categories: *categories,
+                    source: "bench".into(),
+                    name: "x".into(),
+                    first_seen: 1,
+                })
                 .unwrap();
         }
         let config = Config {
@@ -206,23 +248,38 @@ fn main() {
             exposure: policy.clone(),
             ..Config::default()
         };
-        let signer = Signer::new(ed25519_dalek::SigningKey::from_bytes(&[7; 32]), 0, 1, KeyOrigin::Environment);
+        let signer = Signer::new(
+            ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
+            0,
+            1,
+            KeyOrigin::Environment,
+        );
         let t = Instant::now();
         let node = Node::with_store(config, sled_store, signer).unwrap();
-        println!("node start (replaying the transfer log): {:.1?}", t.elapsed());
+        println!(
+            "node start (replaying the transfer log): {:.1?}",
+            t.elapsed()
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let router = node.router();
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         (url, node)
     });
-    let client_rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let times = client_rt.block_on(async {
         let client = reqwest::Client::new();
         let mut times = Vec::with_capacity(queries);
         for a in &sample {
             let t = Instant::now();
-            let r = client.get(format!("{url}/v1/risk/{}", a.to_raw())).send().await.unwrap();
+            let r = client
+                .get(format!("{url}/v1/risk/{}", a.to_raw()))
+                .send()
+                .await
+                .unwrap();
             assert!(r.status().is_success());
             let _ = r.bytes().await.unwrap();
             times.push(t.elapsed());
@@ -255,7 +312,13 @@ fn main() {
     };
     let text = pages::paged(&pages::transactions(&page), "transactions", 1000).remove(0);
     let t = Instant::now();
-    let done = ingest::ingest_text(node.exposure.transfers(), &text, PageKind::Transactions, &[]).unwrap();
+    let done = ingest::ingest_text(
+        node.exposure.transfers(),
+        &text,
+        PageKind::Transactions,
+        &[],
+    )
+    .unwrap();
     let (affected, _) = node.exposure.affected(done.edges, 100_000).unwrap();
     let score = node.state.engine.assess(&fresh, 0).unwrap().score;
     println!(

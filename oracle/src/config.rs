@@ -521,7 +521,11 @@ mod tests {
         };
         let config = Config::load(&args).unwrap();
         assert_eq!(
-            (config.exposure.max_hops, config.exposure.decay, config.exposure.min_share),
+            (
+                config.exposure.max_hops,
+                config.exposure.decay,
+                config.exposure.min_share
+            ),
             (3, 0.25, 0.01)
         );
         for bad in [

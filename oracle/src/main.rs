@@ -129,6 +129,17 @@ impl From<PageKindArg> for PageKind {
 
 #[derive(Subcommand)]
 enum IngestFormat {
+    /// The USDT minter's `/api/v3/transactions` pages: owners whose wallet the issuer's admin
+    /// locked (`call_to` + `set_status`) become `stolen_funds` labels (source
+    /// chain/usdt-issuer-lock).
+    IssuerLocks {
+        /// The jetton minter [default: the USDT master].
+        #[arg(long, default_value = tollgate_oracle::exposure::generate::USDT_MASTER)]
+        minter: String,
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// toncenter v3 `/api/v3/transactions` pages (one page per file, or JSON lines) into the
     /// transfer store: TON moved by inbound messages (SPEC.md §"Exposure").
     Transactions {
@@ -308,6 +319,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 IngestFormat::TonAssets { dir } => ingest::ton_assets::parse_dir(dir)?,
                 IngestFormat::Ofac { dir } => ingest::ofac::parse_dir(dir)?,
                 IngestFormat::Csv { file } => ingest::csv::parse_file(file)?,
+                IngestFormat::IssuerLocks { minter, files } => {
+                    let minter: tollgate_sdk::Address = minter
+                        .parse()
+                        .map_err(|e| anyhow::anyhow!("--minter: {e}"))?;
+                    let mut parsed = Parsed::default();
+                    for file in files {
+                        let text = std::fs::read_to_string(file)
+                            .with_context(|| format!("cannot read {}", file.display()))?;
+                        let txs = exposure::toncenter::records(&text)
+                            .with_context(|| format!("{}", file.display()))?;
+                        parsed.extend(exposure::issuer_locks::labels(
+                            &file.display().to_string(),
+                            &txs,
+                            &minter,
+                        ));
+                    }
+                    parsed
+                }
                 IngestFormat::Transactions { .. } | IngestFormat::JettonTransfers { .. } => {
                     unreachable!("handled above")
                 }

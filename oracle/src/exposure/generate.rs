@@ -410,7 +410,13 @@ pub mod pages {
                 Asset::Ton => {
                     let fresh = seen.insert(t.to);
                     let msg = message(
-                        &t.from, &t.to, t.amount, t.lt, None, (false, false), &t.tx_hash,
+                        &t.from,
+                        &t.to,
+                        t.amount,
+                        t.lt,
+                        None,
+                        (false, false),
+                        &t.tx_hash,
                     );
                     let compute = if fresh {
                         json!({ "skipped": true, "reason": "no_state" })

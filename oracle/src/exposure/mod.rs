@@ -9,6 +9,7 @@
 //! - [`engine`]: haircut tracing (`exposure-v1`), findings with their paths, and the set of
 //!   addresses a new batch may affect.
 //! - [`ingest`]: recorded pages (files, JSON lines) into the store.
+//! - [`issuer_locks`]: owners whose USDT wallet the issuer locked, as a label source.
 //! - [`follower`]: a follower of a live toncenter-v3-compatible endpoint.
 //! - [`generate`]: a TON-shaped synthetic graph with planted ground truth, for tests and
 //!   benchmarks.
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod follower;
 pub mod generate;
 pub mod ingest;
+pub mod issuer_locks;
 pub mod moves;
 pub mod toncenter;
 pub mod transfers;
