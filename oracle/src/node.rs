@@ -83,6 +83,7 @@ impl Node {
                 ..audit::Options::default()
             },
         )?;
+        let transfers = Arc::new(TransferStore::open(&config.data_dir.join(exposure::DIR))?);
         // The audit files are the operator's only: 0700 / 0600 like the rest of the data dir.
         restrict_files(&config.data_dir)?;
         if store.meta_get(AUDIT_FILES_MARKER)?.is_none() {
@@ -91,7 +92,6 @@ impl Node {
         }
         let verifiers = config.verifier_addresses()?;
         let nonces = NonceAllocator::open(store.clone())?;
-        let transfers = Arc::new(TransferStore::open(&config.data_dir.join(exposure::DIR))?);
         let exposure = Arc::new(ExposureEngine::new(
             transfers,
             Arc::new(StoreLabels::new(store.clone())),

@@ -327,12 +327,18 @@ impl TransferStore {
 
     /// Opens (or creates) the log in `dir`, checks every frame and rebuilds the graph.
     pub fn open(dir: &Path) -> Result<TransferStore> {
-        std::fs::create_dir_all(dir)?;
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+        // Transfers name every screened counterparty: the operator's only, like the store.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
         let path = dir.join(LOG_FILE);
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
+            .mode(0o600)
             .open(&path)?;
         // One process at a time appends: a second node or command on this data dir is refused.
         rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
