@@ -80,6 +80,14 @@ pub struct Config {
     /// How often the node re-judges the subjects of attestations still valid, in seconds
     /// (0: never).
     pub rescreen_interval_secs: u64,
+    /// The exposure policy (TOML table `[exposure]`; SPEC.md §"Exposure").
+    pub exposure: crate::exposure::Policy,
+    /// A toncenter-v3-compatible endpoint to follow while serving (`serve --follow URL`).
+    pub follow: Option<String>,
+    /// `X-API-Key` for the followed endpoint (toncenter).
+    pub follow_api_key: Option<String>,
+    /// Least time between two requests to the followed endpoint, in milliseconds.
+    pub follow_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -111,6 +119,10 @@ impl Default for Config {
             load_default_data: true,
             webhooks_file: None,
             rescreen_interval_secs: 60,
+            exposure: crate::exposure::Policy::default(),
+            follow: None,
+            follow_api_key: None,
+            follow_interval_ms: 1_000,
         }
     }
 }
@@ -202,6 +214,27 @@ pub struct ConfigArgs {
     /// yes/no, on/off).
     #[arg(long, env = "TOLLGATE_NO_DEFAULT_DATA", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_default_data: bool,
+    /// Most hops traced for exposure [default: 5].
+    #[arg(long, env = "TOLLGATE_EXPOSURE_MAX_HOPS")]
+    pub exposure_max_hops: Option<u8>,
+    /// Weight of each exposure hop beyond the first, in (0, 1] [default: 0.5].
+    #[arg(long, env = "TOLLGATE_EXPOSURE_DECAY")]
+    pub exposure_decay: Option<f64>,
+    /// Smallest decayed share reported as an exposure finding [default: 0.001].
+    #[arg(long, env = "TOLLGATE_EXPOSURE_MIN_SHARE")]
+    pub exposure_min_share: Option<f64>,
+    /// Decayed share at which a finding carries its category's full severity [default: 0.1].
+    #[arg(long, env = "TOLLGATE_EXPOSURE_FULL_SEVERITY_SHARE")]
+    pub exposure_full_severity_share: Option<f64>,
+    /// Follow a toncenter-v3-compatible endpoint while serving (e.g. https://toncenter.com).
+    #[arg(long, env = "TOLLGATE_FOLLOW")]
+    pub follow: Option<String>,
+    /// X-API-Key for the followed endpoint.
+    #[arg(long, env = "TOLLGATE_FOLLOW_API_KEY", hide_env_values = true)]
+    pub follow_api_key: Option<String>,
+    /// Least time between two requests to the followed endpoint, in ms [default: 1000].
+    #[arg(long, env = "TOLLGATE_FOLLOW_INTERVAL_MS")]
+    pub follow_interval_ms: Option<u64>,
 }
 
 impl Config {
@@ -252,6 +285,25 @@ impl Config {
         );
         take!(max_clock_skew_secs, shutdown_grace_ms, audit_batch_max);
         take!(webhooks_file, rescreen_interval_secs);
+        take!(follow_interval_ms);
+        if args.follow.is_some() {
+            self.follow = args.follow.clone();
+        }
+        if args.follow_api_key.is_some() {
+            self.follow_api_key = args.follow_api_key.clone();
+        }
+        if let Some(v) = args.exposure_max_hops {
+            self.exposure.max_hops = v;
+        }
+        if let Some(v) = args.exposure_decay {
+            self.exposure.decay = v;
+        }
+        if let Some(v) = args.exposure_min_share {
+            self.exposure.min_share = v;
+        }
+        if let Some(v) = args.exposure_full_severity_share {
+            self.exposure.full_severity_share = v;
+        }
         if let Some(names) = &args.networks {
             self.networks = names
                 .iter()
@@ -318,6 +370,7 @@ impl Config {
             ));
         }
         self.verifier_addresses()?;
+        self.exposure.validate()?;
         Ok(())
     }
 
@@ -457,12 +510,58 @@ mod tests {
             "load_default_data",
             "webhooks_file",
             "rescreen_interval_secs",
+            "follow_interval_ms",
+            "max_hops",
+            "decay",
+            "min_share",
+            "full_severity_share",
+            "max_paths",
+            "max_frontier",
         ];
         for key in keys {
             assert!(
                 text.contains(&format!("{key} =")),
                 "{key} is missing from tollgate.example.toml"
             );
+        }
+    }
+
+    #[test]
+    fn exposure_thresholds_come_from_the_file_and_flags_and_bad_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node.toml");
+        std::fs::write(&file, "[exposure]\nmax_hops = 3\ndecay = 0.25\n").unwrap();
+        let args = ConfigArgs {
+            config: Some(file.clone()),
+            exposure_min_share: Some(0.01),
+            ..Default::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(
+            (
+                config.exposure.max_hops,
+                config.exposure.decay,
+                config.exposure.min_share
+            ),
+            (3, 0.25, 0.01)
+        );
+        for bad in [
+            "max_hops = 0",
+            "max_hops = 9",
+            "decay = 0.0",
+            "decay = 1.5",
+            "min_share = 1.0",
+            "full_severity_share = 0.0",
+            "max_paths = 0",
+            "bogus = 1",
+        ] {
+            std::fs::write(&file, format!("[exposure]\n{bad}\n")).unwrap();
+            let err = Config::load(&ConfigArgs {
+                config: Some(file.clone()),
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{bad}: {err}");
         }
     }
 

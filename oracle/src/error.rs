@@ -103,6 +103,12 @@ pub enum Error {
     /// An input file for ingestion could not be read or parsed as a whole.
     #[error("ingest: {0}")]
     Ingest(String),
+    /// A toncenter v3 page (transactions or jetton transfers) could not be read.
+    #[error("transfer page: {0}")]
+    Page(#[from] crate::exposure::toncenter::PageError),
+    /// The follower's source answered with something other than a page.
+    #[error("follower: {0}")]
+    Source(String),
     /// An I/O error outside the store.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
@@ -174,9 +180,13 @@ impl Error {
             | Error::AuditUnavailable(_)
             | Error::AuditBroken { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             // Anything else is our fault.
-            Error::Key(_) | Error::Config(_) | Error::Ingest(_) | Error::Io(_) | Error::Sdk(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
+            Error::Key(_)
+            | Error::Config(_)
+            | Error::Ingest(_)
+            | Error::Page(_)
+            | Error::Source(_)
+            | Error::Io(_)
+            | Error::Sdk(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 

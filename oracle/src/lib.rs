@@ -8,6 +8,8 @@
 //!   checksum on every record, the label set's digest and a guard file.
 //! - [`nonce`]: time-prefixed nonces that never repeat, with a durable mark.
 //! - [`risk`]: scoring — severities, levels, overrides, evidence; the exposure seam.
+//! - [`exposure`]: KYT — toncenter v3 transfer ingest (files and a live follower), the
+//!   compact transfer store, haircut exposure with paths, a generated graph with ground truth.
 //! - [`ingest`]: label lists in their published formats (ton-assets, ton-labels, OFAC, CSV) and the bundled set.
 //! - [`signer`]: the ed25519 key (key file 0600, environment, development key).
 //! - [`audit`]: the hash-chained audit log in its own files: group commit with fdatasync, the
@@ -25,6 +27,7 @@ pub mod changes;
 pub mod config;
 pub mod error;
 pub mod evidence;
+pub mod exposure;
 pub mod ingest;
 pub mod node;
 pub mod nonce;

@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 use ed25519_dalek::SigningKey;
 use rand::rngs::OsRng;
 use tollgate_oracle::config::{Config, ConfigArgs};
+use tollgate_oracle::exposure::follower::{Follower, Options as FollowOptions};
+use tollgate_oracle::exposure::ingest::PageKind;
+use tollgate_oracle::exposure::{self, TransferStore};
 use tollgate_oracle::ingest::{self, Parsed};
 use tollgate_oracle::node::Node;
 use tollgate_oracle::store::SledStore;
@@ -83,6 +86,28 @@ enum Command {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
+    /// Follow a toncenter-v3-compatible endpoint into the transfer store (stop the node first,
+    /// or use `serve --follow URL`). Resumes from the cursor stored with the transfers.
+    Follow {
+        /// Base URL, e.g. https://toncenter.com (a trailing /api/v3 is accepted).
+        #[arg(long)]
+        source: String,
+        /// Follow only this endpoint [default: both].
+        #[arg(long, value_enum)]
+        only: Option<PageKindArg>,
+        /// Records per request.
+        #[arg(long, default_value_t = 256)]
+        page_limit: usize,
+        /// Least time between two requests, in ms (toncenter's free tier: 1000).
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u64,
+        /// X-API-Key for toncenter.
+        #[arg(long, env = "TOLLGATE_FOLLOW_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// Stop once every endpoint answers an empty page (instead of polling for more).
+        #[arg(long)]
+        until_caught_up: bool,
+    },
     /// Audit log tools.
     Audit {
         #[command(subcommand)]
@@ -97,8 +122,51 @@ enum Command {
     },
 }
 
+/// A toncenter v3 endpoint.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum PageKindArg {
+    /// /api/v3/transactions
+    Transactions,
+    /// /api/v3/jetton/transfers
+    JettonTransfers,
+}
+
+impl From<PageKindArg> for PageKind {
+    fn from(kind: PageKindArg) -> PageKind {
+        match kind {
+            PageKindArg::Transactions => PageKind::Transactions,
+            PageKindArg::JettonTransfers => PageKind::JettonTransfers,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum IngestFormat {
+    /// The USDT minter's `/api/v3/transactions` pages: owners whose wallet the issuer's admin
+    /// locked (`call_to` + `set_status`) become `stolen_funds` labels (source
+    /// chain/usdt-issuer-lock).
+    IssuerLocks {
+        /// The jetton minter [default: the USDT master].
+        #[arg(long, default_value = tollgate_oracle::exposure::generate::USDT_MASTER)]
+        minter: String,
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// toncenter v3 `/api/v3/transactions` pages (one page per file, or JSON lines) into the
+    /// transfer store: TON moved by inbound messages (SPEC.md §"Exposure").
+    Transactions {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// toncenter v3 `/api/v3/jetton/transfers` pages (one page per file, or JSON lines) into
+    /// the transfer store: jettons between owners, per jetton master.
+    JettonTransfers {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// tonkeeper/ton-assets `accounts/` directory of *.yaml (the file is the category).
     TonAssets {
         /// The directory.
@@ -242,12 +310,56 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Ingest {
+            format: IngestFormat::Transactions { files },
+        } => ingest_transfers(&global, &files, PageKind::Transactions),
+        Command::Ingest {
+            format: IngestFormat::JettonTransfers { files },
+        } => ingest_transfers(&global, &files, PageKind::JettonTransfers),
+        Command::Follow {
+            source,
+            only,
+            page_limit,
+            interval_ms,
+            api_key,
+            until_caught_up,
+        } => {
+            let mut options = FollowOptions::new(&source);
+            if let Some(kind) = only {
+                options.kinds = vec![kind.into()];
+            }
+            options.page_limit = page_limit;
+            options.min_interval = std::time::Duration::from_millis(interval_ms);
+            options.api_key = api_key;
+            follow(&global, options, until_caught_up)
+        }
         Command::Ingest { format } => {
             let parsed: Parsed = match &format {
                 IngestFormat::TonAssets { dir } => ingest::ton_assets::parse_dir(dir)?,
                 IngestFormat::Ofac { dir } => ingest::ofac::parse_dir(dir)?,
                 IngestFormat::TonLabels { dir } => ingest::ton_labels::parse_dir(dir)?,
                 IngestFormat::Csv { file } => ingest::csv::parse_file(file)?,
+                IngestFormat::IssuerLocks { minter, files } => {
+                    let minter: tollgate_sdk::Address = minter
+                        .parse()
+                        .map_err(|e| anyhow::anyhow!("--minter: {e}"))?;
+                    let mut parsed = Parsed::default();
+                    for file in files {
+                        let text = std::fs::read_to_string(file)
+                            .with_context(|| format!("cannot read {}", file.display()))?;
+                        let txs = exposure::toncenter::records(&text)
+                            .with_context(|| format!("{}", file.display()))?;
+                        parsed.extend(exposure::issuer_locks::labels(
+                            &file.display().to_string(),
+                            &txs,
+                            &minter,
+                        ));
+                    }
+                    parsed
+                }
+                IngestFormat::Transactions { .. } | IngestFormat::JettonTransfers { .. } => {
+                    unreachable!("handled above")
+                }
             };
             let store: std::sync::Arc<dyn tollgate_oracle::store::Store> =
                 std::sync::Arc::new(global.open_or_create()?);
@@ -428,6 +540,138 @@ fn evidence_file(config: Config, address: tollgate_sdk::Address) -> anyhow::Resu
     })
 }
 
+/// The data dir's transfer store (created when there is none).
+fn open_transfers(global: &GlobalArgs) -> anyhow::Result<std::sync::Arc<TransferStore>> {
+    let config = global.config()?;
+    node::create_private_dir(&config.data_dir)?;
+    let dir = config.data_dir.join(exposure::DIR);
+    Ok(std::sync::Arc::new(
+        TransferStore::open(&dir)
+            .with_context(|| format!("cannot open the transfer store in {}", dir.display()))?,
+    ))
+}
+
+/// `ingest transactions|jetton-transfers FILE...`.
+fn ingest_transfers(
+    global: &GlobalArgs,
+    files: &[PathBuf],
+    kind: PageKind,
+) -> anyhow::Result<ExitCode> {
+    let store = open_transfers(global)?;
+    let summary = exposure::ingest::ingest_files(&store, files, kind)?;
+    print!("{summary}");
+    let graph = store.graph();
+    println!(
+        "transfer store: {} transfers between {} addresses",
+        graph.edge_count(),
+        graph.address_count()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `follow --source URL`: runs the follower with a progress line until Ctrl-C (or caught up).
+fn follow(
+    global: &GlobalArgs,
+    options: FollowOptions,
+    until_caught_up: bool,
+) -> anyhow::Result<ExitCode> {
+    let store = open_transfers(global)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    runtime.block_on(async move {
+        let follower = Follower::new(store.clone(), options.clone())?;
+        let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+        let mut caught_up = std::collections::HashSet::new();
+        let (mut records, mut added) = (0usize, 0usize);
+        let kinds = options.kinds.len();
+        let stop = async move {
+            let mut done_rx = done_rx;
+            tokio::select! {
+                _ = server::shutdown_signal() => {}
+                _ = done_rx.wait_for(|d| *d) => {}
+            }
+        };
+        follower
+            .run(
+                |step| {
+                    records += step.summary.records;
+                    added += step.summary.added;
+                    bar.set_message(format!(
+                        "{records} records, {added} transfers added, {} in store",
+                        store.graph().edge_count()
+                    ));
+                    bar.tick();
+                    if step.caught_up {
+                        caught_up.insert(format!("{:?}", step.kind));
+                    } else {
+                        caught_up.remove(&format!("{:?}", step.kind));
+                    }
+                    if until_caught_up && caught_up.len() == kinds {
+                        let _ = done_tx.send(true);
+                    }
+                },
+                stop,
+            )
+            .await;
+        bar.finish_and_clear();
+        println!(
+            "followed {}: {records} records, {added} transfers added; the store holds {}",
+            options.source,
+            store.graph().edge_count()
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The follower of `serve --follow`: logs each batch with the addresses whose exposure it may
+/// have changed (the set a rescreen takes).
+#[allow(clippy::type_complexity)]
+fn spawn_follower(
+    engine: std::sync::Arc<exposure::ExposureEngine>,
+    options: FollowOptions,
+) -> anyhow::Result<(
+    tokio::task::JoinHandle<()>,
+    tokio::sync::watch::Sender<bool>,
+)> {
+    let follower = Follower::new(engine.transfers().clone(), options.clone())?;
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    tracing::info!(source = %options.source, "following");
+    let task = tokio::spawn(async move {
+        let stop = async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        };
+        follower
+            .run(
+                |step| {
+                    if step.summary.added == 0 {
+                        return;
+                    }
+                    match engine.affected(step.summary.edges.clone(), exposure::AFFECTED_LIMIT) {
+                        Ok((affected, cut)) => tracing::info!(
+                            kind = ?step.kind,
+                            added = step.summary.added,
+                            affected = affected.len(),
+                            affected_cut = cut,
+                            "ingested a page"
+                        ),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "cannot compute the affected addresses")
+                        }
+                    }
+                },
+                stop,
+            )
+            .await;
+    });
+    Ok((task, stop_tx))
+}
+
 fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -439,11 +683,24 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
         let shutdown = server::shutdown_signal();
+        let following = config.follow.as_ref().map(|source| {
+            let mut options = FollowOptions::new(source);
+            options.api_key = config.follow_api_key.clone();
+            options.min_interval = std::time::Duration::from_millis(config.follow_interval_ms);
+            let engine = node.exposure.clone();
+            spawn_follower(engine, options)
+        });
         // Tests and scripts read this line to find the port when listening on port 0.
         println!("tollgate-oracle listening on http://{address}");
         tracing::info!(%address, data_dir = %config.data_dir.display(), signer_index = config.signer_index, epoch = config.epoch, "node started");
         node.start_background(tollgate_oracle::webhooks::Options::default())?;
         server::serve(listener, node.router(), &config, shutdown).await;
+        if let Some(Ok((task, stop))) = following {
+            let _ = stop.send(true);
+            let _ = task.await;
+        } else if let Some(Err(err)) = following {
+            return Err(err);
+        }
         node.shutdown().await;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)

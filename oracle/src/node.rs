@@ -12,9 +12,10 @@ use crate::audit::{self, AuditLog};
 use crate::changes::{Attested, ChangeLog};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::exposure::{self, ExposureEngine, StoreLabels, TransferStore};
 use crate::ingest::{self, Summary};
 use crate::nonce::NonceAllocator;
-use crate::risk::{ExposureSource, NoExposure, RiskEngine};
+use crate::risk::{ExposureSource, RiskEngine};
 use crate::signer::{KeyOrigin, Signer};
 use crate::store::{SledStore, Store};
 use crate::webhooks;
@@ -34,6 +35,8 @@ pub const AUDIT_FILES_MARKER: &str = "audit_files";
 pub struct Node {
     /// The state the API serves.
     pub state: SharedState,
+    /// The exposure engine over the node's transfer store (`<data_dir>/transfers/`).
+    pub exposure: Arc<ExposureEngine>,
     audit: AuditLog,
     subscribers: Vec<webhooks::Subscriber>,
     background: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -66,7 +69,7 @@ impl Node {
     /// A node over a given store and key (tests use a temporary store); the audit log is in
     /// `config.data_dir`.
     pub fn with_store(config: Config, store: Arc<dyn Store>, signer: Signer) -> Result<Node> {
-        Node::with_exposure(config, store, signer, Arc::new(NoExposure))
+        Node::assemble(config, store, signer, None)
     }
 
     /// [`Node::with_store`] with the exposure source the risk engine, the API and evidence
@@ -76,6 +79,17 @@ impl Node {
         store: Arc<dyn Store>,
         signer: Signer,
         exposure: Arc<dyn ExposureSource>,
+    ) -> Result<Node> {
+        Node::assemble(config, store, signer, Some(exposure))
+    }
+
+    /// Opens the node's parts. The risk engine judges with `source` when given, else with the
+    /// exposure engine over the data dir's transfer store (which the follower feeds either way).
+    fn assemble(
+        config: Config,
+        store: Arc<dyn Store>,
+        signer: Signer,
+        source: Option<Arc<dyn ExposureSource>>,
     ) -> Result<Node> {
         if config.load_default_data && store.meta_get(DEFAULT_DATA_MARKER)?.is_none() {
             let summary = load_default_data(store.as_ref())?;
@@ -110,6 +124,7 @@ impl Node {
                 ..audit::Options::default()
             },
         )?;
+        let transfers = Arc::new(TransferStore::open(&config.data_dir.join(exposure::DIR))?);
         // The audit files are the operator's only: 0700 / 0600 like the rest of the data dir.
         restrict_files(&config.data_dir)?;
         if store.meta_get(AUDIT_FILES_MARKER)?.is_none() {
@@ -123,9 +138,17 @@ impl Node {
         let changes = Arc::new(ChangeLog::open(&config.data_dir.join(CHANGES_DIR))?);
         let verifiers = config.verifier_addresses()?;
         let nonces = NonceAllocator::open(store.clone())?;
+        let exposure = Arc::new(ExposureEngine::new(
+            transfers,
+            Arc::new(StoreLabels::new(store.clone())),
+            config.exposure.clone(),
+        ));
         let state = Arc::new(AppState {
             verifiers,
-            engine: RiskEngine::with_exposure(store.clone(), exposure),
+            engine: RiskEngine::with_exposure(
+                store.clone(),
+                source.unwrap_or_else(|| exposure.clone()),
+            ),
             nonces,
             changes,
             attested: std::sync::Mutex::new(Attested::default()),
@@ -137,6 +160,7 @@ impl Node {
         });
         Ok(Node {
             state,
+            exposure,
             audit,
             subscribers,
             background: std::sync::Mutex::new(Vec::new()),

@@ -129,6 +129,25 @@ pub struct Assessment {
     /// The label set the labels were read from (recorded in the audit log's `policy_version`).
     #[serde(skip)]
     pub labels_version: LabelsVersion,
+    /// The exposure policy and transfer data the exposure findings came from (e.g.
+    /// `exposure-v1@1234`); absent on a node without transaction data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposure_version: Option<String>,
+    /// The exposure findings behind the `exposure` evidence, with their transfer paths.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub exposure: Vec<ExposureFinding>,
+}
+
+impl Assessment {
+    /// The policy versions the audit log records: scoring, label set and, with transaction
+    /// data, exposure (`severity-v1;labels-…;exposure-v1@N`).
+    pub fn audit_policy_version(&self) -> String {
+        match &self.exposure_version {
+            Some(exposure) => format!("{};{};{exposure}", self.policy_version, self.labels_version),
+            None => format!("{};{}", self.policy_version, self.labels_version),
+        }
+    }
 }
 
 impl Assessment {
@@ -145,6 +164,12 @@ impl Assessment {
 pub trait ExposureSource: Send + Sync + 'static {
     /// Exposure findings for an address.
     fn exposure(&self, address: &Address) -> Result<Vec<ExposureFinding>>;
+
+    /// The exposure policy and the data it read (e.g. `exposure-v1@1234`, 1234 transfers),
+    /// recorded with every judgement; `None` without transaction data.
+    fn version(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The exposure source of a node without transaction data.
@@ -207,8 +232,9 @@ impl RiskEngine {
                 counted: true,
             });
         }
-        let findings = self.exposure.exposure(address)?;
-        for finding in findings.iter().cloned() {
+        let exposure_version = self.exposure.version();
+        let exposure = self.exposure.exposure(address)?;
+        for finding in exposure.iter().cloned() {
             score = score.max(finding.severity);
             categories |= finding.categories;
             evidence.push(Evidence {
@@ -237,7 +263,10 @@ impl RiskEngine {
             evidence,
             policy_version: POLICY_VERSION,
             labels_version,
+            exposure_version,
+            exposure,
         };
+        let findings = assessment.exposure.clone();
         Ok((assessment, findings))
     }
 }

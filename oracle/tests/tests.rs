@@ -7,6 +7,7 @@ mod changes;
 mod cli;
 mod crash;
 mod evidence;
+mod exposure;
 mod fault;
 mod hardening;
 mod hostility;

@@ -142,7 +142,7 @@ pub(crate) fn sign(
         attestation,
         judgement: JudgementRecord::of(&judgement),
         // The label set's content digest: names exactly the labels this judgement read.
-        policy_version: format!("{};{}", judgement.policy_version, judgement.labels_version),
+        policy_version: judgement.audit_policy_version(),
         signer_index: state.signer.index,
         public_key: state.signer.public_key().to_bytes(),
         signature,

@@ -18,8 +18,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    admin, attestations, audit, batch, changes, cosign, evidence, health, metrics, oracle, risk, screen,
-    AddressForms,
+    admin, attestations, audit, batch, changes, cosign, evidence, health, metrics, oracle, risk,
+    screen, AddressForms,
 };
 
 /// The name of the admin token's security scheme (`Authorization: Bearer <token>`).

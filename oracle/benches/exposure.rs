@@ -1,0 +1,331 @@
+//! KYT benchmarks (a bench binary, not criterion: one run builds a graph of millions of
+//! transfers once and measures everything on it). Sizes from the environment:
+//! `KYT_WALLETS` (default 2,000,000), `KYT_TRANSFERS` (default 10,000,000 background transfers;
+//! exchange flows add about 15 %), `KYT_PAGE_TRANSFERS` (transfers rendered as toncenter pages
+//! for the page-ingest figure, default 200,000), `KYT_SLED` (records for the raw sled
+//! baseline, default 1,000,000), `KYT_QUERIES` (default 10,000).
+//!
+//! `cargo bench -p tollgate-oracle --bench exposure`
+//!
+//! Prints: ingest transfers/s from pages and from decoded transfers, against raw sled inserts of
+//! the same 70-byte records; bytes per transfer on disk; 3-hop exposure query p50/p99 in process
+//! and over HTTP (the node's `GET /v1/risk`, loopback, one client); time from a new page to the
+//! changed score; peak RSS.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use tollgate_oracle::config::Config;
+use tollgate_oracle::exposure::generate::{self, pages, Shape};
+use tollgate_oracle::exposure::ingest::{self, PageKind};
+use tollgate_oracle::exposure::{ExposureEngine, Policy, TransferStore};
+use tollgate_oracle::node::Node;
+use tollgate_oracle::signer::{KeyOrigin, Signer};
+use tollgate_oracle::store::{Label, SledStore, Store};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn rss_peak_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+        })
+        .map_or(0, |kib| kib / 1024)
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` lists benchmarks; nothing to list here
+    }
+    let wallets = env("KYT_WALLETS", 2_000_000);
+    let transfers = env("KYT_TRANSFERS", 10_000_000);
+    let shape = Shape {
+        wallets,
+        transfers,
+        exchanges: 20,
+        drainers: 200,
+        jetton_share: 0.6,
+        seed: 7,
+    };
+    println!("load average at start: {}", load());
+    let t = Instant::now();
+    let g = generate::generate(&shape);
+    println!(
+        "generated {} transfers, {} wallets, {} planted drainers in {:.1?}",
+        g.transfers.len(),
+        wallets,
+        g.planted.len(),
+        t.elapsed()
+    );
+
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+
+    // 1a. Pages: toncenter JSON parsed, value rules applied, appended (one fsync per page).
+    let page_n = env("KYT_PAGE_TRANSFERS", 200_000).min(g.transfers.len());
+    let sub = generate::Generated {
+        transfers: g.transfers[..page_n].to_vec(),
+        noise: Vec::new(),
+        labels: Default::default(),
+        wallets: Vec::new(),
+        hot_wallets: Vec::new(),
+        withdrawers: Vec::new(),
+        planted: Vec::new(),
+        jetton: g.jetton,
+    };
+    let tx_pages = pages::paged(&pages::transactions(&sub), "transactions", 1000);
+    let jt_pages = pages::paged(&pages::jetton_transfers(&sub), "jetton_transfers", 1000);
+    let page_bytes: usize = tx_pages.iter().chain(&jt_pages).map(String::len).sum();
+    {
+        let store = TransferStore::open(&dir.path().join("pages")).unwrap();
+        let t = Instant::now();
+        let mut added = 0;
+        for p in &tx_pages {
+            added += ingest::ingest_text(&store, p, PageKind::Transactions, &[])
+                .unwrap()
+                .added;
+        }
+        for p in &jt_pages {
+            added += ingest::ingest_text(&store, p, PageKind::JettonTransfers, &[])
+                .unwrap()
+                .added;
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "ingest from toncenter pages: {added} transfers ({:.0} MB of JSON, 1000 records a page) in {secs:.2} s = {:.0} transfers/s",
+            page_bytes as f64 / 1e6,
+            added as f64 / secs
+        );
+    }
+
+    // 1b. Decoded transfers appended in batches of 10,000 (one frame and one fsync each).
+    let store = Arc::new(TransferStore::open(&dir.path().join("all")).unwrap());
+    let t = Instant::now();
+    for chunk in g.transfers.chunks(10_000) {
+        store.append(chunk, &[]).unwrap();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let n = store.graph().edge_count();
+    println!(
+        "ingest into the transfer store: {n} transfers in {secs:.2} s = {:.0} transfers/s (batches of 10,000, fdatasync each)",
+        n as f64 / secs
+    );
+    let bytes = std::fs::metadata(store.path().unwrap()).unwrap().len();
+    println!(
+        "on disk: {bytes} bytes for {n} transfers and {} addresses = {:.1} bytes per transfer",
+        store.graph().address_count(),
+        bytes as f64 / n as f64
+    );
+
+    // 1c. Baseline: raw sled inserts of the same 70-byte records (key: the tx hash), flushed
+    // per 10,000 like the store's batches.
+    let sled_n = env("KYT_SLED", 1_000_000).min(g.transfers.len());
+    {
+        let db = sled::Config::new()
+            .path(dir.path().join("sled"))
+            .open()
+            .unwrap();
+        let tree = db.open_tree("transfers").unwrap();
+        let t = Instant::now();
+        for chunk in g.transfers[..sled_n].chunks(10_000) {
+            for tr in chunk {
+                let mut v = [0u8; 70];
+                v[..16].copy_from_slice(&tr.amount.to_le_bytes());
+                v[16..24].copy_from_slice(&tr.lt.to_le_bytes());
+                v[24..57].copy_from_slice(
+                    &[tr.from.workchain as u8]
+                        .iter()
+                        .chain(&tr.from.hash)
+                        .copied()
+                        .collect::<Vec<_>>(),
+                );
+                tree.insert(tr.tx_hash, &v[..]).unwrap();
+            }
+            db.flush().unwrap();
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let size = db.size_on_disk().unwrap_or(0);
+        println!(
+            "baseline raw sled inserts: {sled_n} records in {secs:.2} s = {:.0} records/s; {:.1} bytes per record on disk",
+            sled_n as f64 / secs,
+            size as f64 / sled_n as f64
+        );
+    }
+    println!("peak RSS after ingest: {} MiB", rss_peak_mib());
+
+    // 2. Queries, 3 hops, over addresses sampled from transfer ends (so by degree) and the
+    // planted deposits.
+    let policy = Policy {
+        max_hops: 3,
+        ..Policy::default()
+    };
+    let engine = ExposureEngine::new(store.clone(), Arc::new(g.labels.clone()), policy.clone());
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let queries = env("KYT_QUERIES", 10_000);
+    let sample: Vec<_> = (0..queries)
+        .map(|i| {
+            if i % 10 == 0 {
+                g.planted[i / 10 % g.planted.len()].deposit
+            } else {
+                let t = &g.transfers[rng.gen_range(0..g.transfers.len())];
+                if rng.gen_bool(0.5) {
+                    t.from
+                } else {
+                    t.to
+                }
+            }
+        })
+        .collect();
+    let mut times = Vec::with_capacity(queries);
+    let mut found = 0usize;
+    for a in &sample {
+        let t = Instant::now();
+        let f = engine.findings(a).unwrap();
+        times.push(t.elapsed());
+        found += usize::from(!f.is_empty());
+    }
+    times.sort();
+    println!(
+        "exposure query, 3 hops, in process: {queries} queries, p50 {:?}, p99 {:?}, max {:?} ({found} with findings)",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        times.last().unwrap()
+    );
+
+    // 3. Over HTTP: the node's GET /v1/risk over the same transfer store, loopback.
+    let node_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    drop(engine);
+    let log = store.path().unwrap().to_path_buf();
+    drop(store);
+    std::fs::create_dir_all(node_dir.path().join("transfers")).unwrap();
+    std::fs::rename(
+        &log,
+        node_dir.path().join("transfers").join("transfers.log"),
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (url, node) = runtime.block_on(async {
+        let sled_store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
+        for (address, categories) in &g.labels {
+            sled_store
+                .put_label(&Label {
+                    address: *address,
+                    categories: *categories,
+                    source: "bench".into(),
+                    name: "x".into(),
+                    first_seen: 1,
+                })
+                .unwrap();
+        }
+        let config = Config {
+            data_dir: node_dir.path().to_path_buf(),
+            load_default_data: false,
+            exposure: policy.clone(),
+            ..Config::default()
+        };
+        let signer = Signer::new(
+            ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
+            0,
+            1,
+            KeyOrigin::Environment,
+        );
+        let t = Instant::now();
+        let node = Node::with_store(config, sled_store, signer).unwrap();
+        println!(
+            "node start (replaying the transfer log): {:.1?}",
+            t.elapsed()
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let router = node.router();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (url, node)
+    });
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let times = client_rt.block_on(async {
+        let client = reqwest::Client::new();
+        let mut times = Vec::with_capacity(queries);
+        for a in &sample {
+            let t = Instant::now();
+            let r = client
+                .get(format!("{url}/v1/risk/{}", a.to_raw()))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+            let _ = r.bytes().await.unwrap();
+            times.push(t.elapsed());
+        }
+        times.sort();
+        times
+    });
+    println!(
+        "exposure query, 3 hops, over HTTP (GET /v1/risk, loopback, one client): p50 {:?}, p99 {:?}, max {:?}",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        times.last().unwrap()
+    );
+
+    // 4. A new page to the changed score: ingest a one-transfer page from a drainer to a fresh
+    // address, then judge the addresses it affected.
+    let p = &g.planted[0];
+    let fresh = tollgate_sdk::Address::new(0, [0xfe; 32]);
+    let page = generate::Generated {
+        transfers: vec![tollgate_oracle::exposure::Transfer {
+            from: p.drainer,
+            to: fresh,
+            asset: tollgate_sdk::exposure::Asset::Ton,
+            amount: 10_000_000_000,
+            lt: u64::MAX / 2,
+            utime: 1_900_000_000,
+            tx_hash: [0xfe; 32],
+        }],
+        ..sub
+    };
+    let text = pages::paged(&pages::transactions(&page), "transactions", 1000).remove(0);
+    let t = Instant::now();
+    let done = ingest::ingest_text(
+        node.exposure.transfers(),
+        &text,
+        PageKind::Transactions,
+        &[],
+    )
+    .unwrap();
+    let (affected, _) = node.exposure.affected(done.edges, 100_000).unwrap();
+    let score = node.state.engine.assess(&fresh, 0).unwrap().score;
+    println!(
+        "new page to changed score: {:.2?} (ingest with fdatasync, {} affected addresses, score now {score})",
+        t.elapsed(),
+        affected.len()
+    );
+    println!("peak RSS: {} MiB", rss_peak_mib());
+    println!("load average at end: {}", load());
+}

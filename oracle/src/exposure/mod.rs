@@ -1,0 +1,97 @@
+//! KYT: exposure of an address through TON and jetton transfers.
+//!
+//! # Layout
+//!
+//! - [`toncenter`]: toncenter API v3 pages (`/api/v3/transactions`, `/api/v3/jetton/transfers`).
+//! - [`moves`]: which records move value, from whom to whom (TON's rules; jettons between owners).
+//! - [`transfers`]: the compact transfer store — interned addresses, 70-byte records in a
+//!   CRC-checked append-only log, the in-memory graph.
+//! - [`engine`]: haircut tracing (`exposure-v1`), findings with their paths, and the set of
+//!   addresses a new batch may affect.
+//! - [`ingest`]: recorded pages (files, JSON lines) into the store.
+//! - [`issuer_locks`]: owners whose USDT wallet the issuer locked, as a label source.
+//! - [`follower`]: a follower of a live toncenter-v3-compatible endpoint.
+//! - [`generate`]: a TON-shaped synthetic graph with planted ground truth, for tests and
+//!   benchmarks.
+
+pub mod engine;
+pub mod follower;
+pub mod generate;
+pub mod ingest;
+pub mod issuer_locks;
+pub mod moves;
+pub mod toncenter;
+pub mod transfers;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+pub use engine::{ExposureEngine, LabelLookup, StoreLabels};
+pub use moves::Transfer;
+pub use transfers::TransferStore;
+
+/// The exposure policy version recorded with every judgement (with the number of transfers it
+/// read: `exposure-v1@N`).
+pub const POLICY_VERSION: &str = "exposure-v1";
+
+/// Most addresses reported as affected by one batch (a rescreen beyond is a full rescan).
+pub const AFFECTED_LIMIT: usize = 100_000;
+
+/// Directory of the transfer store inside the node's data directory.
+pub const DIR: &str = "transfers";
+
+/// The exposure policy's parameters (configurable per node; SPEC.md §"Exposure").
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Most hops traced from the judged address (1 = direct exposure only).
+    pub max_hops: u8,
+    /// Weight of each hop beyond the first (0 < decay ≤ 1).
+    pub decay: f64,
+    /// Smallest decayed share reported as a finding.
+    pub min_share: f64,
+    /// Decayed share at which a finding carries its category's full severity; below it the
+    /// severity scales down in proportion.
+    pub full_severity_share: f64,
+    /// Most paths kept per finding, strongest first.
+    pub max_paths: usize,
+    /// Most partial traces kept per hop (strongest first), bounding the work per query.
+    pub max_frontier: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_hops: 5,
+            decay: 0.5,
+            min_share: 0.001,
+            full_severity_share: 0.1,
+            max_paths: 5,
+            max_frontier: 20_000,
+        }
+    }
+}
+
+impl Policy {
+    /// Refuses values that would make the engine meaningless.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &str| Err(Error::Config(format!("exposure policy: {what}")));
+        if !(1..=8).contains(&self.max_hops) {
+            return bad("max_hops must be in 1..=8");
+        }
+        if !(self.decay > 0.0 && self.decay <= 1.0) {
+            return bad("decay must be in (0, 1]");
+        }
+        if !(self.min_share > 0.0 && self.min_share < 1.0) {
+            return bad("min_share must be in (0, 1)");
+        }
+        if !(self.full_severity_share > 0.0 && self.full_severity_share <= 1.0) {
+            return bad("full_severity_share must be in (0, 1]");
+        }
+        if self.max_paths == 0 || self.max_frontier == 0 {
+            return bad("max_paths and max_frontier must be positive");
+        }
+        Ok(())
+    }
+}

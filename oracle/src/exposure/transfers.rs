@@ -1,0 +1,624 @@
+//! The compact transfer store: interned addresses, fixed-size transfer records in an
+//! append-only log with a CRC32C on every frame, and the in-memory graph rebuilt from it.
+//!
+//! # On disk (`<data_dir>/transfers/transfers.log`)
+//!
+//! An 8-byte header `TGXFER1\n`, then frames: `len:u32 crc32c:u32 payload`, little-endian, the
+//! CRC over the payload. One frame is one ingested batch:
+//!
+//! ```text
+//! payload = n_addresses:u32 (workchain:i8 account:[u8;32]){n}      -- new addresses, next ids
+//!           n_assets:u16    (workchain:i8 account:[u8;32]){n}      -- new jetton masters
+//!           n_transfers:u32 transfer{n}                            -- 70 bytes each
+//!           n_cursors:u16   (name_len:u8 name value_len:u16 value){n}
+//! transfer = from:u32 to:u32 asset:u16 amount:u128 lt:u64 utime:u32 tx_hash:[u8;32]
+//! ```
+//!
+//! Addresses are interned (a transfer names them by id, 4 bytes instead of 33) and asset 0 is
+//! TON. A follower's cursor travels in the same frame as the transfers it covers, so data and
+//! cursor are durable together (one `fdatasync` per batch): a restart resumes exactly after
+//! the last batch on disk. Every frame is checked when the log is read at open; a damaged
+//! frame refuses the open ([`Error::Corrupt`]), except a torn last frame (a crash while
+//! appending, never acknowledged), which is cut off.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
+
+use tollgate_sdk::exposure::Asset;
+use tollgate_sdk::Address;
+
+use super::moves::Transfer;
+use crate::audit::format::CRC32C;
+use crate::error::{Error, Result};
+
+/// First bytes of the log file.
+pub const MAGIC: &[u8; 8] = b"TGXFER1\n";
+/// File name of the log inside its directory.
+pub const LOG_FILE: &str = "transfers.log";
+/// Encoded size of one transfer record.
+pub const RECORD_BYTES: usize = 70;
+/// Largest frame accepted when reading (a larger length is damage, not data).
+const MAX_FRAME: u32 = 1 << 30;
+
+/// An interned address.
+pub type NodeId = u32;
+
+/// A transfer as the graph holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edge {
+    /// Sender.
+    pub from: NodeId,
+    /// Receiver.
+    pub to: NodeId,
+    /// 0 = TON, else the index of the jetton master.
+    pub asset: u16,
+    /// Smallest units.
+    pub amount: u128,
+    /// Logical time.
+    pub lt: u64,
+    /// Unix time.
+    pub utime: u32,
+    /// Transaction hash.
+    pub tx_hash: [u8; 32],
+}
+
+/// The in-memory graph: interned addresses, edges and both adjacency lists.
+#[derive(Default)]
+pub struct Graph {
+    addresses: Vec<Address>,
+    ids: HashMap<Address, NodeId>,
+    /// Jetton masters; asset `i` is `assets[i - 1]`.
+    assets: Vec<Address>,
+    asset_ids: HashMap<Address, u16>,
+    edges: Vec<Edge>,
+    incoming: Vec<Vec<u32>>,
+    outgoing: Vec<Vec<u32>>,
+    /// Identity of every transfer ingested (transaction hash and kind), so a page ingested
+    /// twice, or overlapping pages of a follower, count once.
+    seen: HashSet<u128>,
+    cursors: HashMap<String, String>,
+}
+
+impl Graph {
+    /// The id of an address, if it took part in a transfer.
+    pub fn id(&self, address: &Address) -> Option<NodeId> {
+        self.ids.get(address).copied()
+    }
+    /// The address of an id.
+    pub fn address(&self, id: NodeId) -> Address {
+        self.addresses[id as usize]
+    }
+    /// The asset of an edge's asset index.
+    pub fn asset(&self, index: u16) -> Asset {
+        match index {
+            0 => Asset::Ton,
+            i => Asset::Jetton {
+                master: self.assets[i as usize - 1],
+            },
+        }
+    }
+    /// An edge.
+    pub fn edge(&self, id: u32) -> &Edge {
+        &self.edges[id as usize]
+    }
+    /// Edges into a node, in ingest order.
+    pub fn incoming(&self, node: NodeId) -> &[u32] {
+        &self.incoming[node as usize]
+    }
+    /// Edges out of a node, in ingest order.
+    pub fn outgoing(&self, node: NodeId) -> &[u32] {
+        &self.outgoing[node as usize]
+    }
+    /// Number of addresses.
+    pub fn address_count(&self) -> usize {
+        self.addresses.len()
+    }
+    /// Number of transfers.
+    pub fn edge_count(&self) -> usize {
+        self.edges.len()
+    }
+
+    /// A transfer's identity: its transaction hash and whether it moved a jetton. One
+    /// transaction moves at most one TON value (its inbound message) and is the sending
+    /// wallet's transaction of at most one jetton transfer.
+    fn identity(tx_hash: &[u8; 32], jetton: bool) -> u128 {
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&tx_hash[..16]);
+        bytes[15] ^= u8::from(jetton);
+        u128::from_le_bytes(bytes)
+    }
+
+    fn push_address(&mut self, address: Address) {
+        self.ids.insert(address, self.addresses.len() as NodeId);
+        self.addresses.push(address);
+        self.incoming.push(Vec::new());
+        self.outgoing.push(Vec::new());
+    }
+
+    fn push_asset(&mut self, master: Address) {
+        self.assets.push(master);
+        self.asset_ids.insert(master, self.assets.len() as u16);
+    }
+
+    fn push_edge(&mut self, edge: Edge, identity: u128) {
+        let id = self.edges.len() as u32;
+        self.outgoing[edge.from as usize].push(id);
+        self.incoming[edge.to as usize].push(id);
+        self.edges.push(edge);
+        self.seen.insert(identity);
+    }
+
+    /// Applies a decoded frame.
+    fn apply(&mut self, batch: Batch) -> Result<()> {
+        for address in batch.addresses {
+            self.push_address(address);
+        }
+        for master in batch.assets {
+            self.push_asset(master);
+        }
+        let (nodes, assets) = (self.addresses.len(), self.assets.len());
+        for edge in batch.edges {
+            if edge.from as usize >= nodes || edge.to as usize >= nodes {
+                return Err(Error::Corrupt("transfer log: unknown address id".into()));
+            }
+            if edge.asset as usize > assets {
+                return Err(Error::Corrupt("transfer log: unknown asset id".into()));
+            }
+            let identity = Graph::identity(&edge.tx_hash, edge.asset != 0);
+            self.push_edge(edge, identity);
+        }
+        self.cursors.extend(batch.cursors);
+        Ok(())
+    }
+}
+
+/// One frame's content.
+#[derive(Default)]
+struct Batch {
+    addresses: Vec<Address>,
+    assets: Vec<Address>,
+    edges: Vec<Edge>,
+    cursors: Vec<(String, String)>,
+}
+
+impl Batch {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            16 + 33 * (self.addresses.len() + self.assets.len()) + RECORD_BYTES * self.edges.len(),
+        );
+        out.extend_from_slice(&(self.addresses.len() as u32).to_le_bytes());
+        for a in &self.addresses {
+            out.push(a.workchain as u8);
+            out.extend_from_slice(&a.hash);
+        }
+        out.extend_from_slice(&(self.assets.len() as u16).to_le_bytes());
+        for a in &self.assets {
+            out.push(a.workchain as u8);
+            out.extend_from_slice(&a.hash);
+        }
+        out.extend_from_slice(&(self.edges.len() as u32).to_le_bytes());
+        for e in &self.edges {
+            out.extend_from_slice(&e.from.to_le_bytes());
+            out.extend_from_slice(&e.to.to_le_bytes());
+            out.extend_from_slice(&e.asset.to_le_bytes());
+            out.extend_from_slice(&e.amount.to_le_bytes());
+            out.extend_from_slice(&e.lt.to_le_bytes());
+            out.extend_from_slice(&e.utime.to_le_bytes());
+            out.extend_from_slice(&e.tx_hash);
+        }
+        out.extend_from_slice(&(self.cursors.len() as u16).to_le_bytes());
+        for (name, value) in &self.cursors {
+            out.push(name.len() as u8);
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+            out.extend_from_slice(value.as_bytes());
+        }
+        out
+    }
+
+    fn decode(payload: &[u8]) -> Result<Batch> {
+        let mut r = Reader(payload);
+        let mut batch = Batch::default();
+        for _ in 0..r.u32()? {
+            batch.addresses.push(r.address()?);
+        }
+        for _ in 0..r.u16()? {
+            batch.assets.push(r.address()?);
+        }
+        let n = r.u32()? as usize;
+        if r.0.len() < n * RECORD_BYTES {
+            return Err(damaged("transfer records run past the frame"));
+        }
+        batch.edges.reserve(n);
+        for _ in 0..n {
+            batch.edges.push(Edge {
+                from: r.u32()?,
+                to: r.u32()?,
+                asset: r.u16()?,
+                amount: u128::from_le_bytes(r.take::<16>()?),
+                lt: u64::from_le_bytes(r.take::<8>()?),
+                utime: r.u32()?,
+                tx_hash: r.take::<32>()?,
+            });
+        }
+        for _ in 0..r.u16()? {
+            let len = r.take::<1>()?[0] as usize;
+            let name = r.string(len)?;
+            let len = r.u16()? as usize;
+            let value = r.string(len)?;
+            batch.cursors.push((name, value));
+        }
+        if !r.0.is_empty() {
+            return Err(damaged("bytes after the last field"));
+        }
+        Ok(batch)
+    }
+}
+
+fn damaged(what: &str) -> Error {
+    Error::Corrupt(format!("transfer log: {what}"))
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N]> {
+        if self.0.len() < N {
+            return Err(damaged("frame ends inside a field"));
+        }
+        let (head, rest) = self.0.split_at(N);
+        self.0 = rest;
+        Ok(head.try_into().expect("N bytes"))
+    }
+    fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.take()?))
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take()?))
+    }
+    fn address(&mut self) -> Result<Address> {
+        let bytes = self.take::<33>()?;
+        Ok(Address::new(
+            bytes[0] as i8,
+            bytes[1..].try_into().expect("32"),
+        ))
+    }
+    fn string(&mut self, len: usize) -> Result<String> {
+        if self.0.len() < len {
+            return Err(damaged("frame ends inside a cursor"));
+        }
+        let (head, rest) = self.0.split_at(len);
+        self.0 = rest;
+        String::from_utf8(head.to_vec()).map_err(|_| damaged("cursor is not UTF-8"))
+    }
+}
+
+/// What one ingest call did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Appended {
+    /// Transfers new to the store.
+    pub added: usize,
+    /// Transfers it already held (same transaction), not counted again.
+    pub duplicates: usize,
+    /// Ids of the new edges (a contiguous range).
+    pub edges: std::ops::Range<u32>,
+}
+
+/// The transfer store: the log on disk (or none, in memory) and the graph.
+pub struct TransferStore {
+    graph: RwLock<Graph>,
+    /// The log file, held by the one writer at a time.
+    log: Mutex<Option<File>>,
+    path: Option<PathBuf>,
+}
+
+impl TransferStore {
+    /// A store in memory only (tests, benchmarks of the engine).
+    pub fn in_memory() -> TransferStore {
+        TransferStore {
+            graph: RwLock::new(Graph::default()),
+            log: Mutex::new(None),
+            path: None,
+        }
+    }
+
+    /// Opens (or creates) the log in `dir`, checks every frame and rebuilds the graph.
+    pub fn open(dir: &Path) -> Result<TransferStore> {
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+        // Transfers name every screened counterparty: the operator's only, like the store.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        let path = dir.join(LOG_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&path)?;
+        // One process at a time appends: a second node or command on this data dir is refused.
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+            |_| {
+                Error::Store(format!(
+                    "{} is in use by another process (a node or a follower)",
+                    path.display()
+                ))
+            },
+        )?;
+        let len = file.metadata()?.len();
+        let mut graph = Graph::default();
+        if len == 0 {
+            file.write_all(MAGIC)?;
+            file.sync_all()?;
+        } else {
+            let good = replay(&file, len, &mut graph)?;
+            if good < len {
+                tracing::warn!(
+                    path = %path.display(),
+                    cut = len - good,
+                    "transfer log ends in a torn frame (a crash while appending); cutting it off"
+                );
+                file.set_len(good)?;
+                file.sync_all()?;
+            }
+        }
+        file.seek(SeekFrom::End(0))?;
+        Ok(TransferStore {
+            graph: RwLock::new(graph),
+            log: Mutex::new(Some(file)),
+            path: Some(path),
+        })
+    }
+
+    /// The log file's path (none in memory).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Read access to the graph.
+    pub fn graph(&self) -> RwLockReadGuard<'_, Graph> {
+        self.graph.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A cursor stored with the transfers.
+    pub fn cursor(&self, name: &str) -> Option<String> {
+        self.graph().cursors.get(name).cloned()
+    }
+
+    /// Appends the transfers the store does not hold yet (and the cursors), durably, then adds
+    /// them to the graph. Returns once the frame is on disk.
+    pub fn append(&self, transfers: &[Transfer], cursors: &[(&str, &str)]) -> Result<Appended> {
+        for (name, value) in cursors {
+            if name.len() > u8::MAX as usize || value.len() > u16::MAX as usize {
+                return Err(Error::InvalidRequest(
+                    "cursor name or value too long".into(),
+                ));
+            }
+        }
+        // One writer at a time; readers keep reading the graph meanwhile.
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut batch = Batch::default();
+        let mut identities = Vec::with_capacity(transfers.len());
+        let mut duplicates = 0;
+        {
+            let graph = self.graph();
+            let mut new_ids: HashMap<Address, NodeId> = HashMap::new();
+            let mut new_assets: HashMap<Address, u16> = HashMap::new();
+            let mut batch_seen = HashSet::new();
+            let mut intern = |address: Address, batch: &mut Batch| -> NodeId {
+                if let Some(id) = graph.id(&address) {
+                    return id;
+                }
+                *new_ids.entry(address).or_insert_with(|| {
+                    batch.addresses.push(address);
+                    (graph.address_count() + batch.addresses.len() - 1) as NodeId
+                })
+            };
+            for t in transfers {
+                let identity = Graph::identity(&t.tx_hash, t.asset != Asset::Ton);
+                if graph.seen.contains(&identity) || !batch_seen.insert(identity) {
+                    duplicates += 1;
+                    continue;
+                }
+                let asset = match t.asset {
+                    Asset::Ton => 0,
+                    Asset::Jetton { master } => match graph.asset_ids.get(&master) {
+                        Some(id) => *id,
+                        None => *new_assets.entry(master).or_insert_with(|| {
+                            batch.assets.push(master);
+                            (graph.assets.len() + batch.assets.len()) as u16
+                        }),
+                    },
+                };
+                let from = intern(t.from, &mut batch);
+                let to = intern(t.to, &mut batch);
+                batch.edges.push(Edge {
+                    from,
+                    to,
+                    asset,
+                    amount: t.amount,
+                    lt: t.lt,
+                    utime: t.utime,
+                    tx_hash: t.tx_hash,
+                });
+                identities.push(identity);
+            }
+        }
+        batch.cursors = cursors
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        if batch.edges.is_empty() && batch.cursors.is_empty() {
+            let end = self.graph().edge_count() as u32;
+            return Ok(Appended {
+                added: 0,
+                duplicates,
+                edges: end..end,
+            });
+        }
+        if let Some(file) = log.as_mut() {
+            let payload = batch.encode();
+            let mut frame = Vec::with_capacity(8 + payload.len());
+            frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            frame.extend_from_slice(&CRC32C.checksum(&payload).to_le_bytes());
+            frame.extend_from_slice(&payload);
+            file.write_all(&frame)?;
+            // The batch (and its cursor) is acknowledged only once it is on disk.
+            file.sync_data()?;
+        }
+        let mut graph = self.graph.write().unwrap_or_else(|p| p.into_inner());
+        let start = graph.edge_count() as u32;
+        for address in batch.addresses {
+            graph.push_address(address);
+        }
+        for master in batch.assets {
+            graph.push_asset(master);
+        }
+        let added = batch.edges.len();
+        for (edge, identity) in batch.edges.into_iter().zip(identities) {
+            graph.push_edge(edge, identity);
+        }
+        graph.cursors.extend(batch.cursors);
+        Ok(Appended {
+            added,
+            duplicates,
+            edges: start..start + added as u32,
+        })
+    }
+}
+
+/// Reads every frame into `graph`; returns the length of the intact prefix.
+fn replay(file: &File, len: u64, graph: &mut Graph) -> Result<u64> {
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut magic = [0u8; 8];
+    reader
+        .read_exact(&mut magic)
+        .map_err(|_| damaged("shorter than its header"))?;
+    if &magic != MAGIC {
+        return Err(damaged("not a transfer log (wrong header)"));
+    }
+    let mut at = MAGIC.len() as u64;
+    let mut payload = Vec::new();
+    while at < len {
+        if len - at < 8 {
+            return Ok(at);
+        }
+        let mut head = [0u8; 8];
+        reader.read_exact(&mut head)?;
+        let size = u32::from_le_bytes(head[..4].try_into().expect("4"));
+        let crc = u32::from_le_bytes(head[4..].try_into().expect("4"));
+        if size > MAX_FRAME {
+            return Err(damaged(&format!(
+                "frame at byte {at} has an impossible length"
+            )));
+        }
+        if len - at - 8 < size as u64 {
+            // The last append did not finish: it was never acknowledged.
+            return Ok(at);
+        }
+        payload.resize(size as usize, 0);
+        reader.read_exact(&mut payload)?;
+        if CRC32C.checksum(&payload) != crc {
+            return Err(damaged(&format!("frame at byte {at} fails its checksum")));
+        }
+        graph.apply(Batch::decode(&payload)?)?;
+        at += 8 + size as u64;
+    }
+    Ok(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transfer(from: u8, to: u8, hash: u8, asset: Asset) -> Transfer {
+        Transfer {
+            from: Address::new(0, [from; 32]),
+            to: Address::new(0, [to; 32]),
+            asset,
+            amount: 1_000 + hash as u128,
+            lt: hash as u64,
+            utime: 100,
+            tx_hash: [hash; 32],
+        }
+    }
+
+    #[test]
+    fn transfers_survive_a_reopen_and_duplicates_count_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let usdt = Asset::Jetton {
+            master: Address::new(0, [9; 32]),
+        };
+        {
+            let store = TransferStore::open(dir.path()).unwrap();
+            let done = store
+                .append(
+                    &[transfer(1, 2, 1, Asset::Ton), transfer(2, 3, 2, usdt)],
+                    &[("tx", "5:0")],
+                )
+                .unwrap();
+            assert_eq!((done.added, done.duplicates, done.edges), (2, 0, 0..2));
+            let again = store
+                .append(
+                    &[transfer(1, 2, 1, Asset::Ton), transfer(1, 2, 1, usdt)],
+                    &[],
+                )
+                .unwrap();
+            assert_eq!(
+                (again.added, again.duplicates),
+                (1, 1),
+                "same tx, other kind"
+            );
+        }
+        let store = TransferStore::open(dir.path()).unwrap();
+        let graph = store.graph();
+        assert_eq!((graph.address_count(), graph.edge_count()), (3, 3));
+        let e = graph.edge(1);
+        assert_eq!(graph.asset(e.asset), usdt);
+        assert_eq!(graph.address(e.to), Address::new(0, [3; 32]));
+        drop(graph);
+        assert_eq!(store.cursor("tx").as_deref(), Some("5:0"));
+        assert_eq!(
+            store
+                .append(&[transfer(1, 2, 1, Asset::Ton)], &[])
+                .unwrap()
+                .duplicates,
+            1,
+            "the identity set is rebuilt at open"
+        );
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_and_a_damaged_frame_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOG_FILE);
+        {
+            let store = TransferStore::open(dir.path()).unwrap();
+            store.append(&[transfer(1, 2, 1, Asset::Ton)], &[]).unwrap();
+            store.append(&[transfer(2, 3, 2, Asset::Ton)], &[]).unwrap();
+        }
+        let full = std::fs::read(&path).unwrap();
+        // Torn: the second frame lost its last bytes.
+        std::fs::write(&path, &full[..full.len() - 5]).unwrap();
+        let store = TransferStore::open(dir.path()).unwrap();
+        assert_eq!(store.graph().edge_count(), 1);
+        drop(store);
+        // Damaged: a flipped bit inside the first frame.
+        let mut bad = full.clone();
+        bad[MAGIC.len() + 20] ^= 1;
+        std::fs::write(&path, &bad).unwrap();
+        assert!(matches!(
+            TransferStore::open(dir.path()),
+            Err(Error::Corrupt(what)) if what.contains("checksum")
+        ));
+        std::fs::write(&path, b"NOTALOG!").unwrap();
+        assert!(matches!(
+            TransferStore::open(dir.path()),
+            Err(Error::Corrupt(what)) if what.contains("header")
+        ));
+    }
+}

@@ -1,0 +1,627 @@
+//! KYT: recorded toncenter pages, the generated graph's ground truth, the node's judgement and
+//! audit entries with exposure, the follower against a local server serving recorded pages.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get as route_get;
+use axum::Router;
+use serde_json::{json, Value};
+use tollgate_oracle::config::Config;
+use tollgate_oracle::exposure::follower::{Follower, Options};
+use tollgate_oracle::exposure::generate::{self, pages, Generated, Shape};
+use tollgate_oracle::exposure::ingest::{self, PageKind};
+use tollgate_oracle::exposure::{ExposureEngine, Policy, TransferStore};
+use tollgate_oracle::store::Label;
+use tollgate_oracle::Error;
+use tollgate_sdk::exposure::{Asset, Direction, ExposureFinding};
+use tollgate_sdk::{Address, Categories};
+
+use crate::support::{self, admin_get, get, post};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/toncenter")
+        .join(name)
+}
+
+fn tag(t: &str) -> Address {
+    use sha2::Digest as _;
+    Address::new(0, sha2::Sha256::digest(t.as_bytes()).into())
+}
+
+#[test]
+fn recorded_pages_move_value_as_tons_rules_say() {
+    let store = TransferStore::in_memory();
+    let s = ingest::ingest_files(
+        &store,
+        &[fixture("transactions.json")],
+        PageKind::Transactions,
+    )
+    .unwrap();
+    assert_eq!((s.records, s.added), (6, 2), "{s}");
+    for skip in ["NoInternalMessage", "Bounced", "BounceReturn", "JettonGas"] {
+        assert_eq!(s.skipped.get(skip), Some(&1), "{skip}: {s}");
+    }
+    let j = ingest::ingest_files(
+        &store,
+        &[fixture("jetton_transfers.json")],
+        PageKind::JettonTransfers,
+    )
+    .unwrap();
+    assert_eq!(
+        (j.records, j.added, j.skipped.get("Aborted")),
+        (3, 2, Some(&1))
+    );
+    // The same records as JSON lines are the same transfers: nothing new.
+    let again = ingest::ingest_files(
+        &store,
+        &[fixture("jetton_transfers.jsonl")],
+        PageKind::JettonTransfers,
+    )
+    .unwrap();
+    assert_eq!((again.added, again.duplicates), (0, 2));
+
+    let g = store.graph();
+    let edges: Vec<_> = (0..g.edge_count() as u32).map(|e| *g.edge(e)).collect();
+    let find = |from: &str, to: &str| {
+        edges
+            .iter()
+            .find(|e| g.address(e.from) == tag(from) && g.address(e.to) == tag(to))
+            .map(|e| (g.asset(e.asset), e.amount))
+    };
+    // The no_state funding of a fresh wallet is credited; the bounced 40 TON is not.
+    assert_eq!(
+        find("alice", "fresh-wallet"),
+        Some((Asset::Ton, 12_000_000_000))
+    );
+    assert_eq!(find("alice", "shop"), Some((Asset::Ton, 3_500_000_000)));
+    assert_eq!(
+        find("alice", "bob").map(|x| x.0),
+        Some(Asset::Jetton {
+            master: generate::USDT_MASTER.parse().unwrap()
+        })
+    );
+    assert_eq!(
+        find("alice", "bob").map(|x| x.1),
+        Some(250_000_000),
+        "not the 40 TON bounce"
+    );
+    assert_eq!(
+        find("alice", "alice-usdt-wallet"),
+        None,
+        "jetton gas is not a TON payment"
+    );
+    assert_eq!(find("bob", "shop").map(|x| x.1), Some(100_000_000));
+    assert_eq!(edges.len(), 4, "the aborted 9,000 USDT moved nothing");
+}
+
+#[test]
+fn malformed_pages_are_refused_whole_with_the_file_named() {
+    let dir = support::fresh_dir();
+    let store = TransferStore::open(&dir.join("t")).unwrap();
+    let text = std::fs::read_to_string(fixture("transactions.json")).unwrap();
+    let cases = [
+        (
+            "bad-json",
+            "{\"transactions\": [".to_string(),
+            "not a toncenter v3 page",
+        ),
+        (
+            "bad-address",
+            text.replacen("\"account\": \"0:", "\"account\": \"0:ZZ", 2),
+            "invalid address",
+        ),
+        (
+            "bad-value",
+            text.replacen("\"value\": \"12000000000\"", "\"value\": \"-12\"", 2),
+            "not a toncenter v3 page",
+        ),
+        (
+            "bad-opcode",
+            text.replacen("\"0x00000000\"", "\"0xZZ\"", 1),
+            "opcode",
+        ),
+        (
+            "bad-hash",
+            text.replacen("\"hash\": \"", "\"hash\": \"!!", 100),
+            "32-byte hash",
+        ),
+    ];
+    for (name, body, expected) in cases {
+        let path = dir.join(format!("{name}.json"));
+        std::fs::write(&path, body).unwrap();
+        let err = ingest::ingest_files(&store, &[&path], PageKind::Transactions).unwrap_err();
+        assert!(
+            matches!(&err, Error::Ingest(m) if m.contains(name) && m.contains(expected)),
+            "{name}: {err}"
+        );
+    }
+    assert_eq!(
+        store.graph().edge_count(),
+        0,
+        "nothing of a refused file is stored"
+    );
+}
+
+/// A generated graph with its labels: ingested through its rendered toncenter pages (the
+/// parsing and value-moving rules, bounced and aborted noise included) or, faster, as transfers.
+fn generated(seed: u64, policy: Policy, via_pages: bool) -> (Generated, ExposureEngine) {
+    let g = generate::generate(&Shape::small(seed));
+    let store = Arc::new(TransferStore::in_memory());
+    if via_pages {
+        for page in pages::paged(&pages::transactions(&g), "transactions", 1000) {
+            ingest::ingest_text(&store, &page, PageKind::Transactions, &[]).unwrap();
+        }
+        for page in pages::paged(&pages::jetton_transfers(&g), "jetton_transfers", 1000) {
+            ingest::ingest_text(&store, &page, PageKind::JettonTransfers, &[]).unwrap();
+        }
+    } else {
+        store.append(&g.transfers, &[]).unwrap();
+    }
+    assert_eq!(
+        store.graph().edge_count(),
+        g.transfers.len(),
+        "every transfer, no noise, no gas"
+    );
+    let engine = ExposureEngine::new(store, Arc::new(g.labels.clone()), policy);
+    (g, engine)
+}
+
+fn drainer_in(findings: &[ExposureFinding], direction: Direction) -> Option<&ExposureFinding> {
+    findings
+        .iter()
+        .find(|f| f.direction == direction && f.categories.contains(Categories::DRAINER))
+}
+
+#[test]
+fn the_engine_finds_every_planted_drainer_path_at_its_hop_and_nothing_else() {
+    for seed in [1, 2, 3] {
+        let (g, engine) = generated(seed, Policy::default(), seed == 1);
+        for p in &g.planted {
+            for (i, wallet) in p.chain.iter().chain([&p.deposit]).enumerate() {
+                let findings = engine.findings(wallet).unwrap();
+                let f = drainer_in(&findings, Direction::Incoming).unwrap_or_else(|| {
+                    panic!(
+                        "seed {seed}: hop {} of {:?} not flagged",
+                        i + 1,
+                        p.chain.len()
+                    )
+                });
+                assert_eq!(f.min_hops as usize, i + 1, "seed {seed}");
+                assert_eq!(f.counterparties, vec![p.drainer]);
+                assert_eq!(f.asset, p.asset);
+                // Everything it got came from the drainer: the share is the decay alone.
+                let expected = 0.5f64.powi(i as i32);
+                assert!(
+                    (f.share_ppm as f64 / 1e6 - expected).abs() < 0.01,
+                    "seed {seed} hop {}: {}",
+                    i + 1,
+                    f.share_ppm
+                );
+                let path = &f.paths[0];
+                assert_eq!(path.hops.len(), i + 1);
+                assert_eq!(
+                    path.hops[0].to, *wallet,
+                    "the first hop touches the judged address"
+                );
+                assert_eq!(
+                    path.hops.last().unwrap().from,
+                    p.drainer,
+                    "the last touches the drainer"
+                );
+                assert!(path
+                    .hops
+                    .iter()
+                    .all(|h| h.tx_hash.len() == 64 && h.lt > 0 && h.utime > 0));
+                if i == 0 {
+                    assert!(f.severity >= 75, "direct: full severity");
+                }
+            }
+            // The victims' destination of funds is the drainer, directly, in the share they
+            // sent it (reported when at least the policy's minimum share).
+            for v in &p.victims {
+                let sent = |to: Option<Address>| -> u128 {
+                    g.transfers
+                        .iter()
+                        .filter(|t| {
+                            t.from == *v && t.asset == p.asset && to.is_none_or(|a| t.to == a)
+                        })
+                        .map(|t| t.amount)
+                        .sum()
+                };
+                let share = sent(Some(p.drainer)) as f64 / sent(None) as f64;
+                let findings = engine.findings(v).unwrap();
+                let f = findings.iter().find(|f| {
+                    f.direction == Direction::Outgoing
+                        && f.asset == p.asset
+                        && f.counterparties.contains(&p.drainer)
+                });
+                if share >= 0.001 {
+                    let f = f.expect("victim");
+                    assert_eq!(f.min_hops, 1);
+                    assert!(
+                        f.share_ppm as f64 / 1e6 >= share - 1e-6,
+                        "{share} {}",
+                        f.share_ppm
+                    );
+                }
+            }
+            for b in &p.bystanders {
+                assert!(
+                    engine.findings(b).unwrap().is_empty(),
+                    "bounced/aborted moved nothing"
+                );
+            }
+        }
+        for hot in &g.hot_wallets {
+            let findings = engine.findings(hot).unwrap();
+            let worst = findings.iter().map(|f| f.severity).max().unwrap_or(0);
+            assert!(
+                worst < 25,
+                "seed {seed}: hot wallet flagged {worst}: {findings:?}"
+            );
+        }
+        // Funds never flow out of a chain except into the exchange: no other address has a
+        // drainer source of funds (withdrawals from the hot wallet stop the trace).
+        let downstream: std::collections::HashSet<Address> = g
+            .planted
+            .iter()
+            .flat_map(|p| p.chain.iter().copied().chain([p.deposit]))
+            .collect();
+        for w in g.wallets.iter().step_by(4).chain(&g.withdrawers) {
+            if downstream.contains(w) {
+                continue;
+            }
+            let findings = engine.findings(w).unwrap();
+            assert!(
+                drainer_in(&findings, Direction::Incoming).is_none(),
+                "seed {seed}: {w} flagged"
+            );
+        }
+    }
+}
+
+#[test]
+fn fewer_hops_configured_means_the_far_end_is_not_reached() {
+    let policy = Policy {
+        max_hops: 2,
+        ..Policy::default()
+    };
+    let (g, engine) = generated(4, policy, false);
+    let long = g
+        .planted
+        .iter()
+        .find(|p| p.chain.len() == 4)
+        .expect("a 4-hop chain");
+    assert!(drainer_in(
+        &engine.findings(&long.chain[1]).unwrap(),
+        Direction::Incoming
+    )
+    .is_some());
+    assert!(drainer_in(
+        &engine.findings(&long.chain[2]).unwrap(),
+        Direction::Incoming
+    )
+    .is_none());
+    assert!(drainer_in(
+        &engine.findings(&long.deposit).unwrap(),
+        Direction::Incoming
+    )
+    .is_none());
+}
+
+#[test]
+fn a_new_batch_names_the_addresses_whose_exposure_it_may_change() {
+    let (g, engine) = generated(5, Policy::default(), false);
+    let p = &g.planted[0];
+    let fresh = tag("new-wallet");
+    let next = tag("after-new-wallet");
+    let t = |from, to, lt: u64, h: u8| tollgate_oracle::exposure::Transfer {
+        from,
+        to,
+        asset: Asset::Ton,
+        amount: 1_000_000_000,
+        lt: 99_000_000_000_000 + lt,
+        utime: 1_800_000_000,
+        tx_hash: [h; 32],
+    };
+    let store = engine.transfers();
+    store.append(&[t(fresh, next, 2, 0xb2)], &[]).unwrap();
+    let done = store.append(&[t(p.drainer, fresh, 1, 0xb1)], &[]).unwrap();
+    let (affected, cut) = engine.affected(done.edges, 1000).unwrap();
+    assert!(!cut);
+    assert!(affected.contains(&fresh) && affected.contains(&p.drainer));
+    // Downstream of the receiver: whom `fresh` funded (a superset: logical time is not
+    // checked here, the engine checks it when it judges).
+    assert!(affected.contains(&next));
+    // The drainer is labelled: the destination-of-funds walk stops at it, so its victims are
+    // not named, and nothing else is.
+    assert_eq!(affected.len(), 3, "{affected:?}");
+    assert!(!affected.contains(&g.hot_wallets[0]));
+    assert!(engine
+        .findings(&fresh)
+        .unwrap()
+        .iter()
+        .any(|f| f.categories.contains(Categories::DRAINER)));
+}
+
+/// A toncenter-v3-compatible server over recorded records: `start_lt`, `offset`, `limit`,
+/// `sort=asc` as toncenter reads them. Its first answer is a 429, to exercise the backoff.
+#[derive(Clone, Default)]
+struct Recorded {
+    transactions: Arc<Mutex<Vec<Value>>>,
+    jettons: Arc<Mutex<Vec<Value>>>,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    start_lt: u64,
+    offset: usize,
+    limit: usize,
+    sort: String,
+}
+
+fn serve_page(records: &[Value], key: &str, lt_field: &str, q: &PageQuery) -> Value {
+    assert_eq!(q.sort, "asc");
+    let page: Vec<Value> = records
+        .iter()
+        .filter(|r| r[lt_field].as_str().unwrap().parse::<u64>().unwrap() >= q.start_lt)
+        .skip(q.offset)
+        .take(q.limit)
+        .cloned()
+        .collect();
+    json!({ key: page, "address_book": {} })
+}
+
+async fn recorded_server(recorded: Recorded) -> String {
+    async fn transactions(
+        State(r): State<Recorded>,
+        Query(q): Query<PageQuery>,
+    ) -> axum::response::Response {
+        let first = {
+            let mut requests = r.requests.lock().unwrap();
+            requests.push(format!("transactions {} {}", q.start_lt, q.offset));
+            requests.len() == 1
+        };
+        if first {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "0")],
+                "slow down",
+            )
+                .into_response();
+        }
+        let records = r.transactions.lock().unwrap();
+        axum::Json(serve_page(&records, "transactions", "lt", &q)).into_response()
+    }
+    async fn jettons(
+        State(r): State<Recorded>,
+        Query(q): Query<PageQuery>,
+    ) -> axum::response::Response {
+        r.requests
+            .lock()
+            .unwrap()
+            .push(format!("jettons {} {}", q.start_lt, q.offset));
+        let records = r.jettons.lock().unwrap();
+        axum::Json(serve_page(
+            &records,
+            "jetton_transfers",
+            "transaction_lt",
+            &q,
+        ))
+        .into_response()
+    }
+    let app = Router::new()
+        .route("/api/v3/transactions", route_get(transactions))
+        .route("/api/v3/jetton/transfers", route_get(jettons))
+        .with_state(recorded);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}")
+}
+
+fn fast(source: &str) -> Options {
+    let mut o = Options::new(source);
+    o.page_limit = 300;
+    o.min_interval = Duration::ZERO;
+    o.poll_interval = Duration::from_millis(5);
+    o.backoff_start = Duration::from_millis(5);
+    o.backoff_max = Duration::from_millis(50);
+    o
+}
+
+/// Steps every endpoint until both answer empty pages; returns the transfers added.
+async fn follow_until_caught_up(follower: &Follower) -> usize {
+    let mut added = 0;
+    let mut failures = 0;
+    loop {
+        let mut caught_up = true;
+        for kind in [PageKind::Transactions, PageKind::JettonTransfers] {
+            match follower.step(kind).await {
+                Ok(step) => {
+                    added += step.summary.added;
+                    caught_up &= step.caught_up;
+                }
+                Err(Error::Source(text)) => {
+                    assert!(text.contains("429"), "{text}");
+                    failures += 1;
+                    assert!(failures < 3);
+                    caught_up = false;
+                }
+                Err(other) => panic!("{other}"),
+            }
+        }
+        if caught_up {
+            return added;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_follower_resumes_from_its_stored_cursor_and_counts_each_transfer_once() {
+    let g = generate::generate(&Shape {
+        wallets: 200,
+        transfers: 600,
+        drainers: 2,
+        ..Shape::small(9)
+    });
+    let recorded = Recorded::default();
+    *recorded.transactions.lock().unwrap() = pages::transactions(&g);
+    *recorded.jettons.lock().unwrap() = pages::jetton_transfers(&g);
+    let source = recorded_server(recorded.clone()).await;
+    let dir = support::fresh_dir();
+    {
+        let store = Arc::new(TransferStore::open(&dir).unwrap());
+        let follower = Follower::new(store.clone(), fast(&format!("{source}/api/v3"))).unwrap();
+        assert_eq!(follow_until_caught_up(&follower).await, g.transfers.len());
+    }
+    let requests_before = recorded.requests.lock().unwrap().len();
+    let store = Arc::new(TransferStore::open(&dir).unwrap());
+    assert_eq!(store.graph().edge_count(), g.transfers.len());
+    let follower = Follower::new(store.clone(), fast(&source)).unwrap();
+    assert_eq!(
+        follow_until_caught_up(&follower).await,
+        0,
+        "resumed after the last batch"
+    );
+    let requests = recorded.requests.lock().unwrap().clone();
+    let last_lt = g.transfers.iter().map(|t| t.lt).max().unwrap();
+    assert!(
+        requests[requests_before..].iter().all(|r| r
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > last_lt - 100_000),
+        "the restart asked only from its cursor on: {:?}",
+        &requests[requests_before..]
+    );
+    assert!(Follower::new(store, Options::new("ftp://x")).is_err());
+}
+
+#[tokio::test]
+async fn a_followed_node_judges_by_exposure_and_records_the_exposure_policy() {
+    let g = generate::generate(&Shape {
+        wallets: 300,
+        transfers: 900,
+        drainers: 4,
+        ..Shape::small(11)
+    });
+    let recorded = Recorded::default();
+    *recorded.transactions.lock().unwrap() = pages::transactions(&g);
+    *recorded.jettons.lock().unwrap() = pages::jetton_transfers(&g);
+    let source = recorded_server(recorded.clone()).await;
+    let node = support::node_with(Config {
+        load_default_data: false,
+        ..support::config()
+    });
+    for (address, categories) in &g.labels {
+        node.state
+            .store
+            .put_label(&Label {
+                address: *address,
+                categories: *categories,
+                source: "test/generated".into(),
+                name: "planted".into(),
+                first_seen: 1,
+            })
+            .unwrap();
+    }
+    let follower = Follower::new(node.exposure.transfers().clone(), fast(&source)).unwrap();
+    follow_until_caught_up(&follower).await;
+    let app = node.router();
+
+    let p = &g.planted[0];
+    let deposit = p.deposit.to_raw();
+    let judged = get(&app, &format!("/v1/risk/{deposit}")).await.json;
+    assert_eq!(judged["level"], "severe", "{judged}");
+    assert!(judged["exposure_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("exposure-v1@"));
+    let evidence = judged["evidence"].as_array().unwrap();
+    assert!(evidence
+        .iter()
+        .any(|e| e["kind"] == "exposure" && e["source"] == "exposure-v1"));
+    let finding = &judged["exposure"][0];
+    assert_eq!(finding["direction"], "incoming");
+    assert_eq!(finding["min_hops"], 2);
+    let hops = finding["paths"][0]["hops"].as_array().unwrap();
+    assert_eq!(hops.len(), 2);
+    assert_eq!(hops[1]["from"], p.drainer.to_raw());
+    let hot = get(&app, &format!("/v1/risk/{}", g.hot_wallets[0].to_raw()))
+        .await
+        .json;
+    assert_eq!(hot["level"], "low", "{hot}");
+
+    // The attestation's audit entry names the exposure policy and the data it read.
+    let reply = post(
+        &app,
+        "/v1/attestations",
+        json!({ "subject": support::UNKNOWN, "verifier": support::VERIFIER, "network": "testnet" }),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let audit = admin_get(&app, "/v1/audit").await.json;
+    let policy = audit["entries"][0]["policy_version"].as_str().unwrap();
+    assert!(
+        policy.starts_with("severity-v1;labels-") && policy.contains(";exposure-v1@"),
+        "{policy}"
+    );
+
+    // A new page: the drainer funds a fresh wallet. Time until its score changes.
+    let fresh = tag("funded-later");
+    let mut later = generate::Generated {
+        transfers: vec![tollgate_oracle::exposure::Transfer {
+            from: p.drainer,
+            to: fresh,
+            asset: Asset::Ton,
+            amount: 50_000_000_000,
+            lt: 99_000_000_000_000,
+            utime: 1_800_000_000,
+            tx_hash: [0x5e; 32],
+        }],
+        noise: vec![],
+        ..g
+    };
+    later.planted.clear();
+    let before = get(&app, &format!("/v1/risk/{}", fresh.to_raw()))
+        .await
+        .json;
+    assert_eq!(before["score"], 0);
+    let started = Instant::now();
+    recorded
+        .transactions
+        .lock()
+        .unwrap()
+        .extend(pages::transactions(&later));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        follower
+            .run(|_| {}, async {
+                let _ = stop_rx.await;
+            })
+            .await;
+    });
+    loop {
+        let now = get(&app, &format!("/v1/risk/{}", fresh.to_raw()))
+            .await
+            .json;
+        if now["level"] == "severe" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{now}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    eprintln!("new page to changed score: {:?}", started.elapsed());
+    let _ = stop_tx.send(());
+    running.await.unwrap();
+}
