@@ -74,6 +74,10 @@ pub struct Config {
     pub audit_batch_max: usize,
     /// Load the bundled label lists into an empty store on first start.
     pub load_default_data: bool,
+    /// Where the node keeps its state: unset for the embedded sled store in `data_dir`, or a
+    /// PostgreSQL connection string (`postgres://user@host:port/db`) for a store and audit
+    /// log shared by replicas ([`crate::store::postgres`]).
+    pub store: Option<String>,
 }
 
 impl Default for Config {
@@ -103,6 +107,7 @@ impl Default for Config {
             shutdown_grace_ms: 10_000,
             audit_batch_max: 1024,
             load_default_data: true,
+            store: None,
         }
     }
 }
@@ -184,6 +189,11 @@ pub struct ConfigArgs {
     /// Most audit entries written per flush (group commit) [default: 1024].
     #[arg(long, env = "TOLLGATE_AUDIT_BATCH_MAX")]
     pub audit_batch_max: Option<usize>,
+    /// Shared store for replicas: a PostgreSQL connection string (postgres://…); unset keeps
+    /// the embedded sled store in the data directory. May hold a password: prefer the
+    /// TOLLGATE_STORE variable or the TOML file to the command line.
+    #[arg(long, env = "TOLLGATE_STORE", hide_env_values = true)]
+    pub store: Option<String>,
     /// Do not load the bundled label lists on first start (the variable takes 1/0, true/false,
     /// yes/no, on/off).
     #[arg(long, env = "TOLLGATE_NO_DEFAULT_DATA", value_parser = clap::builder::BoolishValueParser::new())]
@@ -237,6 +247,9 @@ impl Config {
             body_read_timeout_ms
         );
         take!(max_clock_skew_secs, shutdown_grace_ms, audit_batch_max);
+        if let Some(store) = &args.store {
+            self.store = Some(store.clone());
+        }
         if let Some(names) = &args.networks {
             self.networks = names
                 .iter()
@@ -303,7 +316,19 @@ impl Config {
             ));
         }
         self.verifier_addresses()?;
+        if let Some(url) = &self.store {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(Error::Config(
+                    "store must be a PostgreSQL connection string (postgres://…); leave it unset for the embedded sled store".into(),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The PostgreSQL connection string, when the node uses the shared store.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.store.as_deref()
     }
 
     /// Replaces `admin_token` by the token in `admin_token_file`, if one is named; the file must

@@ -15,6 +15,7 @@ use crate::ingest::{self, Summary};
 use crate::nonce::NonceAllocator;
 use crate::risk::RiskEngine;
 use crate::signer::{KeyOrigin, Signer};
+use crate::store::postgres::{PgOptions, PgPool, PgStore};
 use crate::store::{SledStore, Store};
 
 /// Metadata key set once the bundled lists have been loaded.
@@ -38,6 +39,9 @@ impl Node {
     /// (checking it against its anchor). Must run inside a tokio runtime.
     pub fn open(config: Config) -> Result<Node> {
         create_private_dir(&config.data_dir)?;
+        if let Some(url) = config.postgres_url() {
+            return Node::open_postgres(url.to_string(), config);
+        }
         let store = open_store(&config)?;
         restrict_files(&config.data_dir)?;
         let signer = Signer::load(&config)?;
@@ -52,17 +56,35 @@ impl Node {
         Node::with_store(config, Arc::new(store), signer)
     }
 
+    /// A replica on the PostgreSQL store and audit log of `url` (shared with the other
+    /// replicas of the same key; [`crate::store::postgres`]). The data dir keeps only a
+    /// development key, if one is used.
+    fn open_postgres(url: String, config: Config) -> Result<Node> {
+        let options = PgOptions::default();
+        let store = PgStore::open(&url, &options)?;
+        let signer = Signer::load(&config)?;
+        if let KeyOrigin::Development(path) = &signer.origin {
+            warn_development_key(path);
+        }
+        let store: Arc<dyn Store> = Arc::new(store);
+        load_default_data_once(&config, store.as_ref())?;
+        let pool = PgPool::new(&url, &options)?;
+        let audit = AuditLog::open_postgres(
+            &url,
+            pool,
+            &options,
+            audit::Options {
+                batch_max: config.audit_batch_max,
+                ..audit::Options::default()
+            },
+        )?;
+        Node::assemble(config, store, signer, audit)
+    }
+
     /// A node over a given store and key (tests use a temporary store); the audit log is in
     /// `config.data_dir`.
     pub fn with_store(config: Config, store: Arc<dyn Store>, signer: Signer) -> Result<Node> {
-        if config.load_default_data && store.meta_get(DEFAULT_DATA_MARKER)?.is_none() {
-            let summary = load_default_data(store.as_ref())?;
-            tracing::info!(
-                added = summary.added,
-                refused = summary.refused.len(),
-                "loaded the bundled label lists (ton-assets, OFAC) on first start"
-            );
-        }
+        load_default_data_once(&config, store.as_ref())?;
         let audit_dir = audit::dir_in(&config.data_dir);
         if store.meta_get(AUDIT_FILES_MARKER)?.is_some()
             && !audit_dir.join(audit::log::LOG_FILE).exists()
@@ -86,6 +108,15 @@ impl Node {
             store.meta_put(AUDIT_FILES_MARKER, b"1")?;
             store.flush()?;
         }
+        Node::assemble(config, store, signer, audit)
+    }
+
+    fn assemble(
+        config: Config,
+        store: Arc<dyn Store>,
+        signer: Signer,
+        audit: AuditLog,
+    ) -> Result<Node> {
         let verifiers = config.verifier_addresses()?;
         let nonces = NonceAllocator::open(store.clone())?;
         let state = Arc::new(AppState {
@@ -136,6 +167,19 @@ pub fn open_store(config: &Config) -> Result<SledStore> {
             config.store_path().display()
         )),
     })
+}
+
+/// Loads the bundled lists on the first start of a store, when the configuration asks for it.
+fn load_default_data_once(config: &Config, store: &dyn Store) -> Result<()> {
+    if config.load_default_data && store.meta_get(DEFAULT_DATA_MARKER)?.is_none() {
+        let summary = load_default_data(store)?;
+        tracing::info!(
+            added = summary.added,
+            refused = summary.refused.len(),
+            "loaded the bundled label lists (ton-assets, OFAC) on first start"
+        );
+    }
+    Ok(())
 }
 
 /// Ingests the bundled lists and marks the store so it happens once.
