@@ -46,6 +46,7 @@ use tollgate_sdk::{Address, Categories};
 use crate::error::{Error, Result};
 
 pub mod postgres;
+pub mod to_postgres;
 
 /// A label: one source's statement that an address belongs to a category.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

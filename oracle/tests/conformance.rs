@@ -202,7 +202,11 @@ fn labels_behave(fixture: &dyn Fixture) {
     let labels = store.labels_for(&address(1)).unwrap();
     assert_eq!(labels.len(), 2);
     let a = labels.iter().find(|l| l.source == "a").unwrap();
-    assert_eq!((a.name.as_str(), a.first_seen), ("renamed", 101), "first_seen kept");
+    assert_eq!(
+        (a.name.as_str(), a.first_seen),
+        ("renamed", 101),
+        "first_seen kept"
+    );
     assert!(store.labels_for(&address(3)).unwrap().is_empty());
     // Another workchain with the same hash is another address.
     assert!(store
@@ -269,7 +273,10 @@ fn nonces_behave(fixture: &dyn Fixture) {
     assert!(store.nonce_mark().unwrap() >= now + 1);
     let allocator = NonceAllocator::open(store.clone()).unwrap();
     let nonces: Vec<u64> = (0..2_000).map(|_| allocator.next().unwrap()).collect();
-    assert!(nonces.windows(2).all(|w| w[0] < w[1]), "strictly increasing");
+    assert!(
+        nonces.windows(2).all(|w| w[0] < w[1]),
+        "strictly increasing"
+    );
     let last_second = nonces.last().unwrap() >> 32;
     assert!(store.nonce_mark().unwrap() >= last_second);
     drop(allocator);
@@ -277,7 +284,10 @@ fn nonces_behave(fixture: &dyn Fixture) {
     let store = fixture.open().unwrap();
     assert!(store.nonce_mark().unwrap() >= last_second, "durable");
     let next = NonceAllocator::open(store).unwrap().next().unwrap();
-    assert!(next >> 32 > last_second, "a reopened store issues later seconds");
+    assert!(
+        next >> 32 > last_second,
+        "a reopened store issues later seconds"
+    );
 }
 
 fn state_survives_restart(fixture: &dyn Fixture) {
@@ -353,9 +363,13 @@ fn a_lost_label_is_refused(fixture: &dyn Fixture) {
         write_labels(store.as_ref());
     }
     fixture.lose_label();
-    let err = fixture.open().err().expect("a store that lost a label is refused");
+    let err = fixture
+        .open()
+        .err()
+        .expect("a store that lost a label is refused");
     assert!(
-        err.to_string().contains("does not match its recorded version"),
+        err.to_string()
+            .contains("does not match its recorded version"),
         "{err}"
     );
 }

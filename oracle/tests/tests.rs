@@ -12,3 +12,4 @@ mod hardening;
 mod ingest;
 mod operators;
 mod quorum;
+mod replicas;

@@ -349,9 +349,7 @@ impl Committer {
             }
         };
         let published = &self.shared.published;
-        published
-            .entries
-            .store(appended.entries, Ordering::Release);
+        published.entries.store(appended.entries, Ordering::Release);
         published.commit_ok.store(true, Ordering::Release);
         if self.anchored {
             if let Ok(mut anchor) = self.shared.anchor.lock() {

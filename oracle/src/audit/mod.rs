@@ -178,7 +178,7 @@ impl AuditLog {
         options: Options,
     ) -> Result<AuditLog> {
         let config = crate::store::postgres::client_config(url, pg)?;
-        let entries = pool.run(|client| postgres::check_tail(client))?;
+        let entries = pool.run_within(pg.open_timeout, postgres::check_tail)?;
         let shared = Arc::new(Shared::new(entries, 0, Vec::new()));
         let committer = Committer {
             backend: Box::new(postgres::PgBackend::new(config)),
@@ -317,11 +317,7 @@ impl AuditLog {
             .get(slot as usize)
             .copied()
             .ok_or_else(|| Error::AuditUnavailable("index behind the log".into()))?;
-        PageReader {
-            file,
-            end,
-        }
-        .read(offset, slot * log::INDEX_EVERY, from, limit)
+        PageReader { file, end }.read(offset, slot * log::INDEX_EVERY, from, limit)
     }
 
     /// Stops taking records, commits what is queued, writes the final anchor and joins the

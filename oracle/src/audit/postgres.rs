@@ -235,7 +235,10 @@ pub fn check_tail(client: &mut Client) -> Result<u64> {
     };
     if from > 0 {
         let row = tx
-            .query_opt("SELECT hash FROM audit_entries WHERE seq = $1", &[&(from - 1)])
+            .query_opt(
+                "SELECT hash FROM audit_entries WHERE seq = $1",
+                &[&(from - 1)],
+            )
             .map_err(pg_error)?
             .ok_or_else(|| Error::AuditBroken {
                 seq: from as u64 - 1,

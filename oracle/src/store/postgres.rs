@@ -52,8 +52,8 @@ use tollgate_sdk::Address;
 
 use super::{
     address_key, corrupt, decode_label, digest_step, label_key, to_json, unwrap, wrap,
-    IntegrityReport, Label, LabelValue, LabelsVersion, Override, OverrideChange, PutOutcome,
-    Store, FORMAT, INITIALIZED, LABELS_VERSION_KEY, NONCE_MARK, STORE_FORMAT,
+    IntegrityReport, Label, LabelValue, LabelsVersion, Override, OverrideChange, PutOutcome, Store,
+    FORMAT, INITIALIZED, LABELS_VERSION_KEY, NONCE_MARK, STORE_FORMAT,
 };
 use crate::error::{Error, Result};
 use crate::nonce::PROCESS_BITS;
@@ -77,6 +77,9 @@ pub struct PgOptions {
     pub connections: usize,
     /// Longest wait for one store call, including (re)connecting; then [`Error::Store`] (503).
     pub timeout: Duration,
+    /// Longest wait for opening: migrations (under a lock other replicas may hold) and the
+    /// check of every record.
+    pub open_timeout: Duration,
 }
 
 impl Default for PgOptions {
@@ -84,6 +87,7 @@ impl Default for PgOptions {
         PgOptions {
             connections: 4,
             timeout: Duration::from_secs(2),
+            open_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -147,7 +151,9 @@ impl PgPool {
                         if client.is_none() {
                             match config.connect(NoTls) {
                                 Ok(c) => client = Some(c),
-                                Err(err) => tracing::warn!(error = %err, "cannot connect to postgres"),
+                                Err(err) => {
+                                    tracing::warn!(error = %err, "cannot connect to postgres")
+                                }
                             }
                         }
                         job(&mut client);
@@ -167,6 +173,15 @@ impl PgPool {
         &self,
         f: impl FnOnce(&mut Client) -> Result<R> + Send + 'static,
     ) -> Result<R> {
+        self.run_within(self.inner.timeout, f)
+    }
+
+    /// [`PgPool::run`] with another timeout (for long calls: opening, full checks).
+    pub fn run_within<R: Send + 'static>(
+        &self,
+        timeout: Duration,
+        f: impl FnOnce(&mut Client) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
         let (reply, answer) = mpsc::sync_channel(1);
         let job: Job = Box::new(move |client: &mut Option<Client>| {
             let result = match client.as_mut() {
@@ -184,11 +199,10 @@ impl PgPool {
             .map_err(|_| Error::Store("postgres pool poisoned".into()))?
             .send(job)
             .map_err(|_| Error::Store("postgres pool stopped".into()))?;
-        match answer.recv_timeout(self.inner.timeout) {
+        match answer.recv_timeout(timeout) {
             Ok(result) => result,
             Err(_) => Err(Error::Store(format!(
-                "postgres did not answer within {:?}",
-                self.inner.timeout
+                "postgres did not answer within {timeout:?}"
             ))),
         }
     }
@@ -240,6 +254,7 @@ pub struct PgStore {
     pool: PgPool,
     url: String,
     intact: Arc<AtomicBool>,
+    open_timeout: Duration,
 }
 
 /// The upper bound of a key-prefix range: no label key with the prefix reaches `prefix ‖ 0xff`
@@ -259,8 +274,9 @@ impl PgStore {
             pool,
             url: url.to_string(),
             intact: Arc::new(AtomicBool::new(true)),
+            open_timeout: options.open_timeout,
         };
-        store.pool.run(|client| {
+        store.pool.run_within(options.open_timeout, |client| {
             migrate(client)?;
             let mut tx = client.transaction().map_err(pg_error)?;
             let version = LabelsVersion::default().encode();
@@ -325,7 +341,7 @@ impl PgStore {
     /// Checks every record of every table and recomputes the label set's version; the first
     /// failure is [`Error::Corrupt`].
     pub fn verify_integrity(&self) -> Result<IntegrityReport> {
-        let tables = self.pool.run(|client| {
+        let tables = self.pool.run_within(self.open_timeout, |client| {
             let mut tx = client
                 .build_transaction()
                 .read_only(true)
@@ -442,7 +458,10 @@ impl PgStore {
         }
     }
 
-    fn record_override_change(tx: &mut postgres::Transaction<'_>, change: &OverrideChange) -> Result<()> {
+    fn record_override_change(
+        tx: &mut postgres::Transaction<'_>,
+        change: &OverrideChange,
+    ) -> Result<()> {
         let seq: i64 = tx
             .query_one("SELECT nextval('override_history_seq')", &[])
             .map_err(pg_error)?
@@ -553,7 +572,10 @@ impl Store for PgStore {
     fn label_counts(&self) -> Result<BTreeMap<String, u64>> {
         let rows = self.pool.run(|client| {
             let rows = client
-                .query("SELECT key, value FROM labels WHERE key <> $1", &[&LABELS_VERSION_KEY])
+                .query(
+                    "SELECT key, value FROM labels WHERE key <> $1",
+                    &[&LABELS_VERSION_KEY],
+                )
                 .map_err(pg_error)?;
             Ok(rows
                 .into_iter()
@@ -603,7 +625,10 @@ impl Store for PgStore {
         let result = self.pool.run(move |client| {
             let mut tx = client.transaction().map_err(pg_error)?;
             let Some(row) = tx
-                .query_opt("SELECT value FROM overrides WHERE key = $1 FOR UPDATE", &[&key])
+                .query_opt(
+                    "SELECT value FROM overrides WHERE key = $1 FOR UPDATE",
+                    &[&key],
+                )
                 .map_err(pg_error)?
             else {
                 return Ok(false);
@@ -630,10 +655,12 @@ impl Store for PgStore {
     fn override_for(&self, address: &Address) -> Result<Option<Override>> {
         let key = address_key(address);
         match self.get("overrides", key.to_vec())? {
-            Some(payload) => Ok(Some(self.checked(
-                serde_json::from_slice(&payload)
-                    .map_err(|_| corrupt("overrides", &key, "not an override")),
-            )?)),
+            Some(payload) => Ok(Some(
+                self.checked(
+                    serde_json::from_slice(&payload)
+                        .map_err(|_| corrupt("overrides", &key, "not an override")),
+                )?,
+            )),
             None => Ok(None),
         }
     }
