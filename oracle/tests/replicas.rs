@@ -317,3 +317,130 @@ async fn restarting_postgres_under_load_fails_fast_and_recovers() {
         .await
         .unwrap();
 }
+
+/// Starts a single node on its sled store (the embedded default).
+fn start_sled_node(data: &Path, key: &Path) -> (Child, SocketAddr) {
+    std::fs::create_dir_all(data).unwrap();
+    let stderr = std::fs::File::create(data.join("node.log")).unwrap();
+    let mut child = Command::new(binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .arg("--key-file")
+        .arg(key)
+        .env_remove("TOLLGATE_STORE")
+        .env("RUST_LOG", "warn")
+        .env("TOLLGATE_ADMIN_TOKEN", ADMIN)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = lines
+        .find_map(|line| {
+            line.ok()?
+                .strip_prefix("tollgate-oracle listening on http://")
+                .map(|a| a.parse::<SocketAddr>().unwrap())
+        })
+        .expect("the sled node started");
+    (child, addr)
+}
+
+fn migrate_cli(data: &Path, key: &Path, url: &str) -> std::process::Output {
+    Command::new(binary())
+        .args(["migrate", "--to", url, "--data-dir"])
+        .arg(data)
+        .arg("--key-file")
+        .arg(key)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sled_node_migrates_to_postgres_and_its_replicas_continue_the_chain() {
+    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
+    let url = cluster.url_of("postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path());
+    let sled_data = dir.path().join("sled");
+    // A node on sled, with the bundled lists, signs a few attestations.
+    let (mut node, addr) = tokio::task::spawn_blocking({
+        let (data, key) = (sled_data.clone(), key.clone());
+        move || start_sled_node(&data, &key)
+    })
+    .await
+    .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::<Mutex<Seen>>::default();
+    let worker = tokio::spawn(hammer(addr, stop.clone(), seen.clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    worker.await.unwrap();
+    let (_, counts) = http_with(addr, "GET", "/v1/admin/labels", None, &[admin_header()])
+        .await
+        .unwrap();
+    node.kill().unwrap();
+    node.wait().unwrap();
+    let acked = seen.lock().unwrap().acked.clone();
+    assert!(!acked.is_empty());
+
+    let output = tokio::task::spawn_blocking({
+        let (data, key, url) = (sled_data.clone(), key.clone(), url.clone());
+        move || migrate_cli(&data, &key, &url)
+    })
+    .await
+    .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && printed.contains("records/s"),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        printed.contains(&format!("{} audit entries", acked.len())),
+        "{printed}"
+    );
+    // A second migration into the same database is refused: nothing is overwritten.
+    let again = tokio::task::spawn_blocking({
+        let (data, key, url) = (sled_data.clone(), key.clone(), url.clone());
+        move || migrate_cli(&data, &key, &url)
+    })
+    .await
+    .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds a store"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    // A replica on the database serves the same labels and continues the same chain.
+    let (replica, addr) = start_replica(&dir.path().join("r"), &key, &url);
+    let (_, replica_counts) = http_with(addr, "GET", "/v1/admin/labels", None, &[admin_header()])
+        .await
+        .unwrap();
+    assert_eq!(counts, replica_counts, "the same label set");
+    let body = format!(r#"{{"subject":"{SCAMMER}","verifier":"{VERIFIER}","network":"mainnet"}}"#);
+    let (status, text) = http(addr, "POST", "/v1/attestations", Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{text}");
+    let value: Value = serde_json::from_str(&text).unwrap();
+    let next = value["attestation"]["nonce"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    let last_sled = acked
+        .iter()
+        .map(|(n, _)| n.parse::<u64>().unwrap())
+        .max()
+        .unwrap();
+    assert!(
+        next >> 32 > last_sled >> 32,
+        "nonces continue after the sled node's"
+    );
+    assert_eq!(check_chain(addr, &acked).await, acked.len() + 1);
+    let mut replica = replica;
+    replica.kill().unwrap();
+    replica.wait().unwrap();
+}
