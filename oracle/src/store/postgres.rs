@@ -100,6 +100,12 @@ pub fn client_config(url: &str, options: &PgOptions) -> Result<postgres::Config>
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(options.timeout);
     }
+    // A server that stops answering (a partition, a hung host) must fail the connection
+    // rather than hold the committer forever: unacknowledged data for this long closes it.
+    config.tcp_user_timeout(Duration::from_secs(10));
+    config
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(10));
     if config.get_application_name().is_none() {
         config.application_name("tollgate-oracle");
     }
