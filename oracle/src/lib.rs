@@ -5,13 +5,15 @@
 //! - [`config`]: settings from defaults, a TOML file, `TOLLGATE_*` variables and flags.
 //! - [`error`]: the one error type and its HTTP responses.
 //! - [`store`]: durable state behind the [`store::Store`] trait; sled implementation with a
-//!   checksum on every record, the label set's digest and a guard file.
+//!   checksum on every record, the label set's digest and a guard file; the PostgreSQL
+//!   implementation shared by replicas ([`store::postgres`]) and `migrate` into it.
 //! - [`nonce`]: time-prefixed nonces that never repeat, with a durable mark.
 //! - [`risk`]: scoring — severities, levels, overrides, evidence; the exposure seam.
 //! - [`ingest`]: label lists in their published formats (ton-assets, OFAC, CSV) and the bundled set.
 //! - [`signer`]: the ed25519 key (key file 0600, environment, development key).
 //! - [`audit`]: the hash-chained audit log in its own files: group commit with fdatasync, the
-//!   signed anchor, recovery, verification, migration from sled.
+//!   signed anchor, recovery, verification, migration from sled; or in PostgreSQL, one chain
+//!   for every replica ([`audit::postgres`]).
 //! - [`api`]: the HTTP API, one file per endpoint, and its hardening layers.
 //! - [`node`]: a node assembled from its configuration.
 //! - [`server`]: HTTP serving with a header-read timeout and graceful shutdown.

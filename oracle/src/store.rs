@@ -1,8 +1,9 @@
 //! Durable state behind one small trait: labels, overrides and the nonce mark. (The audit log
 //! has files of its own: [`crate::audit`].)
 //!
-//! [`Store`] is what the rest of the node uses; [`SledStore`] is the embedded implementation. A
-//! shared SQL store for replicated nodes would implement the same trait (DESIGN.md).
+//! [`Store`] is what the rest of the node uses; [`SledStore`] is the embedded implementation,
+//! [`postgres::PgStore`] the one replicas share (DESIGN.md); `tests/conformance.rs` runs one
+//! suite against both.
 //!
 //! # Layout in sled (store format 2)
 //!
