@@ -465,6 +465,7 @@ mod tests {
             "shutdown_grace_ms",
             "audit_batch_max",
             "load_default_data",
+            "store",
         ];
         for key in keys {
             assert!(
@@ -472,6 +473,23 @@ mod tests {
                 "{key} is missing from tollgate.example.toml"
             );
         }
+    }
+
+    #[test]
+    fn the_store_is_sled_unless_a_postgres_url_is_given() {
+        assert_eq!(Config::default().postgres_url(), None);
+        let config: Config = toml::from_str(r#"store = "postgres://u@127.0.0.1:5432/db""#).unwrap();
+        config.validate().unwrap();
+        assert_eq!(
+            config.postgres_url(),
+            Some("postgres://u@127.0.0.1:5432/db")
+        );
+        let wrong: Config = toml::from_str(r#"store = "/var/lib/tollgate""#).unwrap();
+        let err = wrong.validate().unwrap_err();
+        assert!(
+            err.to_string().contains("PostgreSQL connection string"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -20,8 +20,25 @@ use crate::support::*;
 
 const WORKERS: usize = 6;
 
+/// A node process, killed (SIGKILL) when dropped, so a failing test leaves none behind.
+struct Node(Child);
+
+impl Node {
+    /// SIGKILL, and reap it.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Starts a replica on `url` on a free port and waits for its "listening on" line.
-fn start_replica(data: &Path, key: &Path, url: &str) -> (Child, SocketAddr) {
+fn start_replica(data: &Path, key: &Path, url: &str) -> (Node, SocketAddr) {
     std::fs::create_dir_all(data).unwrap();
     let stderr = std::fs::OpenOptions::new()
         .create(true)
@@ -47,6 +64,7 @@ fn start_replica(data: &Path, key: &Path, url: &str) -> (Child, SocketAddr) {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
+    let child = Node(child);
     let (found, wait) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
@@ -195,8 +213,8 @@ async fn killing_one_replica_mid_load_loses_nothing_and_keeps_one_chain() {
         }
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    a.kill().unwrap(); // SIGKILL, with requests in flight
-    a.wait().unwrap();
+    a.kill(); // SIGKILL
+
     let acked_b_at_kill = seen_b.lock().unwrap().acked.len();
     tokio::time::sleep(Duration::from_millis(1000)).await;
     stop.store(true, Ordering::Relaxed);
@@ -227,8 +245,7 @@ async fn killing_one_replica_mid_load_loses_nothing_and_keeps_one_chain() {
     assert_eq!(status, 200, "{text}");
     assert_eq!(check_chain(addr_a, &all).await, logged + 1);
     for mut child in [a, b] {
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.kill(); // SIGKILL
     }
     let data = dir.path().join("a");
     tokio::task::spawn_blocking(move || verify_with_cli(&url, &data))
@@ -309,8 +326,7 @@ async fn restarting_postgres_under_load_fails_fast_and_recovers() {
     }
     check_chain(addr_a, &seen.acked).await;
     for mut child in [a, b] {
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.kill(); // SIGKILL
     }
     let data = dir.path().join("a");
     tokio::task::spawn_blocking(move || verify_with_cli(&url, &data))
@@ -319,7 +335,7 @@ async fn restarting_postgres_under_load_fails_fast_and_recovers() {
 }
 
 /// Starts a single node on its sled store (the embedded default).
-fn start_sled_node(data: &Path, key: &Path) -> (Child, SocketAddr) {
+fn start_sled_node(data: &Path, key: &Path) -> (Node, SocketAddr) {
     std::fs::create_dir_all(data).unwrap();
     let stderr = std::fs::File::create(data.join("node.log")).unwrap();
     let mut child = Command::new(binary())
@@ -335,6 +351,7 @@ fn start_sled_node(data: &Path, key: &Path) -> (Child, SocketAddr) {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let child = Node(child);
     let addr = lines
         .find_map(|line| {
             line.ok()?
@@ -378,8 +395,8 @@ async fn a_sled_node_migrates_to_postgres_and_its_replicas_continue_the_chain() 
     let (_, counts) = http_with(addr, "GET", "/v1/admin/labels", None, &[admin_header()])
         .await
         .unwrap();
-    node.kill().unwrap();
-    node.wait().unwrap();
+    node.kill(); // SIGKILL
+
     let acked = seen.lock().unwrap().acked.clone();
     assert!(!acked.is_empty());
 
@@ -441,6 +458,91 @@ async fn a_sled_node_migrates_to_postgres_and_its_replicas_continue_the_chain() 
     );
     assert_eq!(check_chain(addr, &acked).await, acked.len() + 1);
     let mut replica = replica;
-    replica.kill().unwrap();
-    replica.wait().unwrap();
+    replica.kill(); // SIGKILL
+}
+
+/// A replica that cannot start: its exit status and what it logged.
+fn failed_start(data: &Path, key: &Path, url: &str) -> String {
+    std::fs::create_dir_all(data).unwrap();
+    let output = Command::new(binary())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-default-data",
+            "--data-dir",
+        ])
+        .arg(data)
+        .arg("--key-file")
+        .arg(key)
+        .env("TOLLGATE_STORE", url)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "a damaged chain must refuse the start"
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn verify_fails(url: &str, data: &Path) -> String {
+    let output = Command::new(binary())
+        .args(["audit", "verify", "--data-dir"])
+        .arg(data)
+        .env("TOLLGATE_STORE", url)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "exit code 2 on damage");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_or_shortened_chain_in_postgres_refuses_start_and_verify() {
+    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
+    let url = cluster.url_of("postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path());
+    let data = dir.path().join("a");
+    let (mut replica, addr) = start_replica(&data, &key, &url);
+    let body = format!(r#"{{"subject":"{SCAMMER}","verifier":"{VERIFIER}","network":"mainnet"}}"#);
+    for _ in 0..5 {
+        let (status, text) = http(addr, "POST", "/v1/attestations", Some(&body))
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{text}");
+    }
+    replica.kill(); // SIGKILL
+
+    let (url2, data2, key2) = (url.clone(), data.clone(), key.clone());
+    tokio::task::spawn_blocking(move || {
+        let (url, data, key) = (url2, data2, key2);
+        let mut client = PgCluster::client_of(&url);
+        // One flipped byte in an entry: its hash no longer matches, the next link breaks.
+        client
+            .execute(
+                "UPDATE audit_entries SET entry = set_byte(entry, 60, get_byte(entry, 60) # 1) WHERE seq = 4",
+                &[],
+            )
+            .unwrap();
+        assert!(verify_fails(&url, &data).contains("BROKEN"));
+        let log = failed_start(&data, &key, &url);
+        assert!(log.contains("seq 4"), "{log}");
+        client
+            .execute(
+                "UPDATE audit_entries SET entry = set_byte(entry, 60, get_byte(entry, 60) # 1) WHERE seq = 4",
+                &[],
+            )
+            .unwrap();
+        verify_with_cli(&url, &data);
+        // A lost tail: the head row names an entry that is gone.
+        client
+            .execute("DELETE FROM audit_entries WHERE seq = 4", &[])
+            .unwrap();
+        assert!(verify_fails(&url, &data).contains("BROKEN"));
+        let log = failed_start(&data, &key, &url);
+        assert!(log.contains("entries"), "{log}");
+    })
+    .await
+    .unwrap();
 }

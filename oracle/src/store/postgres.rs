@@ -794,3 +794,52 @@ impl Store for PgStore {
 /// Prefix used by [`NONCE_MARK`] in sled; PostgreSQL keeps claims instead (see
 /// [`PgStore::reserve_nonce_second`]). Named here so a migration skips it.
 pub const SLED_ONLY_META: &[&str] = &[NONCE_MARK];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_connection_string_is_a_configuration_error() {
+        let err = client_config("postgres://host:notaport/db", &PgOptions::default())
+            .err()
+            .expect("refused");
+        assert!(matches!(err, Error::Config(_)), "{err}");
+    }
+
+    #[test]
+    fn the_node_sets_its_timeouts_unless_the_string_does() {
+        let options = PgOptions::default();
+        let config = client_config("postgres://u@127.0.0.1/db", &options).unwrap();
+        assert_eq!(config.get_connect_timeout(), Some(&options.timeout));
+        let config =
+            client_config("postgres://u@127.0.0.1/db?connect_timeout=7", &options).unwrap();
+        assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn a_prefix_range_holds_every_label_key_of_the_address_and_no_other() {
+        let address = Address::new(0, [7; 32]);
+        let prefix = address_key(&address);
+        let end = prefix_end(&prefix);
+        let label = Label {
+            address,
+            categories: tollgate_sdk::Categories(u32::MAX),
+            source: "zzz-\u{10FFFF}".into(),
+            name: String::new(),
+            first_seen: 0,
+        };
+        let key = label_key(&label);
+        assert!(key.as_slice() >= &prefix[..] && key < end);
+        let next = address_key(&Address::new(0, [8; 32]));
+        assert!(next.as_slice() >= end.as_slice());
+    }
+
+    #[test]
+    fn the_migrations_are_numbered_in_order() {
+        for (n, (version, _, sql)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(*version as usize, n + 1);
+            assert!(!sql.trim().is_empty());
+        }
+    }
+}
