@@ -221,7 +221,10 @@ async fn killing_one_replica_mid_load_loses_nothing_and_keeps_one_chain() {
     for worker in workers {
         worker.await.unwrap();
     }
-    let (seen_a, seen_b) = (seen_a.lock().unwrap(), seen_b.lock().unwrap());
+    let (seen_a, seen_b) = (
+        std::mem::take(&mut *seen_a.lock().unwrap()),
+        std::mem::take(&mut *seen_b.lock().unwrap()),
+    );
     assert!(seen_a.acked.len() > 50, "replica A signed under load");
     assert!(
         seen_b.acked.len() > acked_b_at_kill,
@@ -301,7 +304,7 @@ async fn restarting_postgres_under_load_fails_fast_and_recovers() {
     for worker in workers {
         worker.await.unwrap();
     }
-    let seen = seen.lock().unwrap();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert!(before_outage > 20, "signed before the outage");
     assert!(
         recovered,

@@ -802,8 +802,7 @@ mod tests {
     #[test]
     fn a_bad_connection_string_is_a_configuration_error() {
         let err = client_config("postgres://host:notaport/db", &PgOptions::default())
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert!(matches!(err, Error::Config(_)), "{err}");
     }
 
