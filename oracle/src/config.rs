@@ -88,6 +88,10 @@ pub struct Config {
     pub follow_api_key: Option<String>,
     /// Least time between two requests to the followed endpoint, in milliseconds.
     pub follow_interval_ms: u64,
+    /// Where the node keeps its state: unset for the embedded sled store in `data_dir`, or a
+    /// PostgreSQL connection string (`postgres://user@host:port/db`) for a store and audit
+    /// log shared by replicas ([`crate::store::postgres`]).
+    pub store: Option<String>,
 }
 
 impl Default for Config {
@@ -123,6 +127,7 @@ impl Default for Config {
             follow: None,
             follow_api_key: None,
             follow_interval_ms: 1_000,
+            store: None,
         }
     }
 }
@@ -210,6 +215,11 @@ pub struct ConfigArgs {
     /// Seconds between re-judgements of subjects with valid attestations, 0 for never [default: 60].
     #[arg(long, env = "TOLLGATE_RESCREEN_INTERVAL_SECS")]
     pub rescreen_interval_secs: Option<u64>,
+    /// Shared store for replicas: a PostgreSQL connection string (postgres://…); unset keeps
+    /// the embedded sled store in the data directory. May hold a password: prefer the
+    /// TOLLGATE_STORE variable or the TOML file to the command line.
+    #[arg(long, env = "TOLLGATE_STORE", hide_env_values = true)]
+    pub store: Option<String>,
     /// Do not load the bundled label lists on first start (the variable takes 1/0, true/false,
     /// yes/no, on/off).
     #[arg(long, env = "TOLLGATE_NO_DEFAULT_DATA", value_parser = clap::builder::BoolishValueParser::new())]
@@ -304,6 +314,9 @@ impl Config {
         if let Some(v) = args.exposure_full_severity_share {
             self.exposure.full_severity_share = v;
         }
+        if let Some(store) = &args.store {
+            self.store = Some(store.clone());
+        }
         if let Some(names) = &args.networks {
             self.networks = names
                 .iter()
@@ -371,7 +384,19 @@ impl Config {
         }
         self.verifier_addresses()?;
         self.exposure.validate()?;
+        if let Some(url) = &self.store {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(Error::Config(
+                    "store must be a PostgreSQL connection string (postgres://…); leave it unset for the embedded sled store".into(),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The PostgreSQL connection string, when the node uses the shared store.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.store.as_deref()
     }
 
     /// Replaces `admin_token` by the token in `admin_token_file`, if one is named; the file must
@@ -517,6 +542,7 @@ mod tests {
             "full_severity_share",
             "max_paths",
             "max_frontier",
+            "store",
         ];
         for key in keys {
             assert!(
@@ -563,6 +589,23 @@ mod tests {
             .unwrap_err();
             assert!(matches!(err, Error::Config(_)), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn the_store_is_sled_unless_a_postgres_url_is_given() {
+        assert_eq!(Config::default().postgres_url(), None);
+        let config: Config = toml::from_str(r#"store = "postgres://u@127.0.0.1:5432/db""#).unwrap();
+        config.validate().unwrap();
+        assert_eq!(
+            config.postgres_url(),
+            Some("postgres://u@127.0.0.1:5432/db")
+        );
+        let wrong: Config = toml::from_str(r#"store = "/var/lib/tollgate""#).unwrap();
+        let err = wrong.validate().unwrap_err();
+        assert!(
+            err.to_string().contains("PostgreSQL connection string"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -113,6 +113,17 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Copy this data dir's sled store and audit log into an empty PostgreSQL database, for
+    /// replicas (`serve --store postgres://…`). Stop the node first. Checks both sides, copies
+    /// in one transaction, then checks the database as a replica would; prints records/s.
+    Migrate {
+        /// The PostgreSQL database to copy into (postgres://…).
+        #[arg(long, env = "TOLLGATE_STORE", hide_env_values = true)]
+        to: String,
+        /// Signing key file: the audit anchor must be signed by it [default: the anchor's own key].
+        #[arg(long, env = "TOLLGATE_KEY_FILE")]
+        key_file: Option<PathBuf>,
+    },
     /// Move an audit log kept in sled (a store of the node before audit format 1) into the
     /// audit files. The node also does this on its first start with such a store.
     MigrateAudit {
@@ -200,6 +211,10 @@ enum AuditCommand {
         /// own key is checked).
         #[arg(long, env = "TOLLGATE_KEY_FILE")]
         key_file: Option<PathBuf>,
+        /// Verify the store and audit chain in this PostgreSQL database (postgres://…) instead
+        /// of the data dir's.
+        #[arg(long, env = "TOLLGATE_STORE", hide_env_values = true)]
+        store: Option<String>,
     },
     /// Print audit entries as JSON, one per line, in order. Read-only: fails when there is no
     /// audit log.
@@ -405,9 +420,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {
-            command: AuditCommand::Verify { key_file },
+            command: AuditCommand::Verify { key_file, store },
         } => {
             let config = global.config_with_key(key_file)?;
+            if let Some(url) = store.or(config.store.clone()) {
+                return verify_postgres(&url);
+            }
             let exists =
                 |p: &std::path::Path| std::fs::read_dir(p).is_ok_and(|mut e| e.next().is_some());
             if !exists(&config.store_path()) && !exists(&audit::dir_in(&config.data_dir)) {
@@ -446,6 +464,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 None => println!("{text}"),
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { to, key_file } => {
+            let config = global.config_with_key(key_file.clone())?;
+            let opened = global.open_existing()?;
+            let anchor_key = match key_file {
+                Some(_) => Some(
+                    signer::Signer::load(&config)?
+                        .anchor_key()
+                        .verifying_key()
+                        .to_bytes(),
+                ),
+                None => None,
+            };
+            let copied = tollgate_oracle::store::to_postgres::migrate_to_postgres(
+                &opened,
+                &audit::dir_in(&config.data_dir),
+                anchor_key,
+                &to,
+            )?;
+            println!(
+                "migrated {} records ({} labels, {} overrides and changes, {} metadata, {} audit entries) in {:.2} s: {:.0} records/s",
+                copied.records(),
+                copied.labels,
+                copied.overrides,
+                copied.meta,
+                copied.audit_entries,
+                copied.took.as_secs_f64(),
+                copied.per_second()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::MigrateAudit { key_file } => {
@@ -670,6 +718,42 @@ fn spawn_follower(
             .await;
     });
     Ok((task, stop_tx))
+}
+
+/// `audit verify --store postgres://…`: the whole chain and head row, then every store record.
+fn verify_postgres(url: &str) -> anyhow::Result<ExitCode> {
+    use tollgate_oracle::store::postgres::{client_config, PgOptions, PgStore};
+    let options = PgOptions::default();
+    let mut client = client_config(url, &options)?
+        .connect(postgres::NoTls)
+        .context("cannot connect to the PostgreSQL store")?;
+    let mut damaged = false;
+    match audit::postgres::verify(&mut client, None) {
+        Ok(report) => println!(
+            "audit log OK: {} entries, head {} (PostgreSQL)",
+            report.entries, report.head
+        ),
+        Err(err) => {
+            println!("audit log BROKEN: {err}");
+            damaged = true;
+        }
+    }
+    match PgStore::open(url, &options) {
+        Ok(_) => println!("store OK: every record checked"),
+        Err(err @ tollgate_oracle::Error::Store(_)) => {
+            println!("store not checked ({err})");
+            damaged = true;
+        }
+        Err(err) => {
+            println!("store BROKEN: {err}");
+            damaged = true;
+        }
+    }
+    Ok(if damaged {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn serve(config: Config) -> anyhow::Result<ExitCode> {

@@ -17,6 +17,7 @@ use crate::ingest::{self, Summary};
 use crate::nonce::NonceAllocator;
 use crate::risk::{ExposureSource, RiskEngine};
 use crate::signer::{KeyOrigin, Signer};
+use crate::store::postgres::{PgOptions, PgPool, PgStore};
 use crate::store::{SledStore, Store};
 use crate::webhooks;
 
@@ -52,6 +53,9 @@ impl Node {
     /// (checking it against its anchor). Must run inside a tokio runtime.
     pub fn open(config: Config) -> Result<Node> {
         create_private_dir(&config.data_dir)?;
+        if let Some(url) = config.postgres_url() {
+            return Node::open_postgres(url.to_string(), config);
+        }
         let store = open_store(&config)?;
         restrict_files(&config.data_dir)?;
         let signer = Signer::load(&config)?;
@@ -66,10 +70,35 @@ impl Node {
         Node::with_store(config, Arc::new(store), signer)
     }
 
+    /// A replica on the PostgreSQL store and audit log of `url` (shared with the other
+    /// replicas of the same key; [`crate::store::postgres`]). The data dir keeps a development
+    /// key if one is used, and (not yet shared) the transfer store and the change feed.
+    fn open_postgres(url: String, config: Config) -> Result<Node> {
+        let options = PgOptions::default();
+        let store = PgStore::open(&url, &options)?;
+        let signer = Signer::load(&config)?;
+        if let KeyOrigin::Development(path) = &signer.origin {
+            warn_development_key(path);
+        }
+        let store: Arc<dyn Store> = Arc::new(store);
+        load_default_data_once(&config, store.as_ref())?;
+        let pool = PgPool::new(&url, &options)?;
+        let audit = AuditLog::open_postgres(
+            &url,
+            pool,
+            &options,
+            audit::Options {
+                batch_max: config.audit_batch_max,
+                ..audit::Options::default()
+            },
+        )?;
+        Node::assemble(config, store, signer, audit, None)
+    }
+
     /// A node over a given store and key (tests use a temporary store); the audit log is in
     /// `config.data_dir`.
     pub fn with_store(config: Config, store: Arc<dyn Store>, signer: Signer) -> Result<Node> {
-        Node::assemble(config, store, signer, None)
+        Node::with_file_audit(config, store, signer, None)
     }
 
     /// [`Node::with_store`] with the exposure source the risk engine, the API and evidence
@@ -80,33 +109,17 @@ impl Node {
         signer: Signer,
         exposure: Arc<dyn ExposureSource>,
     ) -> Result<Node> {
-        Node::assemble(config, store, signer, Some(exposure))
+        Node::with_file_audit(config, store, signer, Some(exposure))
     }
 
-    /// Opens the node's parts. The risk engine judges with `source` when given, else with the
-    /// exposure engine over the data dir's transfer store (which the follower feeds either way).
-    fn assemble(
+    /// Opens the audit log in `config.data_dir`, refusing a data dir whose log is gone.
+    fn with_file_audit(
         config: Config,
         store: Arc<dyn Store>,
         signer: Signer,
         source: Option<Arc<dyn ExposureSource>>,
     ) -> Result<Node> {
-        if config.load_default_data && store.meta_get(DEFAULT_DATA_MARKER)?.is_none() {
-            let summary = load_default_data(store.as_ref())?;
-            tracing::info!(
-                added = summary.added,
-                refused = summary.refused.len(),
-                "loaded the bundled label lists (ton-assets, OFAC) on first start"
-            );
-        }
-        if config.load_default_data && store.meta_get(TON_LABELS_MARKER)?.is_none() {
-            let summary = load_ton_labels(store.as_ref())?;
-            tracing::info!(
-                added = summary.added,
-                refused = summary.refused.len(),
-                "loaded the bundled ton-labels dataset"
-            );
-        }
+        load_default_data_once(&config, store.as_ref())?;
         let audit_dir = audit::dir_in(&config.data_dir);
         if store.meta_get(AUDIT_FILES_MARKER)?.is_some()
             && !audit_dir.join(audit::log::LOG_FILE).exists()
@@ -124,13 +137,27 @@ impl Node {
                 ..audit::Options::default()
             },
         )?;
-        let transfers = Arc::new(TransferStore::open(&config.data_dir.join(exposure::DIR))?);
         // The audit files are the operator's only: 0700 / 0600 like the rest of the data dir.
         restrict_files(&config.data_dir)?;
         if store.meta_get(AUDIT_FILES_MARKER)?.is_none() {
             store.meta_put(AUDIT_FILES_MARKER, b"1")?;
             store.flush()?;
         }
+        Node::assemble(config, store, signer, audit, source)
+    }
+
+    /// The node's parts over a store and audit log. The risk engine judges with `source` when
+    /// given, else with the exposure engine over the data dir's transfer store (which the
+    /// follower feeds either way).
+    fn assemble(
+        config: Config,
+        store: Arc<dyn Store>,
+        signer: Signer,
+        audit: AuditLog,
+        source: Option<Arc<dyn ExposureSource>>,
+    ) -> Result<Node> {
+        let transfers = Arc::new(TransferStore::open(&config.data_dir.join(exposure::DIR))?);
+        restrict_files(&config.data_dir)?;
         let subscribers = match &config.webhooks_file {
             Some(path) => webhooks::load_subscribers(path)?,
             None => Vec::new(),
@@ -256,6 +283,27 @@ pub fn open_store(config: &Config) -> Result<SledStore> {
             config.store_path().display()
         )),
     })
+}
+
+/// Loads the bundled lists on the first start of a store, when the configuration asks for it.
+fn load_default_data_once(config: &Config, store: &dyn Store) -> Result<()> {
+    if config.load_default_data && store.meta_get(DEFAULT_DATA_MARKER)?.is_none() {
+        let summary = load_default_data(store)?;
+        tracing::info!(
+            added = summary.added,
+            refused = summary.refused.len(),
+            "loaded the bundled label lists (ton-assets, OFAC) on first start"
+        );
+    }
+    if config.load_default_data && store.meta_get(TON_LABELS_MARKER)?.is_none() {
+        let summary = load_ton_labels(store)?;
+        tracing::info!(
+            added = summary.added,
+            refused = summary.refused.len(),
+            "loaded the bundled ton-labels dataset"
+        );
+    }
+    Ok(())
 }
 
 /// Ingests the bundled lists and marks the store so it happens once.

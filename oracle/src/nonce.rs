@@ -7,9 +7,11 @@
 //! nonce = second:32 ‖ process:12 ‖ counter:20        (bits, most significant first)
 //! ```
 //!
-//! `second` is the unix second it was issued in, `process` 12 random bits drawn at start, and
-//! `counter` counts within the second (up to 2^20 nonces per second). Uniqueness rests on two
-//! rules, each enough alone in its case:
+//! `second` is the unix second it was issued in, `process` 12 bits that the store hands out
+//! with the second ([`Store::reserve_nonce_second`]: for the sled store, random bits drawn at
+//! start; for a store shared by replicas, a slot of that second that no other replica holds),
+//! and `counter` counts within the second (up to 2^20 nonces per second). Uniqueness rests on
+//! two rules, each enough alone in its case:
 //!
 //! 1. **The mark.** Before the first nonce of a second `s` is issued, the store's nonce mark is
 //!    raised to `s` and flushed (one flush per second of traffic). A process opening the store
@@ -20,7 +22,8 @@
 //!    started, and never issued a second beyond its own clock, so all its seconds are below.
 //!
 //! A restored backup carries an old mark, and rule 2 still holds since the restore happens later
-//! than any second the old process used. [`NonceAllocator::open`] waits for its first second
+//! than any second the old process used. Replicas on one shared store issue in the same
+//! seconds at once; their slots differ, so their nonces do. [`NonceAllocator::open`] waits for its first second
 //! (at most one second after start, or until the clock passes a mark that is ahead of it; a mark
 //! more than [`MAX_CLOCK_BEHIND`] ahead is refused: the clock is wrong). The random bits make a
 //! collision between two processes *running at once* with one key (which a node must not do)
@@ -56,6 +59,9 @@ struct State {
     counter: u64,
     /// The mark is durable up to this second.
     marked: u64,
+    /// The slot reserved for `marked` ([`Store::reserve_nonce_second`]): the nonce's 12
+    /// process bits.
+    slot: u64,
 }
 
 impl NonceAllocator {
@@ -86,6 +92,7 @@ impl NonceAllocator {
                 second: first - 1,
                 counter: 0,
                 marked: mark,
+                slot: 0,
             }),
         })
     }
@@ -111,10 +118,16 @@ impl NonceAllocator {
         }
         if state.marked < state.second {
             // Held under the lock: no nonce of this second exists anywhere until the mark is.
-            self.store.raise_nonce_mark(state.second)?;
+            let slot = self
+                .store
+                .reserve_nonce_second(state.second, self.process)?;
+            if slot >= 1 << PROCESS_BITS {
+                return Err(Error::Store(format!("nonce slot {slot} out of range")));
+            }
+            state.slot = slot;
             state.marked = state.second;
         }
-        let nonce = state.second << 32 | self.process << COUNTER_BITS | state.counter;
+        let nonce = state.second << 32 | state.slot << COUNTER_BITS | state.counter;
         state.counter += 1;
         Ok(nonce)
     }

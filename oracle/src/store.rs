@@ -1,8 +1,9 @@
 //! Durable state behind one small trait: labels, overrides and the nonce mark. (The audit log
 //! has files of its own: [`crate::audit`].)
 //!
-//! [`Store`] is what the rest of the node uses; [`SledStore`] is the embedded implementation. A
-//! shared SQL store for replicated nodes would implement the same trait (DESIGN.md).
+//! [`Store`] is what the rest of the node uses; [`SledStore`] is the embedded implementation,
+//! [`postgres::PgStore`] the one replicas share (DESIGN.md); `tests/conformance.rs` runs one
+//! suite against both.
 //!
 //! # Layout in sled (store format 2)
 //!
@@ -44,6 +45,9 @@ use serde::{Deserialize, Serialize};
 use tollgate_sdk::{Address, Categories};
 
 use crate::error::{Error, Result};
+
+pub mod postgres;
+pub mod to_postgres;
 
 /// A label: one source's statement that an address belongs to a category.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,6 +237,15 @@ pub trait Store: Send + Sync + 'static {
     /// Durably raises the nonce mark to `second` (flushed, and in the guard file, before it
     /// returns).
     fn raise_nonce_mark(&self, second: u64) -> Result<()>;
+    /// Reserves `second` for this process's nonces before the first nonce of that second is
+    /// issued, durably, and returns the 12-bit slot the nonces of that second carry
+    /// ([`crate::nonce`]). A store of one process raises the nonce mark and keeps the
+    /// process's random `process` bits; a store shared by replicas hands out a slot no other
+    /// replica holds for that second.
+    fn reserve_nonce_second(&self, second: u64, process: u64) -> Result<u64> {
+        self.raise_nonce_mark(second)?;
+        Ok(process)
+    }
     /// False once a read found a record that fails its check: the node must stop signing.
     fn is_intact(&self) -> bool;
     /// Flushes every pending write to disk.

@@ -1,10 +1,12 @@
 //! The oracle's integration tests: one binary (see `Cargo.toml`), one module per area.
 
+mod pg_cluster;
 mod support;
 
 mod api;
 mod changes;
 mod cli;
+mod conformance;
 mod crash;
 mod evidence;
 mod exposure;
@@ -14,4 +16,5 @@ mod hostility;
 mod ingest;
 mod operators;
 mod quorum;
+mod replicas;
 mod ton_labels;

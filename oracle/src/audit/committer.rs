@@ -20,6 +20,13 @@
 //! succeeds it is healthy again. A waiter never waits longer than the commit timeout: a hung
 //! disk also answers 503, and marks the log unhealthy until a commit succeeds.
 //!
+//! # Backends
+//!
+//! The pipeline above does not know the medium: a [`CommitBackend`] appends each batch as one
+//! unit. [`FileBackend`] writes the audit files (one write, one fdatasync); the PostgreSQL
+//! backend ([`super::postgres`]) commits one transaction per batch under the chain head's row
+//! lock, so replicas sharing a database append one after another to one chain.
+//!
 //! # Anchor
 //!
 //! After each commit the committer hands the new head to the anchor thread, which writes the
@@ -141,21 +148,128 @@ impl Shared {
     }
 }
 
-/// The committer thread's state.
-pub(crate) struct Committer {
+/// What a backend appended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// Seq of the batch's first entry.
+    pub first: u64,
+    /// Entries in the log after the batch.
+    pub entries: u64,
+    /// Hash of the batch's last entry: the new head.
+    pub head: [u8; 32],
+}
+
+/// Where the committer appends a batch: the seam between the commit pipeline (queue, window,
+/// answers, health) and the medium. [`FileBackend`] writes the audit files; the PostgreSQL
+/// backend ([`super::postgres`]) a database shared by replicas.
+pub trait CommitBackend: Send + 'static {
+    /// Chains `records` after the log's current head (with `recorded_at`), makes them durable
+    /// as one unit, and says where they went. Nothing of the batch may be left behind when it
+    /// fails: the committer then answers every record 503.
+    fn append(
+        &mut self,
+        records: &mut dyn ExactSizeIterator<Item = &AuditRecord>,
+        recorded_at: u64,
+    ) -> std::result::Result<Appended, String>;
+    /// After a failure, whether the medium accepts writes again.
+    fn probe(&mut self) -> std::result::Result<(), String>;
+}
+
+/// The audit files: one write and one fdatasync per batch.
+pub(crate) struct FileBackend {
     pub(crate) sink: Box<dyn LogSink>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) len: u64,
     pub(crate) next_seq: u64,
     pub(crate) head: [u8; 32],
+    pub(crate) buffer: Vec<u8>,
+    pub(crate) payload: Vec<u8>,
+}
+
+impl CommitBackend for FileBackend {
+    fn append(
+        &mut self,
+        records: &mut dyn ExactSizeIterator<Item = &AuditRecord>,
+        recorded_at: u64,
+    ) -> std::result::Result<Appended, String> {
+        let (buffer, payload) = (&mut self.buffer, &mut self.payload);
+        buffer.clear();
+        let (mut seq, mut head) = (self.next_seq, self.head);
+        let mut offsets = Vec::new();
+        for record in records {
+            payload.clear();
+            Entry {
+                seq,
+                prev_hash: head,
+                recorded_at,
+                record: record.clone(),
+            }
+            .encode(payload);
+            if seq % INDEX_EVERY == 0 {
+                offsets.push(self.len + buffer.len() as u64);
+            }
+            frame(payload, buffer);
+            head = entry_hash(payload);
+            seq += 1;
+        }
+        // One write, one fdatasync: the records are on disk (data and the file size) when this
+        // returns, and only then is anyone answered.
+        let written = self
+            .sink
+            .write_all_at(buffer, self.len)
+            .and_then(|()| self.sink.sync_data());
+        if let Err(err) = written {
+            // Leave no partial record behind for the next commit to append after.
+            let _ = self.sink.set_len(self.len);
+            return Err(err.to_string());
+        }
+        let first = self.next_seq;
+        self.len += buffer.len() as u64;
+        self.next_seq = seq;
+        self.head = head;
+        let published = &self.shared.published;
+        if !offsets.is_empty() {
+            if let Ok(mut index) = published.index.write() {
+                index.extend(offsets);
+            }
+        }
+        published.len.store(self.len, Ordering::Release);
+        Ok(Appended {
+            first,
+            entries: seq,
+            head,
+        })
+    }
+
+    /// Tries the disk: a block written past the end and synced, then cut away again. A crash
+    /// in between leaves zero bytes at the end, which recovery cuts as a torn tail.
+    fn probe(&mut self) -> std::result::Result<(), String> {
+        let block = [0u8; 4096];
+        let result = self
+            .sink
+            .write_all_at(&block, self.len)
+            .and_then(|()| self.sink.sync_data())
+            .and_then(|()| self.sink.set_len(self.len))
+            .and_then(|()| self.sink.sync_data());
+        if result.is_err() {
+            let _ = self.sink.set_len(self.len);
+        }
+        result.map_err(|err| err.to_string())
+    }
+}
+
+/// The committer thread's state.
+pub(crate) struct Committer {
+    pub(crate) backend: Box<dyn CommitBackend>,
+    pub(crate) shared: Arc<Shared>,
     pub(crate) batch_max: usize,
+    /// Whether heads go to the anchor thread (the files do; a database holds its head itself).
+    pub(crate) anchored: bool,
 }
 
 impl Committer {
     /// The committer's loop; returns when the log closes and the queue is empty.
     pub(crate) fn run(mut self) {
-        let mut buffer = Vec::with_capacity(64 * 1024);
-        let mut payload = Vec::with_capacity(1024);
         loop {
             let batch = {
                 let Ok(mut queue) = self.shared.queue.lock() else {
@@ -217,95 +331,62 @@ impl Committer {
                 }
                 queue.items.drain(..take).collect::<Vec<_>>()
             };
-            self.commit(batch, &mut buffer, &mut payload);
+            self.commit(batch);
         }
     }
 
-    /// Chains, writes and fdatasyncs a batch, then answers it.
-    fn commit(&mut self, batch: Vec<Pending>, buffer: &mut Vec<u8>, payload: &mut Vec<u8>) {
+    /// Appends a batch through the backend, then answers it.
+    fn commit(&mut self, batch: Vec<Pending>) {
         let started = Instant::now();
-        buffer.clear();
         let recorded_at = crate::unix_now();
-        let (mut seq, mut head) = (self.next_seq, self.head);
-        let mut offsets = Vec::new();
-        for record in batch.iter().flat_map(|pending| &pending.records) {
-            payload.clear();
-            Entry {
-                seq,
-                prev_hash: head,
-                recorded_at,
-                record: record.clone(),
+        // A submission may hold several records (a batch request): they are chained in order
+        // and the submission is answered with the seq of its first.
+        let records: Vec<&AuditRecord> = batch.iter().flat_map(|p| &p.records).collect();
+        let appended = self
+            .backend
+            .append(&mut records.iter().copied(), recorded_at);
+        let count = records.len() as u64;
+        drop(records);
+        let appended = match appended {
+            Ok(appended) => appended,
+            Err(err) => {
+                tracing::error!(error = %err, "audit commit failed: the node stops signing until the log accepts writes");
+                self.shared
+                    .published
+                    .commit_ok
+                    .store(false, Ordering::Release);
+                for pending in batch {
+                    let _ = pending.reply.send(Err(Error::AuditUnavailable(format!(
+                        "commit failed: {err}"
+                    ))));
+                }
+                return;
             }
-            .encode(payload);
-            if seq % INDEX_EVERY == 0 {
-                offsets.push(self.len + buffer.len() as u64);
-            }
-            frame(payload, buffer);
-            head = entry_hash(payload);
-            seq += 1;
-        }
-        // One write, one fdatasync: the records are on disk (data and the file size) when this
-        // returns, and only then is anyone answered.
-        let written = self
-            .sink
-            .write_all_at(buffer, self.len)
-            .and_then(|()| self.sink.sync_data());
-        if let Err(err) = written {
-            tracing::error!(error = %err, "audit commit failed: the node stops signing until the disk accepts writes");
-            // Leave no partial record behind for the next commit to append after.
-            let _ = self.sink.set_len(self.len);
-            self.shared
-                .published
-                .commit_ok
-                .store(false, Ordering::Release);
-            for pending in batch {
-                let _ = pending.reply.send(Err(Error::AuditUnavailable(format!(
-                    "commit failed: {err}"
-                ))));
-            }
-            return;
-        }
-        let first = self.next_seq;
-        self.len += buffer.len() as u64;
-        self.next_seq = seq;
-        self.head = head;
+        };
         let published = &self.shared.published;
-        if !offsets.is_empty() {
-            if let Ok(mut index) = published.index.write() {
-                index.extend(offsets);
+        published.entries.store(appended.entries, Ordering::Release);
+        published.commit_ok.store(true, Ordering::Release);
+        if self.anchored {
+            if let Ok(mut anchor) = self.shared.anchor.lock() {
+                anchor.pending = Some((appended.entries, appended.head));
+                self.shared.anchor_wake.notify_one();
             }
         }
-        published.entries.store(seq, Ordering::Release);
-        published.len.store(self.len, Ordering::Release);
-        published.commit_ok.store(true, Ordering::Release);
-        if let Ok(mut anchor) = self.shared.anchor.lock() {
-            anchor.pending = Some((seq, head));
-            self.shared.anchor_wake.notify_one();
-        }
-        let records = seq - first;
-        metrics::histogram!("tollgate_audit_batch_size").record(records as f64);
+        metrics::histogram!("tollgate_audit_batch_size").record(count as f64);
         metrics::histogram!("tollgate_audit_commit_seconds")
             .record(started.elapsed().as_secs_f64());
-        metrics::counter!("tollgate_audit_entries_total").increment(records);
-        let mut next = first;
+        metrics::counter!("tollgate_audit_entries_total").increment(count);
+        let mut next = appended.first;
         for pending in batch {
-            let count = pending.records.len() as u64;
+            let submitted = pending.records.len() as u64;
             let _ = pending.reply.send(Ok(next));
-            next += count;
+            next += submitted;
         }
     }
 
-    /// Tries the disk: a block written past the end and synced, then cut away again. A crash
-    /// in between leaves zero bytes at the end, which recovery cuts as a torn tail.
+    /// After a failure: asks the backend whether it accepts writes again.
     fn probe(&mut self) {
-        let block = [0u8; 4096];
-        let result = self
-            .sink
-            .write_all_at(&block, self.len)
-            .and_then(|()| self.sink.sync_data())
-            .and_then(|()| self.sink.set_len(self.len))
-            .and_then(|()| self.sink.sync_data());
-        match result {
+        match self.backend.probe() {
             Ok(()) => {
                 tracing::warn!("audit log writable again: the node signs again");
                 self.shared
@@ -313,10 +394,7 @@ impl Committer {
                     .commit_ok
                     .store(true, Ordering::Release);
             }
-            Err(err) => {
-                let _ = self.sink.set_len(self.len);
-                tracing::warn!(error = %err, "audit log still not writable");
-            }
+            Err(err) => tracing::warn!(error = %err, "audit log still not writable"),
         }
     }
 }

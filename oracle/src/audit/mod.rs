@@ -10,6 +10,8 @@
 //!   anchor thread.
 //! - [`view`]: entries as JSON for `GET /v1/audit`.
 //! - [`migrate`]: moving a log kept in sled (before format 1) into the files.
+//! - [`postgres`]: the log in PostgreSQL, one chain shared by replicas (the committer's
+//!   [`committer::CommitBackend`] for a database).
 //!
 //! SPEC.md §11.1 describes the format and the recovery rules for other implementations.
 
@@ -18,6 +20,7 @@ pub mod committer;
 pub mod format;
 pub mod log;
 pub mod migrate;
+pub mod postgres;
 pub mod view;
 
 use std::fs::File;
@@ -31,7 +34,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use self::anchor::Anchor;
-use self::committer::{Committer, LogSink, Pending, Shared};
+use self::committer::{Committer, FileBackend, LogSink, Pending, Shared};
 pub use self::format::{
     entry_hash, AuditRecord, Entry, EvidenceRecord, JudgementRecord, Kind, GENESIS,
 };
@@ -79,11 +82,19 @@ pub struct AuditLog {
 
 struct Inner {
     shared: Arc<Shared>,
-    reader: File,
+    reader: Reader,
     commit_timeout: Duration,
     batch_max: usize,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     opened: Opened,
+}
+
+/// Where pages are read from.
+enum Reader {
+    /// The log file (read up to the durable end the committer publishes).
+    File(File),
+    /// The database shared with other replicas (only committed rows are visible).
+    Postgres(crate::store::postgres::PgPool),
 }
 
 /// Held by a request from its first check until it is answered: counts the requests in flight,
@@ -122,12 +133,18 @@ impl AuditLog {
         let reader = File::open(&path)?;
         let shared = Arc::new(Shared::new(scan.entries, scan.valid_len, scan.index));
         let committer = Committer {
-            sink: sink(file),
+            backend: Box::new(FileBackend {
+                sink: sink(file),
+                shared: shared.clone(),
+                len: scan.valid_len,
+                next_seq: scan.entries,
+                head: scan.head,
+                buffer: Vec::with_capacity(64 * 1024),
+                payload: Vec::with_capacity(1024),
+            }),
             shared: shared.clone(),
-            len: scan.valid_len,
-            next_seq: scan.entries,
-            head: scan.head,
             batch_max: options.batch_max.max(1),
+            anchored: true,
         };
         let mut threads = Vec::new();
         threads.push(
@@ -144,11 +161,47 @@ impl AuditLog {
         Ok(AuditLog {
             inner: Arc::new(Inner {
                 shared,
-                reader,
+                reader: Reader::File(reader),
                 commit_timeout: options.commit_timeout,
                 batch_max: options.batch_max.max(1),
                 threads: Mutex::new(threads),
                 opened,
+            }),
+        })
+    }
+
+    /// Opens the log kept in the PostgreSQL database of `url` (shared with other replicas):
+    /// checks its tail and head row ([`postgres::check_tail`]) and starts the committer, which
+    /// commits one transaction per batch. `pool` serves `GET /v1/audit`. Damage is refused.
+    pub fn open_postgres(
+        url: &str,
+        pool: crate::store::postgres::PgPool,
+        pg: &crate::store::postgres::PgOptions,
+        options: Options,
+    ) -> Result<AuditLog> {
+        let config = crate::store::postgres::client_config(url, pg)?;
+        let entries = pool.run_within(pg.open_timeout, postgres::check_tail)?;
+        let shared = Arc::new(Shared::new(entries, 0, Vec::new()));
+        let committer = Committer {
+            backend: Box::new(postgres::PgBackend::new(config)),
+            shared: shared.clone(),
+            batch_max: options.batch_max.max(1),
+            anchored: false,
+        };
+        let thread = std::thread::Builder::new()
+            .name("audit-commit".into())
+            .spawn(move || committer.run())?;
+        Ok(AuditLog {
+            inner: Arc::new(Inner {
+                shared,
+                reader: Reader::Postgres(pool),
+                commit_timeout: options.commit_timeout,
+                batch_max: options.batch_max.max(1),
+                threads: Mutex::new(vec![thread]),
+                opened: Opened {
+                    entries,
+                    torn_bytes_cut: 0,
+                },
             }),
         })
     }
@@ -252,6 +305,19 @@ impl AuditLog {
     /// Up to `limit` durable entries with seq > `after` (from the start when `None`), with
     /// their hashes. Blocking (file reads).
     pub fn page(&self, after: Option<u64>, limit: usize) -> Result<Vec<(Entry, [u8; 32])>> {
+        let file = match &self.inner.reader {
+            Reader::File(file) => file,
+            Reader::Postgres(pool) => {
+                let from = match after {
+                    Some(seq) => match seq.checked_add(1) {
+                        Some(next) => next,
+                        None => return Ok(Vec::new()),
+                    },
+                    None => 0,
+                };
+                return postgres::page(pool, from, limit);
+            }
+        };
         let published = &self.inner.shared.published;
         let end = published.len.load(Ordering::Acquire);
         let entries = published.entries.load(Ordering::Acquire);
@@ -273,11 +339,7 @@ impl AuditLog {
             .get(slot as usize)
             .copied()
             .ok_or_else(|| Error::AuditUnavailable("index behind the log".into()))?;
-        PageReader {
-            file: &self.inner.reader,
-            end,
-        }
-        .read(offset, slot * log::INDEX_EVERY, from, limit)
+        PageReader { file, end }.read(offset, slot * log::INDEX_EVERY, from, limit)
     }
 
     /// Stops taking records, commits what is queued, writes the final anchor and joins the

@@ -1,0 +1,347 @@
+//! The audit log in PostgreSQL, for replicas sharing one database.
+//!
+//! # One chain, whichever replica signs
+//!
+//! Each batch is one transaction: lock the head row (`SELECT … FROM audit_head FOR UPDATE`),
+//! chain the batch after the head it holds, insert the entries, move the head, commit. Two
+//! replicas committing at once queue on the row lock; the second chains after the first's
+//! head. So the chain is linear (no fork), seqs are dense, and an entry is answered only after
+//! its transaction committed (PostgreSQL flushed its WAL). A commit whose outcome is unknown
+//! (the connection dropped during `COMMIT`) is answered 503: an entry may then exist that no
+//! client was given, never the other way round.
+//!
+//! # Start and verification
+//!
+//! At start the tail ([`TAIL_CHECKED`] entries) is read and checked (decoding, dense seqs,
+//! links, hashes, signatures, and the head row naming the last entry). `audit verify --store`
+//! checks the whole chain ([`verify`]). The head row plays the anchor's part: it is written in
+//! the same transaction as the entries, so it can neither trail nor lead them.
+
+use ed25519_dalek::VerifyingKey;
+use postgres::{Client, NoTls};
+
+use super::committer::{Appended, CommitBackend};
+use super::format::{entry_hash, AuditRecord, Entry, GENESIS};
+use super::{check_signature, VerifyReport};
+use crate::error::{Error, Result};
+use crate::store::postgres::{pg_error, PgPool};
+
+/// Entries checked at start (the whole chain: `audit verify`).
+pub const TAIL_CHECKED: i64 = 1024;
+
+/// Entries read per query by [`verify`].
+const VERIFY_PAGE: i64 = 10_000;
+
+/// Appends batches in transactions (see the module docs). Owns one connection, made again
+/// after a failure.
+pub struct PgBackend {
+    config: postgres::Config,
+    client: Option<Client>,
+    payload: Vec<u8>,
+}
+
+impl PgBackend {
+    /// A backend for the database of `config` (connects on the first batch).
+    pub fn new(config: postgres::Config) -> PgBackend {
+        PgBackend {
+            config,
+            client: None,
+            payload: Vec::with_capacity(1024),
+        }
+    }
+
+    fn client(&mut self) -> std::result::Result<&mut Client, String> {
+        if self.client.as_ref().is_some_and(Client::is_closed) {
+            self.client = None;
+        }
+        if self.client.is_none() {
+            self.client = Some(
+                self.config
+                    .connect(NoTls)
+                    .map_err(|err| format!("cannot connect to postgres: {err}"))?,
+            );
+        }
+        Ok(self.client.as_mut().expect("connected above"))
+    }
+
+    fn try_append(
+        &mut self,
+        records: &mut dyn ExactSizeIterator<Item = &AuditRecord>,
+        recorded_at: u64,
+    ) -> std::result::Result<Appended, postgres::Error> {
+        let mut payload = std::mem::take(&mut self.payload);
+        let client = self.client.as_mut().expect("connected by append");
+        let mut tx = client.transaction()?;
+        // The row lock orders the commits of every replica: one linear chain.
+        let row = tx.query_one(
+            "SELECT entries, head FROM audit_head WHERE id = 1 FOR UPDATE",
+            &[],
+        )?;
+        let (entries, head): (i64, Vec<u8>) = (row.get(0), row.get(1));
+        let first = entries as u64;
+        let mut head: [u8; 32] = head.as_slice().try_into().unwrap_or(GENESIS);
+        let count = records.len();
+        let (mut seqs, mut bodies, mut hashes) = (
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+        );
+        for (n, record) in records.enumerate() {
+            let seq = first + n as u64;
+            payload.clear();
+            Entry {
+                seq,
+                prev_hash: head,
+                recorded_at,
+                record: record.clone(),
+            }
+            .encode(&mut payload);
+            head = entry_hash(&payload);
+            seqs.push(seq as i64);
+            bodies.push(payload.clone());
+            hashes.push(head.to_vec());
+        }
+        self.payload = payload;
+        tx.execute(
+            "INSERT INTO audit_entries (seq, entry, hash)
+             SELECT * FROM unnest($1::int8[], $2::bytea[], $3::bytea[])",
+            &[&seqs, &bodies, &hashes],
+        )?;
+        let after = first + count as u64;
+        tx.execute(
+            "UPDATE audit_head SET entries = $1, head = $2 WHERE id = 1",
+            &[&(after as i64), &head.to_vec()],
+        )?;
+        tx.commit()?;
+        Ok(Appended {
+            first,
+            entries: after,
+            head,
+        })
+    }
+}
+
+impl CommitBackend for PgBackend {
+    fn append(
+        &mut self,
+        records: &mut dyn ExactSizeIterator<Item = &AuditRecord>,
+        recorded_at: u64,
+    ) -> std::result::Result<Appended, String> {
+        self.client()?;
+        // A failed transaction rolls back when dropped: nothing of the batch stays behind.
+        self.try_append(records, recorded_at).map_err(|err| {
+            if self.client.as_ref().is_some_and(Client::is_closed) {
+                self.client = None;
+            }
+            format!("postgres: {err}")
+        })
+    }
+
+    fn probe(&mut self) -> std::result::Result<(), String> {
+        let client = self.client()?;
+        let result = client.simple_query("SELECT 1");
+        if let Err(err) = result {
+            self.client = None;
+            return Err(format!("postgres: {err}"));
+        }
+        Ok(())
+    }
+}
+
+/// The head row: (entries, head hash).
+pub fn head(client: &mut impl postgres::GenericClient) -> Result<(u64, [u8; 32])> {
+    let row = client
+        .query_opt("SELECT entries, head FROM audit_head WHERE id = 1", &[])
+        .map_err(pg_error)?
+        .ok_or_else(|| Error::AuditBroken {
+            seq: 0,
+            reason: "the audit head row is missing".into(),
+        })?;
+    let (entries, head): (i64, Vec<u8>) = (row.get(0), row.get(1));
+    let head = head.as_slice().try_into().map_err(|_| Error::AuditBroken {
+        seq: entries as u64,
+        reason: "the audit head is not 32 bytes".into(),
+    })?;
+    Ok((entries as u64, head))
+}
+
+/// Checks entries in seq order against the chain: each decodes, has the next seq, links to the
+/// previous hash, hashes to its stored hash, and carries a valid signature.
+struct ChainCheck {
+    next_seq: u64,
+    prev: Option<[u8; 32]>,
+}
+
+impl ChainCheck {
+    fn check(&mut self, seq: i64, body: &[u8], hash: &[u8]) -> Result<[u8; 32]> {
+        let seq = seq as u64;
+        let broken = |reason: String| Error::AuditBroken { seq, reason };
+        if seq != self.next_seq {
+            return Err(Error::AuditBroken {
+                seq: self.next_seq,
+                reason: format!("entry missing (next stored entry is {seq})"),
+            });
+        }
+        let entry = Entry::decode(body).map_err(|err| broken(err.to_string()))?;
+        if entry.seq != seq {
+            return Err(broken(format!("entry says seq {}", entry.seq)));
+        }
+        if let Some(prev) = self.prev {
+            if entry.prev_hash != prev {
+                return Err(broken("does not link to the previous entry".into()));
+            }
+        } else if seq == 0 && entry.prev_hash != GENESIS {
+            return Err(broken("the first entry does not start from genesis".into()));
+        }
+        let computed = entry_hash(body);
+        if computed.as_slice() != hash {
+            return Err(broken("stored hash does not match the entry".into()));
+        }
+        check_signature(&entry.record).map_err(broken)?;
+        self.next_seq = seq + 1;
+        self.prev = Some(computed);
+        Ok(computed)
+    }
+
+    fn check_head(&self, entries: u64, head: &[u8; 32]) -> Result<()> {
+        if self.next_seq != entries {
+            return Err(Error::AnchorMismatch(format!(
+                "the audit head names {entries} entries but the chain holds {}: entries were lost or added outside the node",
+                self.next_seq
+            )));
+        }
+        if self.prev.unwrap_or(GENESIS) != *head {
+            return Err(Error::AnchorMismatch(
+                "the audit head's hash is not the last entry's: the chain was altered".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks the chain's tail and the head row; returns the entries in the log.
+pub fn check_tail(client: &mut Client) -> Result<u64> {
+    let mut tx = client
+        .build_transaction()
+        .read_only(true)
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .map_err(pg_error)?;
+    let (entries, head_hash) = head(&mut tx)?;
+    let from = (entries as i64 - TAIL_CHECKED).max(0);
+    let mut check = ChainCheck {
+        next_seq: from as u64,
+        prev: None,
+    };
+    if from > 0 {
+        let row = tx
+            .query_opt(
+                "SELECT hash FROM audit_entries WHERE seq = $1",
+                &[&(from - 1)],
+            )
+            .map_err(pg_error)?
+            .ok_or_else(|| Error::AuditBroken {
+                seq: from as u64 - 1,
+                reason: "entry missing".into(),
+            })?;
+        let hash: Vec<u8> = row.get(0);
+        check.prev = Some(hash.as_slice().try_into().map_err(|_| Error::AuditBroken {
+            seq: from as u64 - 1,
+            reason: "stored hash is not 32 bytes".into(),
+        })?);
+    }
+    let rows = tx
+        .query(
+            "SELECT seq, entry, hash FROM audit_entries WHERE seq >= $1 ORDER BY seq",
+            &[&from],
+        )
+        .map_err(pg_error)?;
+    for row in rows {
+        check.check(row.get(0), row.get(1), row.get(2))?;
+    }
+    check.check_head(entries, &head_hash)?;
+    tx.commit().map_err(pg_error)?;
+    Ok(entries)
+}
+
+/// Checks the whole chain and the head row (`audit verify --store`). `key`, when given, must
+/// have signed every entry.
+pub fn verify(client: &mut Client, key: Option<[u8; 32]>) -> Result<VerifyReport> {
+    let mut tx = client
+        .build_transaction()
+        .read_only(true)
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .map_err(pg_error)?;
+    let (entries, head_hash) = head(&mut tx)?;
+    let mut check = ChainCheck {
+        next_seq: 0,
+        prev: None,
+    };
+    let expected = key.map(|k| VerifyingKey::from_bytes(&k));
+    loop {
+        let rows = tx
+            .query(
+                "SELECT seq, entry, hash FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2",
+                &[&(check.next_seq as i64), &VERIFY_PAGE],
+            )
+            .map_err(pg_error)?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows {
+            let (seq, body): (i64, Vec<u8>) = (row.get(0), row.get(1));
+            check.check(seq, &body, row.get(2))?;
+            if let Some(Ok(expected)) = &expected {
+                let entry = Entry::decode(&body).map_err(|err| Error::AuditBroken {
+                    seq: seq as u64,
+                    reason: err.to_string(),
+                })?;
+                if entry.record.public_key != expected.to_bytes() {
+                    return Err(Error::AuditBroken {
+                        seq: seq as u64,
+                        reason: "signed by another key".into(),
+                    });
+                }
+            }
+        }
+    }
+    check.check_head(entries, &head_hash)?;
+    tx.commit().map_err(pg_error)?;
+    Ok(VerifyReport {
+        entries,
+        head: hex::encode(head_hash),
+        anchored: entries,
+        anchor_key: hex::encode(key.unwrap_or_default()),
+        torn_bytes: 0,
+    })
+}
+
+/// Up to `limit` entries with seq ≥ `from`, with their hashes, checked as they are read.
+pub fn page(pool: &PgPool, from: u64, limit: usize) -> Result<Vec<(Entry, [u8; 32])>> {
+    let rows = pool.run(move |client| {
+        let rows = client
+            .query(
+                "SELECT seq, entry FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2",
+                &[&(from as i64), &(limit as i64)],
+            )
+            .map_err(pg_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get::<_, i64>(0), r.get::<_, Vec<u8>>(1)))
+            .collect::<Vec<_>>())
+    })?;
+    rows.into_iter()
+        .map(|(seq, body)| {
+            let broken = |reason: String| Error::AuditBroken {
+                seq: seq as u64,
+                reason,
+            };
+            let entry = Entry::decode(&body).map_err(|err| broken(err.to_string()))?;
+            if entry.seq != seq as u64 {
+                return Err(broken(format!("entry says seq {}", entry.seq)));
+            }
+            Ok((entry, entry_hash(&body)))
+        })
+        .collect()
+}

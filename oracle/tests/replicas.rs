@@ -1,0 +1,551 @@
+//! Replicas on one PostgreSQL database: real node processes with one signing key, under
+//! concurrent attestation requests. One replica is killed mid-load; PostgreSQL is restarted
+//! under load. Afterwards every acknowledged attestation is in the one audit chain, the chain
+//! is linear (dense seqs, every link), no nonce was issued twice, and `audit verify --store`
+//! agrees.
+
+use std::collections::HashMap;
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::pg_cluster::PgCluster;
+use crate::support::*;
+
+const WORKERS: usize = 6;
+
+/// A node process, killed (SIGKILL) when dropped, so a failing test leaves none behind.
+struct Node(Child);
+
+impl Node {
+    /// SIGKILL, and reap it.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts a replica on `url` on a free port and waits for its "listening on" line.
+fn start_replica(data: &Path, key: &Path, url: &str) -> (Node, SocketAddr) {
+    std::fs::create_dir_all(data).unwrap();
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data.join("node.log"))
+        .unwrap();
+    let mut child = Command::new(binary())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-default-data",
+            "--data-dir",
+        ])
+        .arg(data)
+        .arg("--key-file")
+        .arg(key)
+        .env("TOLLGATE_STORE", url)
+        .env("RUST_LOG", "warn")
+        .env("TOLLGATE_ADMIN_TOKEN", ADMIN)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let child = Node(child);
+    let (found, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(addr) = line.strip_prefix("tollgate-oracle listening on http://") {
+                let _ = found.send(addr.parse::<SocketAddr>().unwrap());
+            }
+        }
+    });
+    let addr = wait
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| {
+            let log = std::fs::read_to_string(data.join("node.log")).unwrap_or_default();
+            panic!("replica did not start: {log}")
+        });
+    (child, addr)
+}
+
+/// What the workers saw.
+#[derive(Default)]
+struct Seen {
+    /// (nonce, hash) of every 200.
+    acked: Vec<(String, String)>,
+    /// Statuses other than 200, with how long the answer took.
+    refused: Vec<(u16, Duration)>,
+    /// Requests that got no answer (connection refused or cut: a killed replica).
+    unanswered: usize,
+}
+
+async fn hammer(addr: SocketAddr, stop: Arc<AtomicBool>, seen: Arc<Mutex<Seen>>) {
+    let body = format!(r#"{{"subject":"{SCAMMER}","verifier":"{VERIFIER}","network":"mainnet"}}"#);
+    while !stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        match http(addr, "POST", "/v1/attestations", Some(&body)).await {
+            Ok((200, text)) => {
+                let value: Value = serde_json::from_str(&text).expect("a complete JSON body");
+                let nonce = value["attestation"]["nonce"].as_str().unwrap().to_string();
+                seen.lock()
+                    .unwrap()
+                    .acked
+                    .push((nonce, value["hash"].as_str().unwrap().to_string()));
+            }
+            Ok((status, _)) => {
+                seen.lock()
+                    .unwrap()
+                    .refused
+                    .push((status, started.elapsed()));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(_) => {
+                seen.lock().unwrap().unanswered += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+/// Reads the whole chain through a replica's `/v1/audit` and checks it: dense seqs, every
+/// link, unique nonces, and every acknowledged attestation present with its hash.
+async fn check_chain(addr: SocketAddr, acked: &[(String, String)]) -> usize {
+    let mut by_nonce: HashMap<String, String> = HashMap::new();
+    let mut previous_hash = "0".repeat(64);
+    let mut expected_seq = 0u64;
+    let mut after: Option<u64> = None;
+    loop {
+        let path = match after {
+            Some(seq) => format!("/v1/audit?limit=1000&after={seq}"),
+            None => "/v1/audit?limit=1000".into(),
+        };
+        let (status, body) = http_with(addr, "GET", &path, None, &[admin_header()])
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        for entry in page["entries"].as_array().unwrap() {
+            assert_eq!(entry["seq"], expected_seq, "seqs are dense");
+            assert_eq!(
+                entry["prev_hash"],
+                previous_hash.as_str(),
+                "one linear chain: link at seq {expected_seq}"
+            );
+            previous_hash = entry["entry_hash"].as_str().unwrap().to_string();
+            let nonce = entry["attestation"]["nonce"].as_str().unwrap().to_string();
+            let hash = entry["hash"].as_str().unwrap().to_string();
+            assert!(
+                by_nonce.insert(nonce.clone(), hash).is_none(),
+                "nonce {nonce} issued twice"
+            );
+            expected_seq += 1;
+        }
+        match page["next_after"].as_u64() {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    for (nonce, hash) in acked {
+        assert_eq!(
+            by_nonce.get(nonce),
+            Some(hash),
+            "acknowledged attestation with nonce {nonce} is missing from the chain"
+        );
+    }
+    by_nonce.len()
+}
+
+fn verify_with_cli(url: &str, data: &Path) {
+    let output = Command::new(binary())
+        .args(["audit", "verify", "--data-dir"])
+        .arg(data)
+        .env("TOLLGATE_STORE", url)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && printed.contains("audit log OK"),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn key_file(dir: &Path) -> std::path::PathBuf {
+    let key = dir.join("replicas.key");
+    tollgate_oracle::signer::write_key_file(
+        &key,
+        &ed25519_dalek::SigningKey::from_bytes(&[11; 32]),
+        false,
+    )
+    .unwrap();
+    key
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_one_replica_mid_load_loses_nothing_and_keeps_one_chain() {
+    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
+    let url = cluster.url_of("postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path());
+    let (mut a, addr_a) = start_replica(&dir.path().join("a"), &key, &url);
+    let (b, addr_b) = start_replica(&dir.path().join("b"), &key, &url);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (seen_a, seen_b) = (Arc::default(), Arc::<Mutex<Seen>>::default());
+    let mut workers = Vec::new();
+    for (addr, seen) in [(addr_a, &seen_a), (addr_b, &seen_b)] {
+        for _ in 0..WORKERS {
+            workers.push(tokio::spawn(hammer(addr, stop.clone(), Arc::clone(seen))));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    a.kill(); // SIGKILL
+
+    let acked_b_at_kill = seen_b.lock().unwrap().acked.len();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let (seen_a, seen_b) = (
+        std::mem::take(&mut *seen_a.lock().unwrap()),
+        std::mem::take(&mut *seen_b.lock().unwrap()),
+    );
+    assert!(seen_a.acked.len() > 50, "replica A signed under load");
+    assert!(
+        seen_b.acked.len() > acked_b_at_kill,
+        "replica B kept signing after A died"
+    );
+    assert!(
+        seen_b.refused.is_empty() && seen_b.unanswered == 0,
+        "replica B refused {:?}",
+        seen_b.refused
+    );
+    let mut all = seen_a.acked.clone();
+    all.extend(seen_b.acked.iter().cloned());
+    let logged = check_chain(addr_b, &all).await;
+    assert!(logged >= all.len());
+    // The killed replica comes back on the same chain and signs after B's entries.
+    let (a, addr_a) = start_replica(&dir.path().join("a"), &key, &url);
+    let body = format!(r#"{{"subject":"{SCAMMER}","verifier":"{VERIFIER}","network":"mainnet"}}"#);
+    let (status, text) = http(addr_a, "POST", "/v1/attestations", Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(check_chain(addr_a, &all).await, logged + 1);
+    for mut child in [a, b] {
+        child.kill(); // SIGKILL
+    }
+    let data = dir.path().join("a");
+    tokio::task::spawn_blocking(move || verify_with_cli(&url, &data))
+        .await
+        .unwrap();
+    drop(cluster);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_postgres_under_load_fails_fast_and_recovers() {
+    let cluster = Arc::new(tokio::task::spawn_blocking(PgCluster::start).await.unwrap());
+    let url = cluster.url_of("postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path());
+    let (a, addr_a) = start_replica(&dir.path().join("a"), &key, &url);
+    let (b, addr_b) = start_replica(&dir.path().join("b"), &key, &url);
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::<Mutex<Seen>>::default();
+    let workers: Vec<_> = [addr_a, addr_b]
+        .into_iter()
+        .flat_map(|addr| {
+            let (stop, seen) = (stop.clone(), seen.clone());
+            (0..WORKERS / 2).map(move |_| tokio::spawn(hammer(addr, stop.clone(), seen.clone())))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let before_outage = seen.lock().unwrap().acked.len();
+    let pg = cluster.clone();
+    tokio::task::spawn_blocking(move || pg.stop_server("fast"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let during = {
+        let seen = seen.lock().unwrap();
+        (seen.acked.len(), seen.refused.clone())
+    };
+    let pg = cluster.clone();
+    tokio::task::spawn_blocking(move || pg.start_server())
+        .await
+        .unwrap();
+    // Recovery without restarting the replicas: both sign again within seconds.
+    let recovered_at = Instant::now();
+    let mut recovered = false;
+    while recovered_at.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if seen.lock().unwrap().acked.len() > during.0 + 20 {
+            recovered = true;
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(before_outage > 20, "signed before the outage");
+    assert!(
+        recovered,
+        "the replicas sign again after PostgreSQL is back"
+    );
+    let (_, refused) = during;
+    assert!(
+        !refused.is_empty(),
+        "requests during the outage were refused"
+    );
+    for (status, took) in &refused {
+        assert_eq!(*status, 503, "an outage is 503");
+        assert!(
+            *took < Duration::from_secs(3),
+            "refused fast, not after a hang: {took:?}"
+        );
+    }
+    assert_eq!(seen.unanswered, 0, "the replicas never stopped answering");
+    for addr in [addr_a, addr_b] {
+        let (status, _) = http(addr, "GET", "/v1/ready", None).await.unwrap();
+        assert_eq!(status, 200, "ready again");
+    }
+    check_chain(addr_a, &seen.acked).await;
+    for mut child in [a, b] {
+        child.kill(); // SIGKILL
+    }
+    let data = dir.path().join("a");
+    tokio::task::spawn_blocking(move || verify_with_cli(&url, &data))
+        .await
+        .unwrap();
+}
+
+/// Starts a single node on its sled store (the embedded default).
+fn start_sled_node(data: &Path, key: &Path) -> (Node, SocketAddr) {
+    std::fs::create_dir_all(data).unwrap();
+    let stderr = std::fs::File::create(data.join("node.log")).unwrap();
+    let mut child = Command::new(binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .arg("--key-file")
+        .arg(key)
+        .env_remove("TOLLGATE_STORE")
+        .env("RUST_LOG", "warn")
+        .env("TOLLGATE_ADMIN_TOKEN", ADMIN)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let child = Node(child);
+    let addr = lines
+        .find_map(|line| {
+            line.ok()?
+                .strip_prefix("tollgate-oracle listening on http://")
+                .map(|a| a.parse::<SocketAddr>().unwrap())
+        })
+        .expect("the sled node started");
+    (child, addr)
+}
+
+fn migrate_cli(data: &Path, key: &Path, url: &str) -> std::process::Output {
+    Command::new(binary())
+        .args(["migrate", "--to", url, "--data-dir"])
+        .arg(data)
+        .arg("--key-file")
+        .arg(key)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sled_node_migrates_to_postgres_and_its_replicas_continue_the_chain() {
+    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
+    let url = cluster.url_of("postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path());
+    let sled_data = dir.path().join("sled");
+    // A node on sled, with the bundled lists, signs a few attestations.
+    let (mut node, addr) = tokio::task::spawn_blocking({
+        let (data, key) = (sled_data.clone(), key.clone());
+        move || start_sled_node(&data, &key)
+    })
+    .await
+    .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::<Mutex<Seen>>::default();
+    let worker = tokio::spawn(hammer(addr, stop.clone(), seen.clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    worker.await.unwrap();
+    let (_, counts) = http_with(addr, "GET", "/v1/admin/labels", None, &[admin_header()])
+        .await
+        .unwrap();
+    node.kill(); // SIGKILL
+
+    let acked = seen.lock().unwrap().acked.clone();
+    assert!(!acked.is_empty());
+
+    let output = tokio::task::spawn_blocking({
+        let (data, key, url) = (sled_data.clone(), key.clone(), url.clone());
+        move || migrate_cli(&data, &key, &url)
+    })
+    .await
+    .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && printed.contains("records/s"),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        printed.contains(&format!("{} audit entries", acked.len())),
+        "{printed}"
+    );
+    // A second migration into the same database is refused: nothing is overwritten.
+    let again = tokio::task::spawn_blocking({
+        let (data, key, url) = (sled_data.clone(), key.clone(), url.clone());
+        move || migrate_cli(&data, &key, &url)
+    })
+    .await
+    .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds a store"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    // A replica on the database serves the same labels and continues the same chain.
+    let (replica, addr) = start_replica(&dir.path().join("r"), &key, &url);
+    let (_, replica_counts) = http_with(addr, "GET", "/v1/admin/labels", None, &[admin_header()])
+        .await
+        .unwrap();
+    assert_eq!(counts, replica_counts, "the same label set");
+    let body = format!(r#"{{"subject":"{SCAMMER}","verifier":"{VERIFIER}","network":"mainnet"}}"#);
+    let (status, text) = http(addr, "POST", "/v1/attestations", Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{text}");
+    let value: Value = serde_json::from_str(&text).unwrap();
+    let next = value["attestation"]["nonce"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    let last_sled = acked
+        .iter()
+        .map(|(n, _)| n.parse::<u64>().unwrap())
+        .max()
+        .unwrap();
+    assert!(
+        next >> 32 > last_sled >> 32,
+        "nonces continue after the sled node's"
+    );
+    assert_eq!(check_chain(addr, &acked).await, acked.len() + 1);
+    let mut replica = replica;
+    replica.kill(); // SIGKILL
+}
+
+/// A replica that cannot start: its exit status and what it logged.
+fn failed_start(data: &Path, key: &Path, url: &str) -> String {
+    std::fs::create_dir_all(data).unwrap();
+    let output = Command::new(binary())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-default-data",
+            "--data-dir",
+        ])
+        .arg(data)
+        .arg("--key-file")
+        .arg(key)
+        .env("TOLLGATE_STORE", url)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "a damaged chain must refuse the start"
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn verify_fails(url: &str, data: &Path) -> String {
+    let output = Command::new(binary())
+        .args(["audit", "verify", "--data-dir"])
+        .arg(data)
+        .env("TOLLGATE_STORE", url)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "exit code 2 on damage");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_or_shortened_chain_in_postgres_refuses_start_and_verify() {
+    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
+    let url = cluster.url_of("postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path());
+    let data = dir.path().join("a");
+    let (mut replica, addr) = start_replica(&data, &key, &url);
+    let body = format!(r#"{{"subject":"{SCAMMER}","verifier":"{VERIFIER}","network":"mainnet"}}"#);
+    for _ in 0..5 {
+        let (status, text) = http(addr, "POST", "/v1/attestations", Some(&body))
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{text}");
+    }
+    replica.kill(); // SIGKILL
+
+    let (url2, data2, key2) = (url.clone(), data.clone(), key.clone());
+    tokio::task::spawn_blocking(move || {
+        let (url, data, key) = (url2, data2, key2);
+        let mut client = PgCluster::client_of(&url);
+        // One flipped byte in an entry: its hash no longer matches, the next link breaks.
+        client
+            .execute(
+                "UPDATE audit_entries SET entry = set_byte(entry, 60, get_byte(entry, 60) # 1) WHERE seq = 4",
+                &[],
+            )
+            .unwrap();
+        assert!(verify_fails(&url, &data).contains("BROKEN"));
+        let log = failed_start(&data, &key, &url);
+        assert!(log.contains("seq 4"), "{log}");
+        client
+            .execute(
+                "UPDATE audit_entries SET entry = set_byte(entry, 60, get_byte(entry, 60) # 1) WHERE seq = 4",
+                &[],
+            )
+            .unwrap();
+        verify_with_cli(&url, &data);
+        // A lost tail: the head row names an entry that is gone.
+        client
+            .execute("DELETE FROM audit_entries WHERE seq = 4", &[])
+            .unwrap();
+        assert!(verify_fails(&url, &data).contains("BROKEN"));
+        let log = failed_start(&data, &key, &url);
+        assert!(log.contains("entries"), "{log}");
+    })
+    .await
+    .unwrap();
+}
