@@ -162,7 +162,11 @@ impl Node {
             Some(path) => webhooks::load_subscribers(path)?,
             None => Vec::new(),
         };
-        let changes = Arc::new(ChangeLog::open(&config.data_dir.join(CHANGES_DIR))?);
+        // The feed names addresses: 0700 / 0600 like the rest of the data dir.
+        let changes_dir = config.data_dir.join(CHANGES_DIR);
+        create_private_dir(&changes_dir)?;
+        let changes = Arc::new(ChangeLog::open(&changes_dir)?);
+        restrict_files(&changes_dir)?;
         let verifiers = config.verifier_addresses()?;
         let nonces = NonceAllocator::open(store.clone())?;
         let exposure = Arc::new(ExposureEngine::new(
