@@ -127,7 +127,7 @@ export type ErrorCode =
     | 'exotic_cell' | 'unknown_tag' | 'malformed_attestation' | 'malformed_proof' | 'risk_out_of_range'
     | 'invalid_validity' | 'malformed_signature_entry' | 'bundle_size' | 'signer_order' | 'unknown_signer'
     | 'bad_signature' | 'too_few_signatures' | 'invalid_public_key' | 'invalid_signer_set'
-    | 'quorum_not_reached' | 'in_batch' | 'proof_mismatch' | 'proof_expired' | 'missing_proof'
+    | 'quorum_not_reached' | 'in_batch' | 'proof_mismatch' | 'proof_expired' | 'missing_proof' | 'reference_too_large'
     | 'unsupported_network' | 'internal' | 'cell' | 'invalid_input';
 
 export class TollgateError extends Error {
