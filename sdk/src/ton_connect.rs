@@ -219,9 +219,6 @@ impl GateRequest<'_> {
 pub struct DepositRequest<'a> {
     /// The JettonDepositGate's address (the jettons' new owner).
     pub gate: Address,
-    /// The depositor's own jetton wallet, where a raw message goes (the jetton master's
-    /// `get_wallet_address` of the depositor).
-    pub jetton_wallet: Address,
     /// Jettons to deposit, in elementary units.
     pub amount: u128,
     /// Echoed by the wallets and in `jgate_refund`.
@@ -291,10 +288,11 @@ impl DepositRequest<'_> {
         ))
     }
 
-    /// The request as one raw message to the depositor's jetton wallet (bounceable), `from` the
+    /// The request as one raw message to `jetton_wallet`, the depositor's own jetton wallet
+    /// (the jetton master's `get_wallet_address` of the depositor), bounceable; `from` the
     /// depositor (the proof's subject: the gate screens the notification's sender, so a transfer
     /// from another account would be refused).
-    pub fn to_request(&self) -> Result<SendTransactionRequest> {
+    pub fn to_request(&self, jetton_wallet: Address) -> Result<SendTransactionRequest> {
         let (body, amounts) = self.body()?;
         let network = self.proof.attestation.network;
         Ok(SendTransactionRequest {
@@ -302,7 +300,7 @@ impl DepositRequest<'_> {
             network: chain_id(network)?,
             from: Some(self.proof.attestation.subject.to_raw()),
             messages: vec![Message {
-                address: self.jetton_wallet.to_friendly(friendly(network)),
+                address: jetton_wallet.to_friendly(friendly(network)),
                 amount: amounts.attach.to_string(),
                 payload: Some(boc::to_base64(&body.to_arc())?),
             }],
@@ -500,14 +498,13 @@ mod tests {
         let invoice = crate::messages::comment("invoice 42").unwrap();
         let deposit = DepositRequest {
             gate: GATE,
-            jetton_wallet: WALLET,
             amount: 100_000_000,
             query_id: 5,
             reference: Some(&invoice),
             proof: &p,
             now: 1_100,
         };
-        let request = deposit.to_request().unwrap();
+        let request = deposit.to_request(WALLET).unwrap();
         assert_eq!(request.valid_until, 1_600);
         assert_eq!(request.network, "-239");
         assert_eq!(request.from, Some(alice.to_raw()));
@@ -543,7 +540,6 @@ mod tests {
         let p = proof(alice, GATE, Network::TESTNET);
         let deposit = DepositRequest {
             gate: GATE,
-            jetton_wallet: WALLET,
             amount: 7,
             query_id: 0,
             reference: None,
@@ -584,14 +580,13 @@ mod tests {
         let deposit = |p: &AttestationProof, now| {
             DepositRequest {
                 gate: GATE,
-                jetton_wallet: WALLET,
-                amount: 1,
+                    amount: 1,
                 query_id: 0,
                 reference: None,
                 proof: p,
                 now,
             }
-            .to_request()
+            .to_request(WALLET)
         };
         let err = deposit(&proof(alice, BOB, Network::MAINNET), 1_100).unwrap_err();
         assert!(matches!(

@@ -1,5 +1,6 @@
 //! Integration tests of the wire format: one binary, one module per concern.
 
 mod golden_vectors;
+mod jetton_vectors;
 mod roundtrip;
 mod schema_drift;
