@@ -61,7 +61,7 @@ fn cases() -> Vec<(&'static str, JettonTransfer, Placement)> {
         amount: 100_000_000,
         destination: gate,
         response_destination: depositor,
-        forward_ton_amount: 39_085_600,
+        forward_ton_amount: 0, // computed per case (vector())
     };
     let with_ref = {
         let leaf = CellBuilder::new()
@@ -110,6 +110,18 @@ fn cases() -> Vec<(&'static str, JettonTransfer, Placement)> {
 
 fn vector(name: &str, t: &JettonTransfer, placement: &Placement) -> Value {
     let b64 = |cell: &Cell| boc::to_base64(&cell.clone().to_arc()).unwrap();
+    // A deposit carries the forward amount a DepositRequest computes, so the JavaScript
+    // package's depositTransaction must rebuild the body exactly.
+    let t = &match placement {
+        Placement::Deposit(reference) => JettonTransfer {
+            forward_ton_amount: u128::from(tollgate_sdk::fees::deposit_forward_ton(
+                2,
+                reference.as_ref(),
+            )),
+            ..*t
+        },
+        Placement::Custom => *t,
+    };
     let (body, proof, reference, kind) = match placement {
         Placement::Deposit(reference) => {
             let p = proof(t.response_destination, t.destination);

@@ -78,7 +78,38 @@ export interface SendTransactionRequest {
     validUntil: number;
     network: '-239' | '-3';
     from?: string;
-    messages: { address: string; amount: string; payload?: string }[];
+    /** Raw messages (absent when `items` is used). */
+    messages?: { address: string; amount: string; payload?: string }[];
+    /** TON Connect's structured items (absent when `messages` is used). */
+    items?: JettonItem[];
+}
+
+/** TON Connect's structured jetton item: the wallet builds the transfer. */
+export interface JettonItem {
+    type: 'jetton';
+    master: string;
+    destination: string;
+    amount: string;
+    attachAmount?: string;
+    responseDestination?: string;
+    customPayload?: string;
+    forwardAmount?: string;
+    forwardPayload?: string;
+    queryId?: string;
+}
+
+export interface Deposit {
+    /** Jettons in elementary units. */
+    amount: Amount;
+    queryId?: Amount;
+    /** The deposit's reference as a text comment (at most 119 bytes beside the proof)… */
+    comment?: string;
+    /** …or as a base64 BoC of one cell (at most 991 bits and 2 refs). */
+    reference?: string;
+    /** The depositor's own jetton wallet: a raw message to it… */
+    jettonWallet?: string;
+    /** …or the jetton's master: a structured jetton item. */
+    master?: string;
 }
 
 export interface JettonTransfer {
@@ -135,7 +166,7 @@ export class TollgateError extends Error {
     /** bad_signature, unknown_signer: the signer index. */
     readonly index?: number;
     /** proof_mismatch: which proof and field, and the values. */
-    readonly party?: 'destination' | 'sender';
+    readonly party?: 'destination' | 'sender' | 'depositor';
     readonly field?: string;
     readonly expected?: string;
     readonly found?: string | number;
@@ -182,6 +213,14 @@ export function gateTransaction(request: {
     /** Unix seconds expiry is checked at (default: now). */
     now?: number;
 }): SendTransactionRequest;
+export function depositTransaction(request: {
+    gate: string;
+    deposit: Deposit;
+    proof: Pick<Proof, 'boc' | 'bundle'>;
+    /** Unix seconds expiry is checked at (default: now). */
+    now?: number;
+}): SendTransactionRequest;
+export function depositForwardTon(options?: { signatures?: number }): string;
 export function gateFee(options?: { destinationWorkchain?: number; parties?: number; signatures?: number }): string;
 export function jettonTransferPayload(
     transfer: JettonTransfer,
