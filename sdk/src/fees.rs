@@ -60,7 +60,8 @@ pub const USDT_INIT_STATE_FORWARD: u64 = (931 * 26_214_400 + 3 * 2_621_440_000) 
 /// `calculate_jetton_wallet_min_storage_fee()`: five years of storage of 1,033 bits and 3 cells
 /// at basechain storage prices (config param 18: 1 and 500 nanoton / 2^16 per bit and cell
 /// per second), rounded up.
-pub const USDT_MIN_STORAGE_FEE: u64 = ((1_033 + 3 * 500) * 5 * 365 * 24 * 3_600u64).div_ceil(1 << 16);
+pub const USDT_MIN_STORAGE_FEE: u64 =
+    ((1_033 + 3 * 500) * 5 * 365 * 24 * 3_600u64).div_ceil(1 << 16);
 
 /// `gas::transfer_tail` of gas.fc: gas the gate adds to `gas_consumed()` at its fee check to
 /// bound the rest of the transaction.

@@ -315,7 +315,10 @@ mod tests {
         assert_eq!(payload.bit_len(), 32 + 32 + 80);
         assert_eq!(payload.references().len(), 2);
         let mut parser = payload.parser();
-        assert_eq!(parser.load_u32(32).unwrap(), crate::codes::tag::ATTESTATION_PROOF);
+        assert_eq!(
+            parser.load_u32(32).unwrap(),
+            crate::codes::tag::ATTESTATION_PROOF
+        );
         assert_eq!(parser.load_u32(32).unwrap(), 0);
         assert_eq!(parser.load_utf8(10).unwrap(), "invoice 42");
         assert_eq!(

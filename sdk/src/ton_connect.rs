@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::messages::{GateTransfer, JettonTransfer};
-use tonlib_core::cell::Cell;
 use crate::{boc, fees, Address, AttestationProof, FriendlyFlags, Network};
+use tonlib_core::cell::Cell;
 
 /// `SendTransactionRequest` of TON Connect, in its JSON field names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -556,11 +556,15 @@ mod tests {
         assert_eq!(item["queryId"], "0");
         let (_, amounts) = deposit.body().unwrap();
         assert_eq!(item["attachAmount"], amounts.attach.to_string());
-        assert_eq!(item["forwardAmount"], amounts.forward_ton_amount.to_string());
+        assert_eq!(
+            item["forwardAmount"],
+            amounts.forward_ton_amount.to_string()
+        );
         let (master, flags) = Address::from_friendly(item["master"].as_str().unwrap()).unwrap();
         assert_eq!(master, MASTER);
         assert!(flags.testnet);
-        let (destination, _) = Address::from_friendly(item["destination"].as_str().unwrap()).unwrap();
+        let (destination, _) =
+            Address::from_friendly(item["destination"].as_str().unwrap()).unwrap();
         assert_eq!(destination, GATE);
         let (response, flags) =
             Address::from_friendly(item["responseDestination"].as_str().unwrap()).unwrap();
@@ -580,7 +584,7 @@ mod tests {
         let deposit = |p: &AttestationProof, now| {
             DepositRequest {
                 gate: GATE,
-                    amount: 1,
+                amount: 1,
                 query_id: 0,
                 reference: None,
                 proof: p,

@@ -84,7 +84,11 @@ fn cases() -> Vec<(&'static str, JettonTransfer, Placement)> {
             deposit,
             Placement::Deposit(Some(comment("invoice 42").unwrap())),
         ),
-        ("deposit_without_reference", deposit, Placement::Deposit(None)),
+        (
+            "deposit_without_reference",
+            deposit,
+            Placement::Deposit(None),
+        ),
         (
             "deposit_reference_with_a_ref",
             JettonTransfer {

@@ -423,10 +423,7 @@ fn unix_now() -> u32 {
 /// `tollgate payload deposit`: the TON Connect request of a deposit.
 fn deposit(args: DepositArgs) -> Result<serde_json::Value, String> {
     let proof = read_proof(&args.proof)?;
-    if let Some(depositor) = args
-        .depositor
-        .filter(|d| *d != proof.attestation.subject)
-    {
+    if let Some(depositor) = args.depositor.filter(|d| *d != proof.attestation.subject) {
         return Err(sdk_error(tollgate_sdk::Error::ProofMismatch {
             party: "depositor",
             field: "subject",

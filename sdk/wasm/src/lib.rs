@@ -334,7 +334,12 @@ pub fn deposit_transaction(
     let input: Input = parse("deposit", deposit)?;
     let proof = proof(proof_json)?;
     let reference = match (&input.comment, &input.reference) {
-        (Some(_), Some(_)) => return Err(invalid_input("deposit", "give comment or reference, not both")),
+        (Some(_), Some(_)) => {
+            return Err(invalid_input(
+                "deposit",
+                "give comment or reference, not both",
+            ))
+        }
         (Some(text), None) => Some(tollgate_sdk::messages::comment(text).map_err(to_js)?),
         (None, Some(b64)) => Some(boc::from_base64(b64).map_err(to_js)?.as_ref().clone()),
         (None, None) => None,
@@ -355,7 +360,12 @@ pub fn deposit_transaction(
     let request = match (&input.master, &input.jetton_wallet) {
         (Some(master), None) => request.to_items_request(address(master)?),
         (None, Some(wallet)) => request.to_request(address(wallet)?),
-        _ => return Err(invalid_input("deposit", "give jettonWallet or master, exactly one")),
+        _ => {
+            return Err(invalid_input(
+                "deposit",
+                "give jettonWallet or master, exactly one",
+            ))
+        }
     }
     .map_err(to_js)?;
     emit(&request)
