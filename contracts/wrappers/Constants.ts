@@ -30,6 +30,7 @@ export const Op = {
     jgateClaim: 0x6c3e3b41,
     jgateRelease: 0x7a0040d3,
     jgateSetPolicy: 0x4f2ac848,
+    jgateRecord: 0x4970ae90,
     // AdminProxy test contract
     proxySend: 0x4b03b3d5,
 } as const;
@@ -73,6 +74,7 @@ export const Errors = {
     noSuchEntry: 1026,
     notDepositor: 1027,
     badDepositor: 1028,
+    unrecordedDeposit: 1029,
     // AdminProxy test contract, from 768
     notProxyOwner: 768,
     unknownProxyOp: 769,

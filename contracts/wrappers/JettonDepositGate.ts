@@ -70,6 +70,11 @@ export class JettonDepositGate implements Contract {
         return beginCell().storeUint(Op.jgateRelease, 32).storeUint(queryId, 64).storeUint(id, 32).storeBit(toTreasury).endCell();
     }
 
+    /** jgate_record: the admin records jettons that reached the gate's wallet unseen (SPEC.md §12.4). */
+    static recordMessage(depositor: Address, amount: bigint, queryId = 0n): Cell {
+        return beginCell().storeUint(Op.jgateRecord, 32).storeUint(queryId, 64).storeAddress(depositor).storeCoins(amount).endCell();
+    }
+
     static setPolicyMessage(p: JettonGatePolicy, queryId = 0n): Cell {
         return beginCell().storeUint(Op.jgateSetPolicy, 32).storeUint(queryId, 64).store(storeJettonGatePolicy(p)).endCell();
     }

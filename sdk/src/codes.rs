@@ -58,6 +58,9 @@ pub mod op {
     pub const JGATE_RELEASE: u32 = 0x7a00_40d3;
     /// `jgate_set_policy query_id:uint64 policy:JettonGatePolicy`: the admin replaces the policy.
     pub const JGATE_SET_POLICY: u32 = 0x4f2a_c848;
+    /// `jgate_record query_id:uint64 depositor:MsgAddressInt amount:Coins`: the admin records
+    /// jettons that reached the gate's wallet unseen as a quarantine entry of their depositor.
+    pub const JGATE_RECORD: u32 = 0x4970_ae90;
 }
 
 /// Exit codes thrown by the FunC verifier library (all >= 256).
@@ -133,4 +136,7 @@ pub mod error {
     /// JettonDepositGate: the depositor is not a payable `addr_std` (quarantine reason; such an
     /// entry can only be released to the treasury).
     pub const BAD_DEPOSITOR: u32 = 1028;
+    /// JettonDepositGate, quarantine reason: jettons the gate never saw a notification for
+    /// (forward amount 0 or too small to run), recorded by the admin with `jgate_record`.
+    pub const UNRECORDED_DEPOSIT: u32 = 1029;
 }

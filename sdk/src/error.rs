@@ -169,6 +169,15 @@ pub enum Error {
     /// A network TON Connect has no chain id for (only mainnet -239 and testnet -3).
     #[error("network {0} is neither mainnet (-239) nor testnet (-3)")]
     UnsupportedNetwork(i32),
+    /// A deposit's reference does not fit beside the proof in one `forward_payload` cell (the
+    /// proof takes 32 bits and two of the four refs; SPEC.md §12.1).
+    #[error("the deposit reference has {bits} bits and {refs} refs (at most 991 bits and 2 refs fit beside the proof)")]
+    ReferenceTooLarge {
+        /// Data bits of the reference cell.
+        bits: usize,
+        /// References of the reference cell.
+        refs: usize,
+    },
     /// A task of the client failed unexpectedly (a bug or a shutting-down runtime).
     #[error("internal client error: {0}")]
     Internal(String),
@@ -224,6 +233,7 @@ impl Error {
             Error::ProofExpired { .. } => "proof_expired",
             Error::MissingProof => "missing_proof",
             Error::UnsupportedNetwork(_) => "unsupported_network",
+            Error::ReferenceTooLarge { .. } => "reference_too_large",
             Error::Internal(_) => "internal",
             Error::MalformedEvidence(_) => "malformed_evidence",
             Error::EvidenceWrongKey { .. } => "evidence_wrong_key",

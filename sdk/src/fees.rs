@@ -1,5 +1,7 @@
 //! What a ComplianceGate charges on top of the amount it forwards, so a wallet can attach enough
-//! (SPEC.md §10.3): `value >= amount + forward_fee + compute_fee(gas) + rent_shortfall`.
+//! (SPEC.md §10.3): `value >= amount + forward_fee + compute_fee(gas) + rent_shortfall`; what a
+//! JettonDepositGate needs as `forward_ton_amount` (SPEC.md §12.3, [`deposit_forward_ton`]); and
+//! what a USDT wallet needs attached to a transfer ([`jetton_transfer_value`]).
 //!
 //! This module is the sdk's one copy of the gate's fee constants. They come from two places:
 //! - the gate: `contracts/contracts/imports/gate/gas.fc` (`gas::transfer_tail`) and the gas the
@@ -14,6 +16,52 @@
 //! `gate_excess`.
 
 use tonlib_core::cell::Cell;
+
+// JettonDepositGate (SPEC.md §12.3). The gate refuses to send the jettons on (or back) unless
+// the notification's value, which is exactly the depositor's `forward_ton_amount`, pays
+// `jgate::wallet_transfer_value + compute_fee(gas_consumed() + gas::jgate_tail) + forward_fee`.
+// tests/e2e/jetton-deposit.e2e.spec.ts sends a deposit with exactly [`deposit_forward_ton`]
+// through the compiled gate and the real USDT wallets, and fails when it falls short.
+
+/// `jgate::wallet_transfer_value` of `imports/jetton_gate/codes.fc`: what the gate's transfer
+/// must carry for its USDT wallet (0.03 TON).
+pub const JGATE_WALLET_TRANSFER_VALUE: u64 = 30_000_000;
+/// `gas::jgate_tail` of `imports/jetton_gate/codes.fc`: gas the gate adds at its value check.
+pub const JGATE_TAIL_GAS: u64 = 3_000;
+/// The gate's gas for its dearest path with a one-signature proof: a refusal for a bad
+/// signature (fast path, full re-check, refund), 14,846 measured in the sandbox (0.41.0,
+/// FunC 0.4.6); a successful deposit costs 11,708, a refusal for risk 12,080.
+pub const JGATE_WORST_GAS: u64 = 14_846;
+/// Gas each further signature adds on that path (measured: 16,626 at k = 2, 18,406 at k = 3).
+pub const JGATE_GAS_PER_EXTRA_SIGNER: u64 = 1_780;
+/// Headroom over the measured gas for code-layout shifts.
+pub const JGATE_GAS_MARGIN: u64 = 1_000;
+/// Bits of the gate's `transfer` body besides its payload, as the gate counts them
+/// (`jg::pays_transfer?`): op, query_id, amount, two addresses, the flags and zero coins.
+pub const JGATE_TRANSFER_BITS: u64 = 32 + 64 + 124 + 267 + 267 + 1 + 4 + 1;
+/// Bits of `jgate_refund query_id error`, the payload of jettons sent back.
+pub const JGATE_REFUND_BITS: u64 = 32 + 64 + 32;
+
+// The sender's own jetton wallet, as USDT on TON deploys it (stablecoin-contract `gas.fc`,
+// `check_amount_is_enough_to_transfer`): the transfer's value must exceed
+// `forward_ton_amount + n × fwd_fee + init_state_fwd + compute(send) + compute(receive) + 5
+// years of storage`, n = 2 with a forward amount, 1 without. The wallet sends the excess back to
+// `response_destination`, so what is attached above that is returned, not spent.
+
+/// `SEND_TRANSFER_GAS_CONSUMPTION` of stablecoin-contract's gas.fc (the gas it assumes when the
+/// network does not price the wallet as a precompiled contract; mainnet's param 45 prices it at
+/// 1,000, so this bound holds on both).
+pub const USDT_SEND_TRANSFER_GAS: u64 = 9_255;
+/// `RECEIVE_TRANSFER_GAS_CONSUMPTION` of the same file.
+pub const USDT_RECEIVE_TRANSFER_GAS: u64 = 10_355;
+/// `forward_init_state_overhead()`: `get_simple_forward_fee` (no lump) of the wallet's state
+/// init, 931 bits and 3 cells, at basechain prices.
+pub const USDT_INIT_STATE_FORWARD: u64 = (931 * 26_214_400 + 3 * 2_621_440_000) >> 16;
+/// `calculate_jetton_wallet_min_storage_fee()`: five years of storage of 1,033 bits and 3 cells
+/// at basechain storage prices (config param 18: 1 and 500 nanoton / 2^16 per bit and cell
+/// per second), rounded up.
+pub const USDT_MIN_STORAGE_FEE: u64 =
+    ((1_033 + 3 * 500) * 5 * 365 * 24 * 3_600u64).div_ceil(1 << 16);
 
 /// `gas::transfer_tail` of gas.fc: gas the gate adds to `gas_consumed()` at its fee check to
 /// bound the rest of the transaction.
@@ -96,6 +144,48 @@ pub fn gate_fee(
     let forward = prices.fee(GATE_FORWARD_BITS + payload_bits, 1 + payload_cells);
     gate_gas(parties, signatures) * BASECHAIN_GAS_PRICE + forward
 }
+/// Headroom over the wallet's own terms: its check is strict (`>`) and its fee functions round
+/// differently from [`ForwardPrices::fee`]; without it, a 2-of-3 deposit with a comment came out
+/// 252 nanoton short of the least value the real USDT wallet accepts (56,867,065, sandbox).
+pub const USDT_VALUE_MARGIN: u64 = 100_000;
+
+/// Gas the deposit gate's value check asks to be paid for a proof with `signatures` signatures:
+/// its dearest path (so a refusal is paid too), the tail it adds, and the margin.
+pub fn deposit_gate_gas(signatures: u64) -> u64 {
+    JGATE_WORST_GAS
+        + signatures.saturating_sub(1) * JGATE_GAS_PER_EXTRA_SIGNER
+        + JGATE_TAIL_GAS
+        + JGATE_GAS_MARGIN
+}
+
+/// The `forward_ton_amount` a deposit must carry so that the JettonDepositGate can send the
+/// jettons on to the treasury with `reference`, or back with `jgate_refund`, whichever happens:
+/// the gate's wallet transfer value, its gas at the basechain price and the forward fee of the
+/// larger of the two transfers. With less, the deposit waits in quarantine (SPEC.md §12.4).
+pub fn deposit_forward_ton(signatures: u64, reference: Option<&Cell>) -> u64 {
+    let (reference_bits, reference_cells) = reference.map_or((0, 0), data_size);
+    let payload_bits = reference_bits.max(JGATE_REFUND_BITS);
+    let payload_cells = reference_cells.max(1);
+    JGATE_WALLET_TRANSFER_VALUE
+        + deposit_gate_gas(signatures) * BASECHAIN_GAS_PRICE
+        + BASECHAIN_FORWARD.fee(JGATE_TRANSFER_BITS + payload_bits, 1 + payload_cells)
+}
+
+/// The TON to attach to a jetton `transfer` (the body as built, `forward_ton_amount` inside it)
+/// sent to the sender's own USDT-style wallet: the forward amount plus what the wallet's check
+/// asks for. The message's forward fee is counted over the whole body tree, which bounds the
+/// fee of the message whatever the wallet app inlines.
+pub fn jetton_transfer_value(body: &Cell, forward_ton_amount: u64) -> u64 {
+    let (bits, cells) = data_size(body);
+    let message_fee = BASECHAIN_FORWARD.fee(bits, cells);
+    let forwards = if forward_ton_amount > 0 { 2 } else { 1 };
+    forward_ton_amount
+        + forwards * message_fee
+        + USDT_INIT_STATE_FORWARD
+        + (USDT_SEND_TRANSFER_GAS + USDT_RECEIVE_TRANSFER_GAS) * BASECHAIN_GAS_PRICE
+        + USDT_MIN_STORAGE_FEE
+        + USDT_VALUE_MARGIN
+}
 
 /// Bits and cells of a tree, counting shared cells each time they occur (`CDATASIZE` counts
 /// them once, so this never underestimates).
@@ -111,6 +201,46 @@ fn data_size(cell: &Cell) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_deposit_estimate_covers_every_measured_gate_path() {
+        // (k, measured gas of the gate's transaction) for every path measured in the sandbox:
+        // success, refusal for risk, refusal for a bad signature (the dearest).
+        for (k, measured) in [
+            (1, 11_708),
+            (1, 12_080),
+            (1, 14_846),
+            (2, 12_341),
+            (2, 16_626),
+            (3, 12_974),
+            (3, 18_406),
+        ] {
+            assert!(deposit_gate_gas(k) >= measured + JGATE_TAIL_GAS, "k = {k}");
+        }
+        // k = 2, no reference: 0.03 TON + 20,626 gas + the refund transfer's forward fee.
+        assert_eq!(
+            deposit_forward_ton(2, None),
+            30_000_000 + 20_626 * 400 + 400_000 + (888 * 26_214_400 + 2 * 2_621_440_000) / 65_536
+        );
+        // The measured least forward amount a refund needs (SPEC.md §12.6) is below it.
+        assert!(deposit_forward_ton(2, None) > 35_644_531);
+    }
+
+    #[test]
+    fn the_usdt_wallet_terms_are_its_gas_fc() {
+        assert_eq!(USDT_INIT_STATE_FORWARD, 372_400 + 120_000);
+        assert_eq!(USDT_MIN_STORAGE_FEE, 6_094_413);
+        let body = tonlib_core::cell::CellBuilder::new().build().unwrap();
+        let one = BASECHAIN_FORWARD.fee(0, 1);
+        assert_eq!(
+            jetton_transfer_value(&body, 0),
+            one + 492_400 + 19_610 * 400 + 6_094_413 + 100_000
+        );
+        assert_eq!(
+            jetton_transfer_value(&body, 5),
+            5 + 2 * one + 492_400 + 19_610 * 400 + 6_094_413 + 100_000
+        );
+    }
 
     #[test]
     fn forward_fee_is_getforwardfee() {

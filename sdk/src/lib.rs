@@ -5,9 +5,12 @@
 //! - [`attestation`]: the attestation cell — encode, strict decode, hash, sign, verify.
 //! - [`bundle`]: the signature bundle — k signer-indexed signatures chained across cells.
 //! - [`proof`]: an attestation with its bundle in one cell, as messages carry it.
-//! - [`messages`]: message bodies that carry proofs (TEP-74 jetton transfers).
-//! - [`ton_connect`]: TON Connect `sendTransaction` requests for a transfer through a gate.
-//! - [`fees`]: what a ComplianceGate charges on top of the amount (its gas and forward fee).
+//! - [`messages`]: message bodies that carry proofs (gate transfers, TEP-74 jetton transfers,
+//!   deposits to a JettonDepositGate).
+//! - [`ton_connect`]: TON Connect `sendTransaction` requests for a transfer through a gate and
+//!   for a jetton deposit (raw message or structured jetton item).
+//! - [`fees`]: what a ComplianceGate charges on top of the amount, what a JettonDepositGate
+//!   needs as forward amount, what a USDT wallet needs attached.
 //! - [`signer_set`]: a verifier's signer set as contracts store it.
 //! - [`address`]: `addr_std` addresses in raw and user-friendly text.
 //! - [`categories`], [`network`]: the category bitmask and network ids.

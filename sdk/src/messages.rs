@@ -6,7 +6,10 @@
 //! A jetton transfer (TEP-74) can carry the proof two ways:
 //! - in `custom_payload`, for a jetton whose wallets check attestations themselves;
 //! - in `forward_payload`, for a deposit gate in front of an existing jetton (USDT on TON cannot
-//!   change): the gate reads it from `transfer_notification`.
+//!   change): the gate reads it from `transfer_notification`. [`deposit_payload`] puts the proof
+//!   at the start of the payload and the deposit's reference (an invoice comment, say) after it,
+//!   as a JettonDepositGate reads it (SPEC.md §12.1); [`JettonTransfer::deposit`] is the whole
+//!   transfer.
 
 use tonlib_core::cell::{ArcCell, Cell, CellBuilder};
 
@@ -53,6 +56,13 @@ impl JettonTransfer {
         self.build(None, Some(&proof.to_cell()?))
     }
 
+    /// A deposit to a JettonDepositGate: `forward_payload` = [`deposit_payload`] (the
+    /// depositor's proof, then `reference`), in a ref so that no reference can overflow the
+    /// transfer's root cell. `destination` is the gate, `response_destination` the depositor.
+    pub fn deposit(&self, proof: &AttestationProof, reference: Option<&Cell>) -> Result<Cell> {
+        self.build(None, Some(&deposit_payload(proof, reference)?.to_arc()))
+    }
+
     fn build(
         &self,
         custom_payload: Option<&ArcCell>,
@@ -74,6 +84,50 @@ impl JettonTransfer {
         };
         Ok(builder.build()?)
     }
+}
+
+/// The most data bits a deposit reference may have: a cell's 1023 less the proof's 32-bit tag.
+pub const MAX_REFERENCE_BITS: usize = 1023 - 32;
+/// The most refs a deposit reference may have: a cell's four less the proof's two.
+pub const MAX_REFERENCE_REFS: usize = 2;
+
+/// The `forward_payload` of a deposit to a JettonDepositGate (SPEC.md §12.1):
+///
+/// ```tlb
+/// attestation_proof#5c1324ad attestation:^Attestation signatures:^SignatureEntry = AttestationProof;
+/// ```
+///
+/// then the bits and refs of `reference` (the gate sends them on to the treasury as they are).
+/// [`Error::ReferenceTooLarge`](crate::Error::ReferenceTooLarge) when the reference has more than
+/// [`MAX_REFERENCE_BITS`] bits or [`MAX_REFERENCE_REFS`] refs.
+pub fn deposit_payload(proof: &AttestationProof, reference: Option<&Cell>) -> Result<Cell> {
+    let proof_cell = proof.to_cell()?;
+    let mut builder = CellBuilder::new();
+    builder.store_cell(&proof_cell)?;
+    if let Some(reference) = reference {
+        let (bits, refs) = (reference.bit_len(), reference.references().len());
+        if bits > MAX_REFERENCE_BITS || refs > MAX_REFERENCE_REFS {
+            return Err(crate::Error::ReferenceTooLarge { bits, refs });
+        }
+        builder.store_cell(reference)?;
+    }
+    Ok(builder.build()?)
+}
+
+/// A TEP-74 text comment, `0x00000000` then the UTF-8 text, in one cell: the reference an
+/// exchange usually matches a deposit by. Beside a proof it holds at most 119 bytes
+/// ([`deposit_payload`] refuses more).
+pub fn comment(text: &str) -> Result<Cell> {
+    let bytes = text.as_bytes();
+    if 32 + 8 * bytes.len() > 1023 {
+        return Err(crate::Error::ReferenceTooLarge {
+            bits: 32 + 8 * bytes.len(),
+            refs: 0,
+        });
+    }
+    let mut builder = CellBuilder::new();
+    builder.store_u32(32, 0)?.store_slice(bytes)?;
+    Ok(builder.build()?)
 }
 
 /// A TON transfer through a ComplianceGate, besides its proofs.
@@ -247,6 +301,58 @@ mod tests {
             AttestationProof::from_cell(&parsed.custom_payload.unwrap()).unwrap(),
             p
         );
+    }
+
+    #[test]
+    fn deposit_puts_the_proof_first_and_the_reference_after_it() {
+        let p = proof();
+        let invoice = comment("invoice 42").unwrap();
+        let body = transfer().deposit(&p, Some(&invoice)).unwrap();
+        let parsed = JettonTransferMessage::parse(&body).unwrap();
+        assert!(parsed.custom_payload.is_none());
+        let payload = parsed.forward_payload;
+        // The proof's tag and two refs, then the comment's 32 + 80 bits.
+        assert_eq!(payload.bit_len(), 32 + 32 + 80);
+        assert_eq!(payload.references().len(), 2);
+        let mut parser = payload.parser();
+        assert_eq!(
+            parser.load_u32(32).unwrap(),
+            crate::codes::tag::ATTESTATION_PROOF
+        );
+        assert_eq!(parser.load_u32(32).unwrap(), 0);
+        assert_eq!(parser.load_utf8(10).unwrap(), "invoice 42");
+        assert_eq!(
+            payload.reference(0).unwrap().cell_hash(),
+            p.attestation.to_cell().unwrap().cell_hash()
+        );
+        // Without a reference the payload is the proof cell itself.
+        let bare = deposit_payload(&p, None).unwrap();
+        assert_eq!(bare.cell_hash(), p.to_cell().unwrap().cell_hash());
+    }
+
+    #[test]
+    fn deposit_refuses_a_reference_that_does_not_fit_beside_the_proof() {
+        let p = proof();
+        let longest = comment(&"x".repeat(119)).unwrap();
+        assert!(deposit_payload(&p, Some(&longest)).is_ok());
+        let too_long = comment(&"x".repeat(120)).unwrap();
+        let err = deposit_payload(&p, Some(&too_long)).unwrap_err();
+        assert_eq!(err, crate::Error::ReferenceTooLarge { bits: 992, refs: 0 });
+        assert_eq!(err.code(), "reference_too_large");
+        let leaf = CellBuilder::new().build().unwrap().to_arc();
+        let three_refs = CellBuilder::new()
+            .store_references(&[leaf.clone(), leaf.clone(), leaf])
+            .unwrap()
+            .build()
+            .unwrap();
+        assert!(matches!(
+            transfer().deposit(&p, Some(&three_refs)),
+            Err(crate::Error::ReferenceTooLarge { refs: 3, .. })
+        ));
+        assert!(matches!(
+            comment(&"x".repeat(125)),
+            Err(crate::Error::ReferenceTooLarge { .. })
+        ));
     }
 
     #[test]

@@ -50,6 +50,7 @@ fn rust_table() -> Vec<(&'static str, u32, bool)> {
         ("jgate_claim", op::JGATE_CLAIM, true),
         ("jgate_release", op::JGATE_RELEASE, true),
         ("jgate_set_policy", op::JGATE_SET_POLICY, true),
+        ("jgate_record", op::JGATE_RECORD, true),
         ("jgate_quarantined", tag::JGATE_QUARANTINED, false),
         ("jgate_released", tag::JGATE_RELEASED, false),
     ]

@@ -1,6 +1,7 @@
 //! Integration tests of the wire format: one binary, one module per concern.
 
 mod golden_vectors;
+mod jetton_vectors;
 mod roundtrip;
 mod schema_drift;
 mod verify_evidence_cli;

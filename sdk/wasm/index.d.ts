@@ -78,7 +78,38 @@ export interface SendTransactionRequest {
     validUntil: number;
     network: '-239' | '-3';
     from?: string;
-    messages: { address: string; amount: string; payload?: string }[];
+    /** Raw messages (absent when `items` is used). */
+    messages?: { address: string; amount: string; payload?: string }[];
+    /** TON Connect's structured items (absent when `messages` is used). */
+    items?: JettonItem[];
+}
+
+/** TON Connect's structured jetton item: the wallet builds the transfer. */
+export interface JettonItem {
+    type: 'jetton';
+    master: string;
+    destination: string;
+    amount: string;
+    attachAmount?: string;
+    responseDestination?: string;
+    customPayload?: string;
+    forwardAmount?: string;
+    forwardPayload?: string;
+    queryId?: string;
+}
+
+export interface Deposit {
+    /** Jettons in elementary units. */
+    amount: Amount;
+    queryId?: Amount;
+    /** The deposit's reference as a text comment (at most 119 bytes beside the proof)… */
+    comment?: string;
+    /** …or as a base64 BoC of one cell (at most 991 bits and 2 refs). */
+    reference?: string;
+    /** The depositor's own jetton wallet: a raw message to it… */
+    jettonWallet?: string;
+    /** …or the jetton's master: a structured jetton item. */
+    master?: string;
 }
 
 export interface JettonTransfer {
@@ -127,7 +158,7 @@ export type ErrorCode =
     | 'exotic_cell' | 'unknown_tag' | 'malformed_attestation' | 'malformed_proof' | 'risk_out_of_range'
     | 'invalid_validity' | 'malformed_signature_entry' | 'bundle_size' | 'signer_order' | 'unknown_signer'
     | 'bad_signature' | 'too_few_signatures' | 'invalid_public_key' | 'invalid_signer_set'
-    | 'quorum_not_reached' | 'in_batch' | 'proof_mismatch' | 'proof_expired' | 'missing_proof'
+    | 'quorum_not_reached' | 'in_batch' | 'proof_mismatch' | 'proof_expired' | 'missing_proof' | 'reference_too_large'
     | 'unsupported_network' | 'internal' | 'cell' | 'invalid_input'
     | 'malformed_evidence' | 'evidence_wrong_key' | 'evidence_signature';
 
@@ -136,7 +167,7 @@ export class TollgateError extends Error {
     /** bad_signature, unknown_signer: the signer index. */
     readonly index?: number;
     /** proof_mismatch: which proof and field, and the values. */
-    readonly party?: 'destination' | 'sender';
+    readonly party?: 'destination' | 'sender' | 'depositor';
     readonly field?: string;
     readonly expected?: string;
     readonly found?: string | number;
@@ -183,6 +214,14 @@ export function gateTransaction(request: {
     /** Unix seconds expiry is checked at (default: now). */
     now?: number;
 }): SendTransactionRequest;
+export function depositTransaction(request: {
+    gate: string;
+    deposit: Deposit;
+    proof: Pick<Proof, 'boc' | 'bundle'>;
+    /** Unix seconds expiry is checked at (default: now). */
+    now?: number;
+}): SendTransactionRequest;
+export function depositForwardTon(options?: { signatures?: number }): string;
 export function gateFee(options?: { destinationWorkchain?: number; parties?: number; signatures?: number }): string;
 export function jettonTransferPayload(
     transfer: JettonTransfer,

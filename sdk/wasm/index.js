@@ -141,6 +141,28 @@ export function gateTransaction({ gate, transfer, destinationProof, senderProof,
         proofJson(destinationProof), proofJson(senderProof), seconds)));
 }
 
+/**
+ * The TON Connect `sendTransaction` request for a jetton deposit to a JettonDepositGate: the
+ * proof and reference in `forward_payload`, the forward amount and TON computed. Give the
+ * depositor's `jettonWallet` (a raw message) or the jetton's `master` (a structured jetton item).
+ */
+export function depositTransaction({ gate, deposit, proof, now }) {
+    const seconds = now ?? Math.floor(Date.now() / 1000);
+    return JSON.parse(call(() => wasm.depositTransaction(gate, json({
+        amount: decimal(deposit.amount),
+        queryId: decimal(deposit.queryId),
+        comment: deposit.comment,
+        reference: deposit.reference,
+        jettonWallet: deposit.jettonWallet,
+        master: deposit.master,
+    }), proofJson(proof), seconds)));
+}
+
+/** `forward_ton_amount` (decimal string) a JettonDepositGate needs for a proof of k signatures. */
+export function depositForwardTon({ signatures = 1 } = {}) {
+    return wasm.depositForwardTon(signatures);
+}
+
 /** Nanotons (decimal string) a gate charges on top of the amount it forwards. */
 export function gateFee({ destinationWorkchain = 0, parties = 1, signatures = 1 } = {}) {
     return wasm.gateFee(destinationWorkchain, parties, signatures);

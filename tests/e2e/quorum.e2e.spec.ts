@@ -1,13 +1,9 @@
 // End to end: three real oracle processes (their own keys and stores, on 127.0.0.1:0), the
 // `tollgate` CLI assembling a 2-of-3 quorum, and the compiled ComplianceGate in @ton/sandbox.
 //
-// The binaries come from `cargo build` (tests/run-all.sh builds them first; this spec builds them
-// if they are missing). Nothing here is mocked: the nodes score with their bundled lists, sign
-// with their own keys and record every signature in their audit logs.
+// The nodes and the CLI: ./oracle-nodes.ts.
 
-import { ChildProcess, execFileSync, spawn } from 'child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
-import { tmpdir } from 'os';
+import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { Address, Cell, toNano } from '@ton/core';
@@ -15,14 +11,7 @@ import '@ton/test-utils';
 import { compile } from '@ton/blueprint';
 import { ComplianceGate, ComplianceGateConfig, Screen } from '../../contracts/wrappers/ComplianceGate';
 import { Category, Errors, Op } from '../../contracts/wrappers/Constants';
-
-const ROOT = join(__dirname, '..', '..');
-const BIN = join(ROOT, 'target', 'debug');
-const ORACLE = join(BIN, 'tollgate-oracle');
-const CLI = join(BIN, 'tollgate');
-const EPOCH = 1;
-
-type RunningNode = { index: number; url: string; publicKey: string; process: ChildProcess };
+import { cli, EPOCH, Nodes, RunningNode, startNodes } from './oracle-nodes';
 
 /** A TON address on no list; every node scores it 0. */
 const CLEAN = Address.parse('0:' + '7'.repeat(64));
@@ -33,49 +22,8 @@ function raw(a: Address): string {
     return a.toRawString();
 }
 
-function ensureBinaries() {
-    if (!existsSync(ORACLE) || !existsSync(CLI)) {
-        execFileSync('cargo', ['build', '--locked', '-p', 'tollgate-oracle', '-p', 'tollgate-sdk', '--bins'], {
-            cwd: ROOT,
-            stdio: 'inherit',
-        });
-    }
-}
-
-/** Starts `tollgate-oracle serve` on port 0 and waits for the line that names its address. */
-function startNode(dir: string, index: number, publicKey: string): Promise<RunningNode> {
-    const child = spawn(
-        ORACLE,
-        ['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data'), '--key-file', join(dir, 'key'),
-            '--signer-index', String(index), '--epoch', String(EPOCH)],
-        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } },
-    );
-    return new Promise((resolve, reject) => {
-        let out = '';
-        const timer = setTimeout(() => reject(new Error(`node ${index} did not start: ${out}`)), 60_000);
-        child.stdout!.on('data', (chunk: Buffer) => {
-            out += chunk.toString();
-            const m = out.match(/listening on (http:\/\/\S+)/);
-            if (m) {
-                clearTimeout(timer);
-                resolve({ index, url: m[1], publicKey, process: child });
-            }
-        });
-        child.stderr!.on('data', () => {}); // drain
-        child.on('exit', (code) => reject(new Error(`node ${index} exited with ${code}: ${out}`)));
-    });
-}
-
-/** Runs the CLI; returns stdout, or throws with stderr on a non-zero exit. */
-function cli(args: string[]): { ok: true; stdout: string } | { ok: false; stderr: string } {
-    try {
-        return { ok: true, stdout: execFileSync(CLI, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
-    } catch (err: any) {
-        return { ok: false, stderr: String(err.stderr) };
-    }
-}
-
 describe('Tollgate end to end: 3 oracle processes, the CLI and the ComplianceGate', () => {
+    let started: Nodes;
     let work: string;
     let nodes: RunningNode[];
     let blockchain: Blockchain;
@@ -84,21 +32,8 @@ describe('Tollgate end to end: 3 oracle processes, the CLI and the ComplianceGat
     let alice: SandboxContract<TreasuryContract>;
 
     beforeAll(async () => {
-        ensureBinaries();
-        work = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
-        nodes = [];
-        for (const index of [0, 1, 2]) {
-            const dir = join(work, `node${index}`);
-            mkdirSync(dir);
-            const keygen = execFileSync(ORACLE, ['keygen', '--out', join(dir, 'key')], { encoding: 'utf8' });
-            const publicKey = keygen.match(/public key: ([0-9a-f]{64})/)![1];
-            if (index === 2) {
-                const csv = join(work, 'risky.csv');
-                writeFileSync(csv, `address,category,source,name\n${raw(RISKY)},scam,e2e-test,known scammer\n`);
-                execFileSync(ORACLE, ['ingest', '--data-dir', join(dir, 'data'), 'csv', csv], { encoding: 'utf8' });
-            }
-            nodes.push(await startNode(dir, index, publicKey));
-        }
+        started = await startNodes({ prefix: 'e2e', scamOnNode2: [raw(RISKY)] });
+        ({ work, nodes } = started);
 
         const code = await compile('ComplianceGate');
         blockchain = await Blockchain.create();
@@ -119,13 +54,9 @@ describe('Tollgate end to end: 3 oracle processes, the CLI and the ComplianceGat
         await otherGate.sendDeploy(otherAdmin.getSender(), toNano('0.2'));
     }, 300_000);
 
-    afterAll(() => {
-        for (const node of nodes ?? []) node.process.kill('SIGKILL');
-        if (work) rmSync(work, { recursive: true, force: true });
-    });
+    afterAll(() => started?.stop());
 
-    const pinned = (which: RunningNode[]) =>
-        which.flatMap((n) => ['--node', n.url, '--key', `${n.index}:${n.publicKey}`]);
+    const pinned = (which: RunningNode[]) => started.pinned(which);
 
     function attest(subject: Address, verifier: Address, which = nodes) {
         return cli(['attest', ...pinned(which), '--threshold', '2', '--epoch', String(EPOCH),

@@ -6,9 +6,7 @@
 // gate's fee check asks for: if the gate's gas grows past the sdk's constants, the gate refunds
 // with 516 and this spec fails.
 
-import { ChildProcess, execFileSync, spawn } from 'child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
-import { tmpdir } from 'os';
+import { writeFileSync } from 'fs';
 import { join } from 'path';
 import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { Address, Cell, toNano } from '@ton/core';
@@ -16,42 +14,10 @@ import '@ton/test-utils';
 import { compile } from '@ton/blueprint';
 import { ComplianceGate, Screen } from '../../contracts/wrappers/ComplianceGate';
 import { Category, Errors, Op } from '../../contracts/wrappers/Constants';
-
-const ROOT = join(__dirname, '..', '..');
-const ORACLE = join(ROOT, 'target', 'debug', 'tollgate-oracle');
-const CLI = join(ROOT, 'target', 'debug', 'tollgate');
-
-type RunningNode = { index: number; url: string; publicKey: string; process: ChildProcess };
-
-function startNode(dir: string, index: number, publicKey: string): Promise<RunningNode> {
-    const child = spawn(ORACLE, ['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data'),
-        '--key-file', join(dir, 'key'), '--signer-index', String(index), '--epoch', '1'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
-    return new Promise((resolve, reject) => {
-        let out = '';
-        const timer = setTimeout(() => reject(new Error(`node ${index} did not start: ${out}`)), 60_000);
-        child.stdout!.on('data', (chunk: Buffer) => {
-            out += chunk.toString();
-            const m = out.match(/listening on (http:\/\/\S+)/);
-            if (m) {
-                clearTimeout(timer);
-                resolve({ index, url: m[1], publicKey, process: child });
-            }
-        });
-        child.stderr!.on('data', () => {});
-        child.on('exit', (code) => reject(new Error(`node ${index} exited with ${code}: ${out}`)));
-    });
-}
-
-function cli(args: string[]): { ok: true; stdout: string } | { ok: false; status: number; stderr: string } {
-    try {
-        return { ok: true, stdout: execFileSync(CLI, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
-    } catch (err: any) {
-        return { ok: false, status: err.status, stderr: String(err.stderr) };
-    }
-}
+import { cli, Nodes, RunningNode, startNodes } from './oracle-nodes';
 
 describe('TON Connect request from the CLI, sent to the ComplianceGate as a wallet would', () => {
+    let started: Nodes;
     let work: string;
     let nodes: RunningNode[] = [];
     let blockchain: Blockchain;
@@ -59,16 +25,8 @@ describe('TON Connect request from the CLI, sent to the ComplianceGate as a wall
     let alice: SandboxContract<TreasuryContract>;
 
     beforeAll(async () => {
-        if (!existsSync(ORACLE) || !existsSync(CLI)) {
-            execFileSync('cargo', ['build', '--locked', '-p', 'tollgate-oracle', '-p', 'tollgate-sdk', '--bins'], { cwd: ROOT, stdio: 'inherit' });
-        }
-        work = mkdtempSync(join(tmpdir(), 'tollgate-tonconnect-'));
-        for (const index of [0, 1, 2]) {
-            const dir = join(work, `node${index}`);
-            mkdirSync(dir);
-            const keygen = execFileSync(ORACLE, ['keygen', '--out', join(dir, 'key')], { encoding: 'utf8' });
-            nodes.push(await startNode(dir, index, keygen.match(/public key: ([0-9a-f]{64})/)![1]));
-        }
+        started = await startNodes({ prefix: 'tonconnect' });
+        ({ work, nodes } = started);
         blockchain = await Blockchain.create();
         blockchain.now = Math.floor(Date.now() / 1000);
         const admin = await blockchain.treasury('admin');
@@ -81,13 +39,10 @@ describe('TON Connect request from the CLI, sent to the ComplianceGate as a wall
         await gate.sendDeploy(admin.getSender(), toNano('0.2'));
     }, 300_000);
 
-    afterAll(() => {
-        for (const node of nodes) node.process.kill('SIGKILL');
-        if (work) rmSync(work, { recursive: true, force: true });
-    });
+    afterAll(() => started?.stop());
 
     function request(destination: Address, amount: bigint) {
-        const attested = cli(['attest', ...nodes.flatMap((n) => ['--node', n.url, '--key', `${n.index}:${n.publicKey}`]),
+        const attested = cli(['attest', ...started.pinned(),
             '--threshold', '2', '--epoch', '1', '--subject', destination.toRawString(), '--verifier', gate.address.toRawString()]);
         if (!attested.ok) throw new Error(attested.stderr);
         const proof = join(work, `${destination.toRawString().slice(2, 10)}.json`);
@@ -141,7 +96,7 @@ describe('TON Connect request from the CLI, sent to the ComplianceGate as a wall
 
     it('is refused by the CLI for a proof about another subject (proof_mismatch, exit 1)', () => {
         const destination = Address.parse('0:' + '7'.repeat(64));
-        const attested = cli(['attest', ...nodes.flatMap((n) => ['--node', n.url, '--key', `${n.index}:${n.publicKey}`]),
+        const attested = cli(['attest', ...started.pinned(),
             '--threshold', '2', '--epoch', '1', '--subject', destination.toRawString(), '--verifier', gate.address.toRawString()]);
         if (!attested.ok) throw new Error(attested.stderr);
         const proof = join(work, 'other.json');

@@ -10,6 +10,8 @@
 //! tollgate payload gate --destination-proof attested.json --destination EQ... --amount 1000000000 \
 //!     --gate EQ... > transaction.json   # TON Connect sendTransaction request
 //! tollgate verify-evidence case.json --key <hex>   # a node's evidence case file, offline
+//! tollgate payload deposit --proof attested.json --gate EQ... --jetton-wallet EQ... \
+//!     --amount 100000000 --comment "invoice 42" > deposit.json   # a USDT deposit, TON Connect
 //! ```
 
 use std::io::Write as _;
@@ -21,7 +23,7 @@ use serde_json::json;
 use tollgate_sdk::api::OracleInfo;
 use tollgate_sdk::client::{Client, ClientConfig, Node};
 use tollgate_sdk::messages::{GateTransfer, JettonTransfer};
-use tollgate_sdk::ton_connect::GateRequest;
+use tollgate_sdk::ton_connect::{DepositRequest, GateRequest};
 use tollgate_sdk::{
     boc, Address, Attestation, AttestationProof, Network, ProofJson, SignatureBundle, VerifyingKey,
 };
@@ -57,6 +59,40 @@ enum PayloadCommand {
     Gate(GateArgs),
     /// A TEP-74 jetton `transfer` with the proof in `custom_payload` or `forward_payload`.
     Jetton(JettonArgs),
+    /// A jetton deposit to a JettonDepositGate, as a TON Connect `sendTransaction` request: the
+    /// proof and the reference in `forward_payload`, the forward amount and TON computed.
+    Deposit(DepositArgs),
+}
+
+#[derive(Args)]
+struct DepositArgs {
+    /// JSON printed by `tollgate attest` for the depositor, with the gate as verifier.
+    #[arg(long)]
+    proof: String,
+    /// The JettonDepositGate.
+    #[arg(long)]
+    gate: Address,
+    /// The depositor's own jetton wallet: the request is a raw message to it.
+    #[arg(long, required_unless_present = "master", conflicts_with = "master")]
+    jetton_wallet: Option<Address>,
+    /// The jetton's master: the request is TON Connect's structured jetton item instead.
+    #[arg(long)]
+    master: Option<Address>,
+    /// Jettons in elementary units (USDT: 6 decimals).
+    #[arg(long)]
+    amount: u128,
+    /// The deposit's reference as a text comment (sent on to the treasury).
+    #[arg(long, conflicts_with = "reference")]
+    comment: Option<String>,
+    /// The deposit's reference as a base64 BoC of one cell (at most 991 bits and 2 refs).
+    #[arg(long)]
+    reference: Option<String>,
+    /// Refuse a proof about anyone else than this depositor.
+    #[arg(long)]
+    depositor: Option<Address>,
+    /// Query id.
+    #[arg(long, default_value_t = 0)]
+    query_id: u64,
 }
 
 #[derive(Args)]
@@ -488,8 +524,42 @@ fn unix_now() -> u32 {
     .unwrap_or(u32::MAX)
 }
 
+/// `tollgate payload deposit`: the TON Connect request of a deposit.
+fn deposit(args: DepositArgs) -> Result<serde_json::Value, String> {
+    let proof = read_proof(&args.proof)?;
+    if let Some(depositor) = args.depositor.filter(|d| *d != proof.attestation.subject) {
+        return Err(sdk_error(tollgate_sdk::Error::ProofMismatch {
+            party: "depositor",
+            field: "subject",
+            expected: depositor.to_string(),
+            found: proof.attestation.subject.to_string(),
+        }));
+    }
+    let reference = match (&args.comment, &args.reference) {
+        (Some(text), _) => Some(tollgate_sdk::messages::comment(text).map_err(sdk_error)?),
+        (None, Some(text)) => Some(boc::from_base64(text).map_err(sdk_error)?.as_ref().clone()),
+        (None, None) => None,
+    };
+    let request = DepositRequest {
+        gate: args.gate,
+        amount: args.amount,
+        query_id: args.query_id,
+        reference: reference.as_ref(),
+        proof: &proof,
+        now: unix_now(),
+    };
+    let request = match (args.master, args.jetton_wallet) {
+        (Some(master), _) => request.to_items_request(master),
+        (None, Some(wallet)) => request.to_request(wallet),
+        (None, None) => return Err("give --jetton-wallet or --master".into()),
+    }
+    .map_err(sdk_error)?;
+    serde_json::to_value(request).map_err(|err| err.to_string())
+}
+
 fn payload(command: PayloadCommand) -> Result<serde_json::Value, String> {
     let cell = match command {
+        PayloadCommand::Deposit(args) => return deposit(args),
         PayloadCommand::Gate(args) => {
             let destination_proof = args
                 .destination_proof

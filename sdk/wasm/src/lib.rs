@@ -22,7 +22,7 @@ use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use tollgate_sdk::messages::{GateTransfer, JettonTransfer};
 use tollgate_sdk::quorum::{ClientConfig, Node};
-use tollgate_sdk::ton_connect::GateRequest;
+use tollgate_sdk::ton_connect::{DepositRequest, GateRequest};
 use tollgate_sdk::{
     boc, fees, Address, Attestation, AttestationProof, Error, FriendlyFlags, Network, ProofJson,
     SignatureBundle, SignatureEntry,
@@ -303,6 +303,79 @@ pub fn gate_transaction(
     .to_request()
     .map_err(to_js)?;
     emit(&request)
+}
+
+/// The TON Connect `sendTransaction` request for a jetton deposit to a JettonDepositGate (JSON):
+/// `deposit` is `{amount, queryId?, comment? | reference?, jettonWallet? | master?}`; with
+/// `jettonWallet` a raw message to the depositor's jetton wallet, with `master` TON Connect's
+/// structured jetton item. `now` is the unix time expiry is checked at.
+#[wasm_bindgen(js_name = depositTransaction)]
+pub fn deposit_transaction(
+    gate: &str,
+    deposit: &str,
+    proof_json: &str,
+    now: u32,
+) -> JsResult<String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Input {
+        amount: String,
+        #[serde(default)]
+        query_id: Option<String>,
+        #[serde(default)]
+        comment: Option<String>,
+        #[serde(default)]
+        reference: Option<String>,
+        #[serde(default)]
+        jetton_wallet: Option<String>,
+        #[serde(default)]
+        master: Option<String>,
+    }
+    let input: Input = parse("deposit", deposit)?;
+    let proof = proof(proof_json)?;
+    let reference = match (&input.comment, &input.reference) {
+        (Some(_), Some(_)) => {
+            return Err(invalid_input(
+                "deposit",
+                "give comment or reference, not both",
+            ))
+        }
+        (Some(text), None) => Some(tollgate_sdk::messages::comment(text).map_err(to_js)?),
+        (None, Some(b64)) => Some(boc::from_base64(b64).map_err(to_js)?.as_ref().clone()),
+        (None, None) => None,
+    };
+    let request = DepositRequest {
+        gate: address(gate)?,
+        amount: number("amount", &input.amount)?,
+        query_id: input
+            .query_id
+            .as_deref()
+            .map(|q| number("queryId", q))
+            .transpose()?
+            .unwrap_or(0),
+        reference: reference.as_ref(),
+        proof: &proof,
+        now,
+    };
+    let request = match (&input.master, &input.jetton_wallet) {
+        (Some(master), None) => request.to_items_request(address(master)?),
+        (None, Some(wallet)) => request.to_request(address(wallet)?),
+        _ => {
+            return Err(invalid_input(
+                "deposit",
+                "give jettonWallet or master, exactly one",
+            ))
+        }
+    }
+    .map_err(to_js)?;
+    emit(&request)
+}
+
+/// `forward_ton_amount` (decimal string) a JettonDepositGate needs for a proof with `signatures`
+/// signatures and no reference: see the Rust sdk's `fees::deposit_forward_ton`.
+#[wasm_bindgen(js_name = depositForwardTon)]
+pub fn deposit_forward_ton(signatures: u32) -> String {
+    fees::deposit_forward_ton(u64::from(signatures), None).to_string()
 }
 
 /// Nanotons a gate charges on top of the amount (decimal string): see the Rust sdk's `fees`.

@@ -209,3 +209,54 @@ test('category names come from the Rust table', () => {
     assert.deepEqual(sdk.categoryNames(0), []);
     assert.deepEqual(sdk.categoryNames((1 << 3) | (1 << 16)), ['scam', 'exchange']);
 });
+
+const jettonVectors = JSON.parse(readFileSync(`${root}/tests/vectors/jetton-transfers.json`, 'utf8'));
+
+test('deposit request: the body Rust wrote in tests/vectors/jetton-transfers.json, to the jetton wallet, from the depositor', () => {
+    const wallet = '0:' + 'ab'.repeat(32);
+    const deposits = jettonVectors.filter((v) => v.placement === 'deposit');
+    assert.equal(deposits.length, 3);
+    for (const v of deposits) {
+        const proof = { boc: v.attestation, bundle: v.bundle };
+        const issuedAt = sdk.decodeAttestation(v.attestation).issued_at;
+        const request = sdk.depositTransaction({
+            gate: v.destination, proof, now: issuedAt,
+            deposit: { amount: v.amount, queryId: v.query_id, reference: v.reference ?? undefined, jettonWallet: wallet },
+        });
+        assert.equal(request.network, '-239');
+        assert.equal(request.from, v.response_destination);
+        assert.equal(request.items, undefined);
+        const [m] = request.messages;
+        assert.ok(Address.parseFriendly(m.address).isBounceable);
+        assert.ok(Address.parseFriendly(m.address).address.equals(Address.parse(wallet)));
+        assert.equal(Cell.fromBase64(m.payload).hash().toString('hex'), v.hash, v.name);
+        assert.ok(BigInt(m.amount) > BigInt(v.forward_ton_amount));
+        // the structured item carries the same fields
+        const items = sdk.depositTransaction({
+            gate: v.destination, proof, now: issuedAt,
+            deposit: { amount: v.amount, queryId: v.query_id, reference: v.reference ?? undefined, master: wallet },
+        });
+        assert.equal(items.messages, undefined);
+        const [item] = items.items;
+        assert.equal(item.type, 'jetton');
+        assert.equal(item.forwardAmount, v.forward_ton_amount);
+        assert.equal(item.attachAmount, m.amount);
+        assert.equal(item.queryId, v.query_id);
+        assert.ok(Address.parse(item.destination).equals(Address.parse(v.destination)));
+    }
+    assert.equal(sdk.depositForwardTon({ signatures: 2 }), deposits[1].forward_ton_amount);
+});
+
+test('deposit request: typed errors', () => {
+    const v = jettonVectors[0];
+    const proof = { boc: v.attestation, bundle: v.bundle };
+    const now = sdk.decodeAttestation(v.attestation).issued_at;
+    const deposit = { amount: 1, jettonWallet: v.response_destination };
+    const other = '0:' + '7'.repeat(64);
+    const mismatch = code(() => sdk.depositTransaction({ gate: other, proof, now, deposit }));
+    assert.equal(mismatch.code, 'proof_mismatch');
+    assert.equal(mismatch.party, 'depositor');
+    assert.equal(code(() => sdk.depositTransaction({ gate: v.destination, proof, now: now + 601, deposit })).code, 'proof_expired');
+    assert.equal(code(() => sdk.depositTransaction({ gate: v.destination, proof, now, deposit: { ...deposit, comment: 'x'.repeat(120) } })).code, 'reference_too_large');
+    assert.equal(code(() => sdk.depositTransaction({ gate: v.destination, proof, now, deposit: { amount: 1 } })).code, 'invalid_input');
+});
