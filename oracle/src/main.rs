@@ -677,11 +677,12 @@ fn follow(
     })
 }
 
-/// The follower of `serve --follow`: logs each batch with the addresses whose exposure it may
-/// have changed (the set a rescreen takes).
+/// The follower of `serve --follow`: after each batch, re-judges the addresses whose exposure
+/// it may have changed (recording level changes in the feed, which wakes the webhooks).
 #[allow(clippy::type_complexity)]
 fn spawn_follower(
     engine: std::sync::Arc<exposure::ExposureEngine>,
+    state: std::sync::Arc<tollgate_oracle::api::AppState>,
     options: FollowOptions,
 ) -> anyhow::Result<(
     tokio::task::JoinHandle<()>,
@@ -701,13 +702,43 @@ fn spawn_follower(
                         return;
                     }
                     match engine.affected(step.summary.edges.clone(), exposure::AFFECTED_LIMIT) {
-                        Ok((affected, cut)) => tracing::info!(
-                            kind = ?step.kind,
-                            added = step.summary.added,
-                            affected = affected.len(),
-                            affected_cut = cut,
-                            "ingested a page"
-                        ),
+                        Ok((affected, cut)) => {
+                            let affected: Vec<_> = affected.into_iter().collect();
+                            // Re-judging reads the store and walks the graph: off the async
+                            // workers' polling, like every other blocking call here.
+                            let rescreened = tokio::task::block_in_place(|| {
+                                let now = tollgate_oracle::unix_now();
+                                let baseline = state
+                                    .attested
+                                    .lock()
+                                    .map_err(|_| {
+                                        tollgate_oracle::Error::Store(
+                                            "attested subjects poisoned".into(),
+                                        )
+                                    })?
+                                    .refresh(&state.audit, now)?;
+                                state.changes.rescreen(
+                                    &state.engine,
+                                    &affected,
+                                    &baseline,
+                                    "transfers",
+                                    now,
+                                )
+                            });
+                            match rescreened {
+                                Ok(changes) => tracing::info!(
+                                    kind = ?step.kind,
+                                    added = step.summary.added,
+                                    affected = affected.len(),
+                                    affected_cut = cut,
+                                    changes = changes.len(),
+                                    "ingested a page"
+                                ),
+                                Err(err) => {
+                                    tracing::error!(error = %err, "re-judging after a page failed")
+                                }
+                            }
+                        }
                         Err(err) => {
                             tracing::warn!(error = %err, "cannot compute the affected addresses")
                         }
@@ -771,8 +802,7 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
             let mut options = FollowOptions::new(source);
             options.api_key = config.follow_api_key.clone();
             options.min_interval = std::time::Duration::from_millis(config.follow_interval_ms);
-            let engine = node.exposure.clone();
-            spawn_follower(engine, options)
+            spawn_follower(node.exposure.clone(), node.state.clone(), options)
         });
         // Tests and scripts read this line to find the port when listening on port 0.
         println!("tollgate-oracle listening on http://{address}");
