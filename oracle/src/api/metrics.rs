@@ -85,6 +85,10 @@ fn describe() {
         "Time from request head to response, by method and route template"
     );
     describe_counter!(SIGNATURES, "Attestations signed and recorded, by kind");
+    describe_counter!(
+        "tollgate_transfers_ingested_total",
+        "Transfers the follower added to the transfer store, by endpoint"
+    );
     describe_gauge!(OPEN_CONNECTIONS, "HTTP connections open now");
     describe_counter!(
         CONNECTIONS_REFUSED,
