@@ -24,11 +24,15 @@ use tollgate_oracle::node::Node;
 use tollgate_oracle::signer::{KeyOrigin, Signer};
 use tollgate_oracle::store::{Label, SledStore, Store};
 
-fn env(name: &str, default: usize) -> usize {
+/// A size from the environment, else `default` under `cargo bench` (which passes `--bench`),
+/// else `smoke`: `cargo test --all-targets` runs this binary too, and there it only has to show
+/// that every step still works, in seconds.
+fn env(name: &str, default: usize, smoke: usize) -> usize {
+    let benchmarking = std::env::args().any(|arg| arg == "--bench");
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+        .unwrap_or(if benchmarking { default } else { smoke })
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -59,8 +63,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` lists benchmarks; nothing to list here
     }
-    let wallets = env("KYT_WALLETS", 2_000_000);
-    let transfers = env("KYT_TRANSFERS", 10_000_000);
+    let wallets = env("KYT_WALLETS", 2_000_000, 2_000);
+    let transfers = env("KYT_TRANSFERS", 10_000_000, 10_000);
     let shape = Shape {
         wallets,
         transfers,
@@ -83,7 +87,7 @@ fn main() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
 
     // 1a. Pages: toncenter JSON parsed, value rules applied, appended (one fsync per page).
-    let page_n = env("KYT_PAGE_TRANSFERS", 200_000).min(g.transfers.len());
+    let page_n = env("KYT_PAGE_TRANSFERS", 200_000, 2_000).min(g.transfers.len());
     let sub = generate::Generated {
         transfers: g.transfers[..page_n].to_vec(),
         noise: Vec::new(),
@@ -140,7 +144,7 @@ fn main() {
 
     // 1c. Baseline: raw sled inserts of the same 70-byte records (key: the tx hash), flushed
     // per 10,000 like the store's batches.
-    let sled_n = env("KYT_SLED", 1_000_000).min(g.transfers.len());
+    let sled_n = env("KYT_SLED", 1_000_000, 2_000).min(g.transfers.len());
     {
         let db = sled::Config::new()
             .path(dir.path().join("sled"))
@@ -182,7 +186,7 @@ fn main() {
     };
     let engine = ExposureEngine::new(store.clone(), Arc::new(g.labels.clone()), policy.clone());
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let queries = env("KYT_QUERIES", 10_000);
+    let queries = env("KYT_QUERIES", 10_000, 100);
     let sample: Vec<_> = (0..queries)
         .map(|i| {
             if i % 10 == 0 {

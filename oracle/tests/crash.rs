@@ -2,7 +2,6 @@
 //! at random moments. After every restart, every attestation that got a 200 is in the audit
 //! log with the same hash, the chain links, and no nonce was issued twice.
 
-use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -57,53 +56,6 @@ fn start_node(data: &Path, key: &Path) -> (Child, SocketAddr) {
     (child, addr)
 }
 
-/// Reads the whole audit log over HTTP and checks it against what clients were told.
-async fn check_log(addr: SocketAddr, acked: &[(String, String)]) -> usize {
-    let mut by_nonce: HashMap<String, String> = HashMap::new();
-    let mut previous_hash = "0".repeat(64);
-    let mut expected_seq = 0u64;
-    let mut after: Option<u64> = None;
-    loop {
-        let path = match after {
-            Some(seq) => format!("/v1/audit?limit=1000&after={seq}"),
-            None => "/v1/audit?limit=1000".into(),
-        };
-        let (status, body) = http_with(addr, "GET", &path, None, &[admin_header()])
-            .await
-            .unwrap();
-        assert_eq!(status, 200, "{body}");
-        let page: Value = serde_json::from_str(&body).unwrap();
-        for entry in page["entries"].as_array().unwrap() {
-            assert_eq!(entry["seq"], expected_seq, "seqs are contiguous");
-            assert_eq!(
-                entry["prev_hash"],
-                previous_hash.as_str(),
-                "chain link at seq {expected_seq}"
-            );
-            previous_hash = entry["entry_hash"].as_str().unwrap().to_string();
-            let nonce = entry["attestation"]["nonce"].as_str().unwrap().to_string();
-            let hash = entry["hash"].as_str().unwrap().to_string();
-            assert!(
-                by_nonce.insert(nonce.clone(), hash).is_none(),
-                "nonce {nonce} issued twice"
-            );
-            expected_seq += 1;
-        }
-        match page["next_after"].as_u64() {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
-    for (nonce, hash) in acked {
-        assert_eq!(
-            by_nonce.get(nonce),
-            Some(hash),
-            "acknowledged attestation with nonce {nonce} is missing from the audit log"
-        );
-    }
-    by_nonce.len()
-}
-
 /// Sends attestation requests until told to stop; returns (nonce, hash) of every 200.
 async fn hammer(addr: SocketAddr, stop: Arc<AtomicBool>, acked: Arc<Mutex<Vec<(String, String)>>>) {
     let body = format!(r#"{{"subject":"{SCAMMER}","verifier":"{VERIFIER}","network":"mainnet"}}"#);
@@ -138,7 +90,7 @@ async fn acknowledged_attestations_survive_sigkill() {
     for round in 0..ROUNDS {
         let (mut child, addr) = start_node(&data, &key);
         let snapshot = acked.lock().unwrap().clone();
-        let logged = check_log(addr, &snapshot).await;
+        let logged = check_audit_log(addr, &snapshot).await;
         assert!(logged >= snapshot.len(), "round {round}");
         let stop = Arc::new(AtomicBool::new(false));
         let before = snapshot.len();
@@ -158,7 +110,7 @@ async fn acknowledged_attestations_survive_sigkill() {
     }
     let (mut child, addr) = start_node(&data, &key);
     let all = acked.lock().unwrap().clone();
-    check_log(addr, &all).await;
+    check_audit_log(addr, &all).await;
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(

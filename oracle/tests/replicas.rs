@@ -4,7 +4,6 @@
 //! is linear (dense seqs, every link), no nonce was issued twice, and `audit verify --store`
 //! agrees.
 
-use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -122,54 +121,6 @@ async fn hammer(addr: SocketAddr, stop: Arc<AtomicBool>, seen: Arc<Mutex<Seen>>)
     }
 }
 
-/// Reads the whole chain through a replica's `/v1/audit` and checks it: dense seqs, every
-/// link, unique nonces, and every acknowledged attestation present with its hash.
-async fn check_chain(addr: SocketAddr, acked: &[(String, String)]) -> usize {
-    let mut by_nonce: HashMap<String, String> = HashMap::new();
-    let mut previous_hash = "0".repeat(64);
-    let mut expected_seq = 0u64;
-    let mut after: Option<u64> = None;
-    loop {
-        let path = match after {
-            Some(seq) => format!("/v1/audit?limit=1000&after={seq}"),
-            None => "/v1/audit?limit=1000".into(),
-        };
-        let (status, body) = http_with(addr, "GET", &path, None, &[admin_header()])
-            .await
-            .unwrap();
-        assert_eq!(status, 200, "{body}");
-        let page: Value = serde_json::from_str(&body).unwrap();
-        for entry in page["entries"].as_array().unwrap() {
-            assert_eq!(entry["seq"], expected_seq, "seqs are dense");
-            assert_eq!(
-                entry["prev_hash"],
-                previous_hash.as_str(),
-                "one linear chain: link at seq {expected_seq}"
-            );
-            previous_hash = entry["entry_hash"].as_str().unwrap().to_string();
-            let nonce = entry["attestation"]["nonce"].as_str().unwrap().to_string();
-            let hash = entry["hash"].as_str().unwrap().to_string();
-            assert!(
-                by_nonce.insert(nonce.clone(), hash).is_none(),
-                "nonce {nonce} issued twice"
-            );
-            expected_seq += 1;
-        }
-        match page["next_after"].as_u64() {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
-    for (nonce, hash) in acked {
-        assert_eq!(
-            by_nonce.get(nonce),
-            Some(hash),
-            "acknowledged attestation with nonce {nonce} is missing from the chain"
-        );
-    }
-    by_nonce.len()
-}
-
 fn verify_with_cli(url: &str, data: &Path) {
     let output = Command::new(binary())
         .args(["audit", "verify", "--data-dir"])
@@ -237,7 +188,7 @@ async fn killing_one_replica_mid_load_loses_nothing_and_keeps_one_chain() {
     );
     let mut all = seen_a.acked.clone();
     all.extend(seen_b.acked.iter().cloned());
-    let logged = check_chain(addr_b, &all).await;
+    let logged = check_audit_log(addr_b, &all).await;
     assert!(logged >= all.len());
     // The killed replica comes back on the same chain and signs after B's entries.
     let (a, addr_a) = start_replica(&dir.path().join("a"), &key, &url);
@@ -246,7 +197,7 @@ async fn killing_one_replica_mid_load_loses_nothing_and_keeps_one_chain() {
         .await
         .unwrap();
     assert_eq!(status, 200, "{text}");
-    assert_eq!(check_chain(addr_a, &all).await, logged + 1);
+    assert_eq!(check_audit_log(addr_a, &all).await, logged + 1);
     for mut child in [a, b] {
         child.kill(); // SIGKILL
     }
@@ -327,7 +278,7 @@ async fn restarting_postgres_under_load_fails_fast_and_recovers() {
         let (status, _) = http(addr, "GET", "/v1/ready", None).await.unwrap();
         assert_eq!(status, 200, "ready again");
     }
-    check_chain(addr_a, &seen.acked).await;
+    check_audit_log(addr_a, &seen.acked).await;
     for mut child in [a, b] {
         child.kill(); // SIGKILL
     }
@@ -459,7 +410,7 @@ async fn a_sled_node_migrates_to_postgres_and_its_replicas_continue_the_chain() 
         next >> 32 > last_sled >> 32,
         "nonces continue after the sled node's"
     );
-    assert_eq!(check_chain(addr, &acked).await, acked.len() + 1);
+    assert_eq!(check_audit_log(addr, &acked).await, acked.len() + 1);
     let mut replica = replica;
     replica.kill(); // SIGKILL
 }

@@ -221,3 +221,52 @@ pub fn shared_data() -> PathBuf {
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_tollgate-oracle")
 }
+
+/// Reads a node's whole audit log over `/v1/audit` and checks it against what clients were
+/// told: dense seqs, one linear chain (every link), unique nonces, and every acknowledged
+/// `(nonce, hash)` present. Returns the number of entries. The crash and replica tests share it.
+pub async fn check_audit_log(addr: SocketAddr, acked: &[(String, String)]) -> usize {
+    let mut by_nonce: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut previous_hash = "0".repeat(64);
+    let mut expected_seq = 0u64;
+    let mut after: Option<u64> = None;
+    loop {
+        let path = match after {
+            Some(seq) => format!("/v1/audit?limit=1000&after={seq}"),
+            None => "/v1/audit?limit=1000".into(),
+        };
+        let (status, body) = http_with(addr, "GET", &path, None, &[admin_header()])
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        for entry in page["entries"].as_array().unwrap() {
+            assert_eq!(entry["seq"], expected_seq, "seqs are contiguous");
+            assert_eq!(
+                entry["prev_hash"],
+                previous_hash.as_str(),
+                "chain link at seq {expected_seq}"
+            );
+            previous_hash = entry["entry_hash"].as_str().unwrap().to_string();
+            let nonce = entry["attestation"]["nonce"].as_str().unwrap().to_string();
+            let hash = entry["hash"].as_str().unwrap().to_string();
+            assert!(
+                by_nonce.insert(nonce.clone(), hash).is_none(),
+                "nonce {nonce} issued twice"
+            );
+            expected_seq += 1;
+        }
+        match page["next_after"].as_u64() {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    for (nonce, hash) in acked {
+        assert_eq!(
+            by_nonce.get(nonce),
+            Some(hash),
+            "acknowledged attestation with nonce {nonce} is missing from the audit log"
+        );
+    }
+    by_nonce.len()
+}

@@ -87,7 +87,7 @@ fn describe() {
     describe_counter!(SIGNATURES, "Attestations signed and recorded, by kind");
     describe_counter!(
         "tollgate_transfers_ingested_total",
-        "Transfers the follower added to the transfer store, by endpoint"
+        "Transfers the follower added to the transfer store"
     );
     describe_gauge!(OPEN_CONNECTIONS, "HTTP connections open now");
     describe_counter!(
