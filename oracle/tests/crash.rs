@@ -2,7 +2,6 @@
 //! at random moments. After every restart, every attestation that got a 200 is in the audit
 //! log with the same hash, the chain links, and no nonce was issued twice.
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -38,21 +37,10 @@ fn start_node(data: &Path, key: &Path) -> (Child, SocketAddr) {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let (found, wait) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(addr) = line.strip_prefix("tollgate-oracle listening on http://") {
-                let _ = found.send(addr.parse::<SocketAddr>().unwrap());
-            }
-        }
+    let addr = listening_addr(stdout, Duration::from_secs(60)).unwrap_or_else(|| {
+        let log = std::fs::read_to_string(data.join("node.log")).unwrap_or_default();
+        panic!("node did not start: {log}")
     });
-    let addr = wait
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| {
-            let log = std::fs::read_to_string(data.join("node.log")).unwrap_or_default();
-            panic!("node did not start: {log}")
-        });
     (child, addr)
 }
 

@@ -16,7 +16,6 @@
 //! (`TOLLGATE_HOSTILITY_SOAK=SECS` runs each attack that long; `TOLLGATE_HOSTILITY_NODE` picks
 //! the node binary.) The RSS goal is asserted in both. Figures are printed with `--nocapture`.
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -96,18 +95,7 @@ fn start_node(data: &Path) -> NodeProcess {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let (found, wait) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(addr) = line.strip_prefix("tollgate-oracle listening on http://") {
-                let _ = found.send(addr.parse::<SocketAddr>().unwrap());
-            }
-        }
-    });
-    let addr = wait
-        .recv_timeout(Duration::from_secs(60))
-        .expect("node did not start");
+    let addr = listening_addr(stdout, Duration::from_secs(60)).expect("node did not start");
     NodeProcess { child, addr }
 }
 

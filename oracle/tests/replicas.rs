@@ -64,21 +64,10 @@ fn start_replica(data: &Path, key: &Path, url: &str) -> (Node, SocketAddr) {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let child = Node(child);
-    let (found, wait) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(addr) = line.strip_prefix("tollgate-oracle listening on http://") {
-                let _ = found.send(addr.parse::<SocketAddr>().unwrap());
-            }
-        }
+    let addr = listening_addr(stdout, Duration::from_secs(60)).unwrap_or_else(|| {
+        let log = std::fs::read_to_string(data.join("node.log")).unwrap_or_default();
+        panic!("replica did not start: {log}")
     });
-    let addr = wait
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| {
-            let log = std::fs::read_to_string(data.join("node.log")).unwrap_or_default();
-            panic!("replica did not start: {log}")
-        });
     (child, addr)
 }
 

@@ -270,3 +270,23 @@ pub async fn check_audit_log(addr: SocketAddr, acked: &[(String, String)]) -> us
     }
     by_nonce.len()
 }
+
+/// The address a node process announces on stdout (`tollgate-oracle listening on http://…`,
+/// the line `serve` prints once bound), or `None` after `timeout`. A thread keeps reading
+/// stdout after that, so the node never blocks on a full pipe.
+pub fn listening_addr(
+    stdout: std::process::ChildStdout,
+    timeout: std::time::Duration,
+) -> Option<SocketAddr> {
+    use std::io::BufRead as _;
+    let (found, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(addr) = line.strip_prefix("tollgate-oracle listening on http://") {
+                let _ = found.send(addr.parse::<SocketAddr>().unwrap());
+            }
+        }
+    });
+    wait.recv_timeout(timeout).ok()
+}
