@@ -3,7 +3,8 @@
 //! from state identical to what it had written (the damage hit bytes nothing reads) — never
 //! start and sign from damaged state — and nonces never repeat.
 //!
-//! `FAULT_RUNS` random runs by default (fast enough for CI); `TOLLGATE_FAULT_SOAK=N` runs N more.
+//! `FAULT_RUNS` random runs by default (fast enough for CI); `TOLLGATE_FAULT_SOAK=N` runs N more;
+//! `TOLLGATE_FAULT_SEED=S` replays the runs of a seed a failure named.
 
 use std::path::{Path, PathBuf};
 
@@ -180,7 +181,11 @@ async fn damaged_state_never_signs_and_nonces_never_repeat() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-    let seed = rand::random::<u64>();
+    // TOLLGATE_FAULT_SEED replays a failed run; every failure message names its seed.
+    let seed = std::env::var("TOLLGATE_FAULT_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(rand::random::<u64>);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let (mut refused, mut intact, mut damaged) = (0, 0, Vec::new());
     let mut per_file = std::collections::BTreeMap::<String, (usize, usize)>::new();
@@ -232,7 +237,7 @@ async fn damaged_state_never_signs_and_nonces_never_repeat() {
     );
     assert!(
         damaged.is_empty(),
-        "started from damaged state: {damaged:#?}"
+        "started from damaged state (seed {seed}, replay with TOLLGATE_FAULT_SEED={seed}): {damaged:#?}"
     );
 
     // A restored backup of the whole data dir: consistent, so it starts — and the nonces it
