@@ -110,11 +110,7 @@ const WEBHOOKS: &str = "webhooks";
 impl ChangeLog {
     /// Opens (or creates) the feed in `dir`.
     pub fn open(dir: &Path) -> Result<ChangeLog> {
-        let db = sled::Config::new()
-            .path(dir)
-            .open()
-            .map_err(|err| Error::Store(format!("cannot open {}: {err}", dir.display())))?;
-        ChangeLog::from_db(db)
+        ChangeLog::from_db(crate::store::sled_open::open(dir, "the change feed")?)
     }
 
     /// A feed in memory, for tests.

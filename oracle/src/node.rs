@@ -282,6 +282,8 @@ pub fn open_store(config: &Config) -> Result<SledStore> {
         Error::Corrupt(what) => {
             Error::Corrupt(format!("{}: {what}", config.store_path().display()))
         }
+        // Already says which database and why (a lock still held: see store::sled_open).
+        locked @ Error::Store(_) => locked,
         other => Error::Store(format!(
             "cannot open {} ({other}); is another node or command using this data dir?",
             config.store_path().display()

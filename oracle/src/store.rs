@@ -47,6 +47,7 @@ use tollgate_sdk::{Address, Categories};
 use crate::error::{Error, Result};
 
 pub mod postgres;
+pub mod sled_open;
 pub mod to_postgres;
 
 /// A label: one source's statement that an address belongs to a category.
@@ -361,18 +362,7 @@ impl SledStore {
     /// Opens (or creates) the store in `path`, upgrades a format-1 store, checks every record
     /// and the guard file. Any damage is refused with [`Error::Corrupt`] or [`Error::Store`].
     pub fn open(path: &Path) -> Result<SledStore> {
-        // sled may panic on some forms of corruption; report it as a store error instead.
-        let opened = std::panic::catch_unwind(|| sled::Config::new().path(path).open());
-        let db = match opened {
-            Ok(db) => {
-                db.map_err(|err| Error::Corrupt(format!("sled cannot open the store: {err}")))?
-            }
-            Err(_) => {
-                return Err(Error::Corrupt(
-                    "the store is corrupt (sled could not recover it)".into(),
-                ))
-            }
-        };
+        let db = sled_open::open(path, "the store")?;
         let mut name = path.file_name().unwrap_or_default().to_os_string();
         name.push(".guard");
         let store = SledStore::from_db(db, Some(path.with_file_name(name)))?;

@@ -286,3 +286,34 @@ async fn damaged_state_never_signs_and_nonces_never_repeat() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A data dir another node holds is refused as in use — never as damaged — and one a node has
+/// just closed opens again at once (sled drops its lock only when its flusher thread exits;
+/// reading that as damage is how this suite once failed under load).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_dir_in_use_is_refused_as_in_use_and_opens_again_once_closed() {
+    let root = fresh_dir();
+    let key = root.join("node.key");
+    tollgate_oracle::signer::write_key_file(
+        &key,
+        &ed25519_dalek::SigningKey::from_bytes(&[22; 32]),
+        false,
+    )
+    .unwrap();
+    let data = root.join("data");
+    let node = Node::open(node_config(&data, &key)).unwrap();
+    let Err(err) = Node::open(node_config(&data, &key)) else {
+        panic!("a second node opened a data dir in use");
+    };
+    let message = err.to_string();
+    assert!(
+        matches!(err, tollgate_oracle::Error::Store(_)) && message.contains("another node"),
+        "{message}"
+    );
+    node.shutdown().await;
+    for _ in 0..5 {
+        attest(&data, &key, 1).await;
+        snapshot(&data).unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
