@@ -92,6 +92,60 @@ pub struct Config {
     /// PostgreSQL connection string (`postgres://user@host:port/db`) for a store and audit
     /// log shared by replicas ([`crate::store::postgres`]).
     pub store: Option<String>,
+    /// The compliant jetton's payload API (TOML table `[jetton_payload]`; SPEC.md §16.6):
+    /// unset, the payload routes answer `unknown_jetton` for every jetton.
+    pub jetton_payload: Option<JettonPayloadConfig>,
+}
+
+/// `[jetton_payload]`: the certificate the node hands out with each sender's attestation, and
+/// the signer set's nodes it gathers a quorum from.
+///
+/// ```toml
+/// [jetton_payload]
+/// certificate = "/etc/tollgate/cert.json"      # written by `tollgate cert issue`
+/// root_public_key = "hex…"                      # the root key the minter and wallets hold
+/// peers = [ { url = "https://node-a.example", index = 0 },
+///           { url = "https://node-b.example", index = 1, key = "hex…" } ]
+/// ```
+///
+/// The threshold is the certificate's (a wallet would refuse fewer signatures); each peer's key
+/// is the certificate's key at its index (`key`, when given, must be that key). The node itself
+/// is one of the quorum when it is listed among the peers by its own URL.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JettonPayloadConfig {
+    /// The certificate file (`tollgate cert issue`); read and verified at start.
+    pub certificate: PathBuf,
+    /// The root public key, 64 hex digits: the certificate must verify under it.
+    pub root_public_key: String,
+    /// The signer set's nodes to ask.
+    pub peers: Vec<PeerConfig>,
+    /// Validity of the attestations asked for, seconds.
+    #[serde(default = "default_payload_ttl")]
+    pub ttl_secs: u32,
+    /// Deadline of one request to one peer, milliseconds.
+    #[serde(default = "default_peer_timeout")]
+    pub timeout_ms: u64,
+}
+
+/// One node of the signer set the payload API asks.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Its base URL.
+    pub url: String,
+    /// Its signer index in the certificate's signer set.
+    pub index: u8,
+    /// Its public key, hex; optional, since the certificate names it (checked when given).
+    pub key: Option<String>,
+}
+
+fn default_payload_ttl() -> u32 {
+    600
+}
+
+fn default_peer_timeout() -> u64 {
+    2_000
 }
 
 impl Default for Config {
@@ -128,6 +182,7 @@ impl Default for Config {
             follow_api_key: None,
             follow_interval_ms: 1_000,
             store: None,
+            jetton_payload: None,
         }
     }
 }

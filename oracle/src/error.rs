@@ -62,6 +62,20 @@ pub enum Error {
         /// Why.
         detail: String,
     },
+    /// The payload API serves no such jetton (not the configured certificate's minter).
+    #[error("unknown jetton: this node serves the payload of {0}")]
+    UnknownJetton(String),
+    /// The sender's attestation is over the certificate's policy: the compliant wallet would
+    /// refuse the transfer, so no payload is handed out.
+    #[error("refused by the certificate's policy: {0}")]
+    OverPolicy(String),
+    /// Fewer than the certificate's threshold of signers answered (the message names them by
+    /// index and reason, never by URL).
+    #[error("quorum not reached: {0}")]
+    QuorumNotReached(String),
+    /// The configured signer certificate has expired: wallets would refuse every payload.
+    #[error("the signer certificate expired at {0}; the operator must install a new one")]
+    CertificateExpired(u32),
     /// The admin bearer token is missing or wrong (or no admin token is configured).
     #[error("admin token missing or invalid")]
     Unauthorized,
@@ -171,6 +185,14 @@ impl Error {
             // Admin endpoints need the bearer token.
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Error::UnknownJetton(_) => (StatusCode::NOT_FOUND, "unknown_jetton"),
+            // Understood and refused on the merits: 403, the wallet should not retry.
+            Error::OverPolicy(_) => (StatusCode::FORBIDDEN, "over_policy"),
+            // Retry later: peers may come back, an operator may install a new certificate.
+            Error::QuorumNotReached(_) => (StatusCode::SERVICE_UNAVAILABLE, "quorum_not_reached"),
+            Error::CertificateExpired(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "certificate_expired")
+            }
             // The node cannot record what it signs, so it refuses to sign: unavailable, retry
             // elsewhere (another node of the quorum) or later.
             Error::Store(_)
@@ -203,12 +225,22 @@ impl Error {
     pub fn is_client_error(&self) -> bool {
         self.status().0.is_client_error()
     }
+
+    /// Whether the response carries the message: client errors, and the payload API's 503s,
+    /// whose messages are written for the wallet (signer indexes, an expiry time).
+    fn message_is_public(&self) -> bool {
+        self.is_client_error()
+            || matches!(
+                self,
+                Error::QuorumNotReached(_) | Error::CertificateExpired(_)
+            )
+    }
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, code) = self.status();
-        let message = if self.is_client_error() {
+        let message = if self.message_is_public() {
             self.to_string()
         } else {
             // Log the detail for the operator; the client only learns the class of failure.

@@ -169,6 +169,11 @@ impl Node {
         restrict_files(&changes_dir)?;
         let verifiers = config.verifier_addresses()?;
         let nonces = NonceAllocator::open(store.clone())?;
+        let jetton_payload = config
+            .jetton_payload
+            .as_ref()
+            .map(api::jetton_payload::PayloadService::load)
+            .transpose()?;
         let exposure = Arc::new(ExposureEngine::new(
             transfers,
             Arc::new(StoreLabels::new(store.clone())),
@@ -187,6 +192,7 @@ impl Node {
             signer,
             audit: audit.clone(),
             metrics: api::metrics::handle(),
+            jetton_payload,
             config,
         });
         Ok(Node {

@@ -14,6 +14,7 @@ mod fault;
 mod hardening;
 mod hostility;
 mod ingest;
+mod jetton_payload;
 mod operators;
 mod quorum;
 mod replicas;

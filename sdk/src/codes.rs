@@ -12,6 +12,12 @@ pub mod tag {
     /// `attestation_proof#5c1324ad`: an attestation and its signatures in one cell (low 31
     /// bits of the crc32, as it stands where op codes stand in a jetton `forward_payload`).
     pub const ATTESTATION_PROOF: u32 = 0x5c13_24ad;
+    /// `signer_certificate#e0adde86`: the compliant jetton's root-signed signer certificate
+    /// (all 32 bits of the crc32: signed data, like the attestation).
+    pub const SIGNER_CERTIFICATE: u32 = 0xe0ad_de86;
+    /// `compliance_auth#16b70dce`: the compliant jetton transfer's `custom_payload` (low 31 bits,
+    /// as it stands where an op code stands).
+    pub const COMPLIANCE_AUTH: u32 = 0x16b7_0dce;
     /// `jgate_quarantined#908d1d73`: JettonDepositGate external log, an entry went into quarantine.
     pub const JGATE_QUARANTINED: u32 = 0x908d_1d73;
     /// `jgate_released#59104387`: JettonDepositGate external log, an entry left quarantine.

@@ -198,6 +198,43 @@ pub enum Error {
         "the case file's signature does not verify (the file was changed after it was signed)"
     )]
     EvidenceSignature,
+    /// A `SignerCertificate` or `ComplianceAuth` cell does not have its layout.
+    #[error("malformed {what}: {bits} bits and {refs} refs (expected {expected})")]
+    MalformedCompliance {
+        /// `signer certificate` or `compliance auth`.
+        what: &'static str,
+        /// Data bits in the cell.
+        bits: usize,
+        /// References in the cell.
+        refs: usize,
+        /// The layout it should have.
+        expected: &'static str,
+    },
+    /// The root key's signature over a signer certificate does not verify.
+    #[error("the root signature over the signer certificate does not verify")]
+    CertificateSignature,
+    /// A signer certificate's `valid_until` has passed.
+    #[error("the signer certificate expired at {valid_until} (now {now})")]
+    CertificateExpired {
+        /// The certificate's last valid second.
+        valid_until: u32,
+        /// The time it was checked at.
+        now: u32,
+    },
+    /// A signer certificate is for another minter or network than the one it is used with.
+    #[error("the signer certificate's {field} is {found}, expected {expected}")]
+    CertificateMismatch {
+        /// `minter` or `network`.
+        field: &'static str,
+        /// What the use needs.
+        expected: String,
+        /// What the certificate says.
+        found: String,
+    },
+    /// An attestation the certificate's policy refuses: a compliant wallet would refuse the
+    /// transfer, so no `ComplianceAuth` is made for it.
+    #[error("over the certificate's policy: {0}")]
+    OverPolicy(String),
     /// tonlib-core refused to build a cell; with the layouts in this crate this means a bug.
     #[error("cell construction failed: {0}")]
     Cell(String),
@@ -238,6 +275,11 @@ impl Error {
             Error::MalformedEvidence(_) => "malformed_evidence",
             Error::EvidenceWrongKey { .. } => "evidence_wrong_key",
             Error::EvidenceSignature => "evidence_signature",
+            Error::MalformedCompliance { .. } => "malformed_compliance",
+            Error::CertificateSignature => "certificate_signature",
+            Error::CertificateExpired { .. } => "certificate_expired",
+            Error::CertificateMismatch { .. } => "certificate_mismatch",
+            Error::OverPolicy(_) => "over_policy",
             Error::Cell(_) => "cell",
         }
     }

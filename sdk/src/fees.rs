@@ -187,6 +187,26 @@ pub fn jetton_transfer_value(body: &Cell, forward_ton_amount: u64) -> u64 {
         + USDT_VALUE_MARGIN
 }
 
+/// Gas a compliant jetton wallet spends checking a `ComplianceAuth` with one attestation
+/// signature, on top of a plain USDT-style transfer: NOT MEASURED YET. Derived, with a wide
+/// margin, from the ComplianceGate's measured cost of one screened party (SPEC.md §10.7: 3,251
+/// gas with one signature), which does the same work bar the root signature: 3,251 for the
+/// party + 633 for the root signature (one more `CHKSIGNU` and cell load) + three extra cell
+/// loads (300), doubled for safety. Replace it with the sandbox figure of the compliant wallet.
+pub const COMPLIANT_CHECK_GAS: u64 = 2 * (3_251 + 633 + 300);
+/// Gas each further attestation signature adds to the compliant wallet's check, doubled from the
+/// gate's measured +633 per further signer (not measured on the wallet itself).
+pub const COMPLIANT_GAS_PER_EXTRA_SIGNER: u64 = 2 * 633;
+
+/// The TON to attach to a compliant jetton transfer (the body as built): what
+/// [`jetton_transfer_value`] asks for a USDT-style wallet plus the auth's check at
+/// [`COMPLIANT_CHECK_GAS`] and [`COMPLIANT_GAS_PER_EXTRA_SIGNER`], at the basechain gas price.
+/// The wallet returns what is left over to `response_destination`.
+pub fn compliant_transfer_value(body: &Cell, forward_ton_amount: u64, signatures: u64) -> u64 {
+    let check = COMPLIANT_CHECK_GAS + signatures.saturating_sub(1) * COMPLIANT_GAS_PER_EXTRA_SIGNER;
+    jetton_transfer_value(body, forward_ton_amount) + check * BASECHAIN_GAS_PRICE
+}
+
 /// Bits and cells of a tree, counting shared cells each time they occur (`CDATASIZE` counts
 /// them once, so this never underestimates).
 fn data_size(cell: &Cell) -> (u64, u64) {

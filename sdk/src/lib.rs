@@ -9,6 +9,7 @@
 //!   deposits to a JettonDepositGate).
 //! - [`ton_connect`]: TON Connect `sendTransaction` requests for a transfer through a gate and
 //!   for a jetton deposit (raw message or structured jetton item).
+//! - [`compliant`]: the compliant jetton's signer certificate and `ComplianceAuth` payload.
 //! - [`fees`]: what a ComplianceGate charges on top of the amount, what a JettonDepositGate
 //!   needs as forward amount, what a USDT wallet needs attached.
 //! - [`signer_set`]: a verifier's signer set as contracts store it.
@@ -32,6 +33,7 @@ pub mod categories;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod codes;
+pub mod compliant;
 pub mod error;
 pub mod evidence;
 pub mod exposure;

@@ -63,6 +63,19 @@ impl JettonTransfer {
         self.build(None, Some(&deposit_payload(proof, reference)?.to_arc()))
     }
 
+    /// A transfer of a compliant jetton (SPEC.md §16): the sender's [`ComplianceAuth`] in
+    /// `custom_payload`, `forward_payload` as given (or empty). `response_destination` is
+    /// usually the sender, the auth's subject.
+    ///
+    /// [`ComplianceAuth`]: crate::compliant::ComplianceAuth
+    pub fn compliant(
+        &self,
+        auth: &crate::compliant::ComplianceAuth,
+        forward_payload: Option<&ArcCell>,
+    ) -> Result<Cell> {
+        self.build(Some(&auth.to_cell()?), forward_payload)
+    }
+
     fn build(
         &self,
         custom_payload: Option<&ArcCell>,

@@ -8,7 +8,7 @@
 //! verifier walks them in step with the bundle's increasing signer indexes.
 
 use ed25519_dalek::VerifyingKey;
-use tonlib_core::cell::{ArcCell, CellBuilder};
+use tonlib_core::cell::{ArcCell, Cell, CellBuilder, CellParser};
 
 use crate::bundle::MAX_SIGNERS;
 use crate::error::{Error, Result};
@@ -81,6 +81,77 @@ impl SignerSet {
             .store_reference(&keys)?;
         Ok(builder.build()?.to_arc())
     }
+
+    /// Writes the set inline (`epoch threshold count ^keys`), as a certificate or a checker's
+    /// storage holds it: 48 bits and one ref.
+    pub fn store(&self, builder: &mut CellBuilder) -> Result<()> {
+        let cell = self.to_cell()?;
+        builder.store_cell(&cell)?;
+        Ok(())
+    }
+
+    /// Reads an inline set from `parser` (48 bits) and its keys from `keys`, strictly: each
+    /// key cell holds exactly `min(3, keys left)` keys, a ref exactly when more keys follow,
+    /// then every rule of [`SignerSet::new`]. Errors are [`Error::InvalidSignerSet`] naming what
+    /// is wrong (or [`Error::InvalidPublicKey`] for bytes that are no ed25519 point).
+    pub fn load(parser: &mut CellParser<'_>, keys: &Cell) -> Result<Self> {
+        let epoch = parser.load_u32(32)?;
+        let threshold = parser.load_u8(8)?;
+        let count = usize::from(parser.load_u8(8)?);
+        if count == 0 || count > MAX_SIGNERS {
+            return Err(Error::InvalidSignerSet(format!(
+                "{count} keys (expected 1..=16)"
+            )));
+        }
+        let mut found = Vec::with_capacity(count);
+        let mut cell = keys;
+        loop {
+            crate::boc::ordinary(cell)?;
+            let here = (count - found.len()).min(KEYS_PER_CELL);
+            let more = found.len() + here < count;
+            let (bits, refs) = (cell.bit_len(), cell.references().len());
+            if bits != here * 256 || refs != usize::from(more) {
+                return Err(Error::InvalidSignerSet(format!(
+                    "key cell {}: {bits} bits and {refs} refs (expected {} bits and {} refs)",
+                    found.len() / KEYS_PER_CELL,
+                    here * 256,
+                    usize::from(more)
+                )));
+            }
+            let mut keys_parser = cell.parser();
+            for _ in 0..here {
+                let mut bytes = [0u8; 32];
+                keys_parser.load_slice(&mut bytes)?;
+                let key = VerifyingKey::from_bytes(&bytes).map_err(|_| {
+                    Error::InvalidPublicKey(format!(
+                        "key {} ({}) is not an ed25519 point",
+                        found.len(),
+                        hex::encode(bytes)
+                    ))
+                })?;
+                found.push(key);
+            }
+            if !more {
+                break;
+            }
+            cell = cell.reference(0)?;
+        }
+        SignerSet::new(epoch, threshold, found)
+    }
+
+    /// Decodes a `SignerSet` cell (48 bits and one ref, nothing else) strictly, like
+    /// [`SignerSet::load`].
+    pub fn from_cell(cell: &Cell) -> Result<Self> {
+        crate::boc::ordinary(cell)?;
+        if cell.bit_len() != 48 || cell.references().len() != 1 {
+            return Err(Error::InvalidSignerSet(format!(
+                "{} bits and {} refs (expected 48 bits and one ref)",
+                cell.bit_len(),
+                cell.references().len()
+            )));
+        }
+        Self::load(&mut cell.parser(), cell.reference(0)?)
+    }
 }
 
 #[cfg(test)]
@@ -135,6 +206,58 @@ mod tests {
         "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
         "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
     ];
+
+    #[test]
+    fn decodes_what_it_encodes_and_refuses_bad_key_chains() {
+        for n in [1u8, 3, 4, 7, 16] {
+            let set = SignerSet::new(5, 1, keys(n)).unwrap();
+            assert_eq!(SignerSet::from_cell(&set.to_cell().unwrap()).unwrap(), set);
+        }
+        // A count that says more keys than the chain holds.
+        let set = SignerSet::new(5, 1, keys(3)).unwrap();
+        let cell = set.to_cell().unwrap();
+        let lying = CellBuilder::new()
+            .store_u32(32, 5)
+            .unwrap()
+            .store_u8(8, 1)
+            .unwrap()
+            .store_u8(8, 4)
+            .unwrap()
+            .store_reference(cell.reference(0).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let err = SignerSet::from_cell(&lying).unwrap_err();
+        assert!(matches!(err, Error::InvalidSignerSet(_)), "{err}");
+        // Threshold above count is refused on decode too.
+        let over = CellBuilder::new()
+            .store_u32(32, 5)
+            .unwrap()
+            .store_u8(8, 4)
+            .unwrap()
+            .store_u8(8, 3)
+            .unwrap()
+            .store_reference(cell.reference(0).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        assert!(matches!(
+            SignerSet::from_cell(&over),
+            Err(Error::InvalidSignerSet(_))
+        ));
+        // Trailing bits after the inline set.
+        let extra = CellBuilder::new()
+            .store_cell(&cell)
+            .unwrap()
+            .store_bit(true)
+            .unwrap()
+            .build()
+            .unwrap();
+        assert!(matches!(
+            SignerSet::from_cell(&extra),
+            Err(Error::InvalidSignerSet(_))
+        ));
+    }
 
     #[test]
     fn refuses_a_key_given_twice() {

@@ -16,10 +16,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::compliant::ComplianceAuth;
 use crate::error::{Error, Result};
 use crate::messages::{GateTransfer, JettonTransfer};
 use crate::{boc, fees, Address, AttestationProof, FriendlyFlags, Network};
-use tonlib_core::cell::Cell;
+use tonlib_core::cell::{ArcCell, Cell};
 
 /// `SendTransactionRequest` of TON Connect, in its JSON field names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -336,6 +337,76 @@ impl DepositRequest<'_> {
                 forward_payload: Some(boc::to_base64(&payload.to_arc())?),
                 query_id: Some(self.query_id.to_string()),
             })],
+        })
+    }
+}
+
+/// A transfer of a compliant jetton (SPEC.md §16) with the sender's `ComplianceAuth` in
+/// `custom_payload`: one raw message to the sender's own jetton wallet.
+#[derive(Clone, Debug)]
+pub struct CompliantRequest<'a> {
+    /// The sender's jetton wallet of the compliant minter (its `get_wallet_address` of the
+    /// sender): the message's receiver.
+    pub jetton_wallet: Address,
+    /// The new owner of the jettons.
+    pub destination: Address,
+    /// Jettons in elementary units.
+    pub amount: u128,
+    /// Echoed by the wallets.
+    pub query_id: u64,
+    /// TON forwarded to `destination` with the notification (0: none).
+    pub forward_ton_amount: u64,
+    /// `forward_payload`, if any (in a ref).
+    pub forward_payload: Option<&'a ArcCell>,
+    /// The sender's auth; its attestation's subject is the sender, who must send the request.
+    pub auth: &'a ComplianceAuth,
+    /// The current unix time: an expired attestation or certificate is refused.
+    pub now: u32,
+}
+
+impl CompliantRequest<'_> {
+    /// The transfer body and the TON to attach ([`fees::compliant_transfer_value`]), after
+    /// checking the auth is current ([`Error::ProofExpired`], [`Error::CertificateExpired`]),
+    /// for its own certificate's minter, network and epoch ([`Error::ProofMismatch`]) and on a
+    /// network TON Connect names ([`Error::UnsupportedNetwork`]).
+    pub fn body(&self) -> Result<(Cell, u64)> {
+        let a = &self.auth.proof.attestation;
+        self.auth.certificate.check_current(self.now)?;
+        self.auth
+            .certificate
+            .admits(&self.auth.proof, &a.subject, self.now)?;
+        chain_id(a.network)?;
+        let transfer = JettonTransfer {
+            query_id: self.query_id,
+            amount: self.amount,
+            destination: self.destination,
+            response_destination: a.subject,
+            forward_ton_amount: u128::from(self.forward_ton_amount),
+        };
+        let body = transfer.compliant(self.auth, self.forward_payload)?;
+        let attach = fees::compliant_transfer_value(
+            &body,
+            self.forward_ton_amount,
+            self.auth.proof.bundle.len() as u64,
+        );
+        Ok((body, attach))
+    }
+
+    /// The `sendTransaction` request: valid until the earlier of the attestation's and the
+    /// certificate's expiry, `from` the sender, one bounceable message to the jetton wallet.
+    pub fn to_request(&self) -> Result<SendTransactionRequest> {
+        let (body, attach) = self.body()?;
+        let a = &self.auth.proof.attestation;
+        Ok(SendTransactionRequest {
+            valid_until: a.valid_until.min(self.auth.certificate.valid_until),
+            network: chain_id(a.network)?,
+            from: Some(a.subject.to_raw()),
+            messages: vec![Message {
+                address: self.jetton_wallet.to_friendly(friendly(a.network)),
+                amount: attach.to_string(),
+                payload: Some(boc::to_base64(&body.to_arc())?),
+            }],
+            items: Vec::new(),
         })
     }
 }

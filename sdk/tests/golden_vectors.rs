@@ -3,8 +3,6 @@
 //! golden` rewrites it. The TypeScript side (contracts/tests/GoldenVectors.spec.ts) checks every
 //! entry with @ton/core, @ton/crypto and the FunC verifier in the sandbox.
 
-use std::path::PathBuf;
-
 use serde_json::{json, Value};
 use tollgate_sdk::{
     Address, Attestation, Categories, Network, SignatureBundle, SignatureEntry, SigningKey,
@@ -168,9 +166,7 @@ fn vector(name: &str, attestation: &Attestation, signers: &[u8], keys: &[Signing
     })
 }
 
-fn vectors_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/attestations.json")
-}
+const FILE: &str = "attestations.json";
 
 #[test]
 fn golden_vectors_match_the_committed_file() {
@@ -179,28 +175,12 @@ fn golden_vectors_match_the_committed_file() {
         .iter()
         .map(|(name, a, signers)| vector(name, a, signers, &keys))
         .collect();
-    let text = serde_json::to_string_pretty(&vectors).unwrap() + "\n";
-    let path = vectors_path();
-    if std::env::var_os("TOLLGATE_REGENERATE").is_some() {
-        std::fs::write(&path, &text).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-        panic!(
-            "{}: {err}; run with TOLLGATE_REGENERATE=1 to write it",
-            path.display()
-        )
-    });
-    assert!(
-        committed == text,
-        "{} drifted from the sdk; run with TOLLGATE_REGENERATE=1 if the change is intended",
-        path.display()
-    );
+    crate::common::vectors::check_committed(FILE, &vectors);
 }
 
 #[test]
 fn committed_vectors_decode_to_their_fields() {
-    let text = std::fs::read_to_string(vectors_path()).unwrap();
-    let vectors: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let vectors = crate::common::vectors::read(FILE);
     assert_eq!(vectors.len(), cases().len());
     for v in vectors {
         let fields: Attestation = serde_json::from_value(v["fields"].clone()).unwrap();

@@ -4,8 +4,6 @@
 //! TypeScript side (contracts/tests/JettonVectors.spec.ts) parses every body with @ton/core and
 //! rebuilds its payloads with the contracts' own wrappers.
 
-use std::path::PathBuf;
-
 use serde_json::{json, Value};
 use tollgate_sdk::messages::{comment, deposit_payload, JettonTransfer};
 use tollgate_sdk::{
@@ -169,30 +167,11 @@ fn vector(name: &str, t: &JettonTransfer, placement: &Placement) -> Value {
 
 use tonlib_core::message::TonMessage as _;
 
-fn vectors_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/jetton-transfers.json")
-}
-
 #[test]
 fn jetton_vectors_match_the_committed_file() {
     let vectors: Vec<Value> = cases()
         .iter()
         .map(|(name, t, placement)| vector(name, t, placement))
         .collect();
-    let text = serde_json::to_string_pretty(&vectors).unwrap() + "\n";
-    let path = vectors_path();
-    if std::env::var_os("TOLLGATE_REGENERATE").is_some() {
-        std::fs::write(&path, &text).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-        panic!(
-            "{}: {err}; run with TOLLGATE_REGENERATE=1 to write it",
-            path.display()
-        )
-    });
-    assert!(
-        committed == text,
-        "{} drifted from the sdk; run with TOLLGATE_REGENERATE=1 if the change is intended",
-        path.display()
-    );
+    crate::common::vectors::check_committed("jetton-transfers.json", &vectors);
 }

@@ -160,7 +160,9 @@ export type ErrorCode =
     | 'bad_signature' | 'too_few_signatures' | 'invalid_public_key' | 'invalid_signer_set'
     | 'quorum_not_reached' | 'in_batch' | 'proof_mismatch' | 'proof_expired' | 'missing_proof' | 'reference_too_large'
     | 'unsupported_network' | 'internal' | 'cell' | 'invalid_input'
-    | 'malformed_evidence' | 'evidence_wrong_key' | 'evidence_signature';
+    | 'malformed_evidence' | 'evidence_wrong_key' | 'evidence_signature'
+    | 'malformed_compliance' | 'certificate_signature' | 'certificate_expired' | 'certificate_mismatch'
+    | 'over_policy';
 
 export class TollgateError extends Error {
     readonly code: ErrorCode;

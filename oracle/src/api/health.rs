@@ -22,6 +22,11 @@ pub struct Readiness {
     store: bool,
     /// The audit log accepts entries.
     audit: bool,
+    /// With the payload API configured: its signer certificate has not expired (when false,
+    /// `/v2/jettons/…/payload` answers 503 `certificate_expired`; attestations still work, so
+    /// `ready` does not depend on it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jetton_certificate: Option<bool>,
 }
 
 /// 200 while the process serves HTTP.
@@ -62,6 +67,9 @@ pub async fn ready(State(state): State<SharedState>) -> (StatusCode, axum::Json<
             ready: status == StatusCode::OK,
             store: store_ok,
             audit: audit_ok,
+            jetton_certificate: state.jetton_payload.as_ref().map(|service| {
+                service.certificate_current(u32::try_from(crate::unix_now()).unwrap_or(u32::MAX))
+            }),
         }),
     )
 }

@@ -99,6 +99,14 @@ fn describe() {
         "Failed accept calls (e.g. out of file descriptors)"
     );
     describe_gauge!(BUILD_INFO, "Always 1; the labels name the running build");
+    describe_counter!(
+        super::jetton_payload::PAYLOADS,
+        "Compliant-jetton payload requests, by outcome (issued or the error code)"
+    );
+    describe_gauge!(
+        super::jetton_payload::CERTIFICATE_EXPIRY,
+        "valid_until of the payload API's signer certificate, unix seconds"
+    );
     // The audit writer's metrics are recorded in audit.rs under these names (its owner may
     // move the names here as constants when merging).
     describe_histogram!(

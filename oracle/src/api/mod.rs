@@ -11,6 +11,7 @@
 //! | `GET /v1/evidence/{address}` (bearer token) | [`evidence`] |
 //! | `GET /v1/changes?since=SEQ&limit=N` (bearer token) | [`changes`] |
 //! | `GET /v1/oracle` | [`oracle`] |
+//! | `GET /v2/jettons/{jetton}/transfer/{address}/payload`, `GET /v1/jettons/{jetton}/wallet/{address}` | [`jetton_payload`] |
 //! | `/v1/admin/*` (bearer token) | [`admin`] |
 //! | `GET /v1/health`, `GET /v1/ready` | [`health`] |
 //! | `GET /metrics` | [`metrics`] |
@@ -27,6 +28,7 @@ pub mod changes;
 pub mod cosign;
 pub mod evidence;
 pub mod health;
+pub mod jetton_payload;
 pub mod layers;
 pub mod metrics;
 pub mod openapi;
@@ -77,6 +79,8 @@ pub struct AppState {
     pub attested: std::sync::Mutex<Attested>,
     /// Prometheus exposition.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// The compliant jetton's payload API, when `[jetton_payload]` is configured.
+    pub jetton_payload: Option<jetton_payload::PayloadService>,
 }
 
 /// The state handlers share.
@@ -187,6 +191,14 @@ pub fn app(state: SharedState) -> Router {
         .route("/v1/attestations/batch", post(batch::attest_batch))
         .route("/v1/attestations/cosign/batch", post(batch::cosign_batch))
         .route("/v1/oracle", get(oracle::info))
+        .route(
+            "/v2/jettons/{jetton}/transfer/{address}/payload",
+            get(jetton_payload::transfer_payload),
+        )
+        .route(
+            "/v1/jettons/{jetton}/wallet/{address}",
+            get(jetton_payload::wallet_payload),
+        )
         .route("/v1/openapi.json", get(openapi::document))
         .merge(admin_routes)
         .with_state(state.clone());

@@ -18,8 +18,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{
-    admin, attestations, audit, batch, changes, cosign, evidence, health, metrics, oracle, risk,
-    screen, AddressForms,
+    admin, attestations, audit, batch, changes, cosign, evidence, health, jetton_payload, metrics,
+    oracle, risk, screen, AddressForms,
 };
 
 /// The name of the admin token's security scheme (`Authorization: Bearer <token>`).
@@ -41,6 +41,8 @@ pub const ADMIN_SECURITY: &str = "admin_token";
         batch::attest_batch,
         batch::cosign_batch,
         oracle::info,
+        jetton_payload::transfer_payload,
+        jetton_payload::wallet_payload,
         audit::list,
         evidence::get_evidence,
         changes::list,

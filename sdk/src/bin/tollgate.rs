@@ -10,6 +10,12 @@
 //! tollgate payload gate --destination-proof attested.json --destination EQ... --amount 1000000000 \
 //!     --gate EQ... > transaction.json   # TON Connect sendTransaction request
 //! tollgate verify-evidence case.json --key <hex>   # a node's evidence case file, offline
+//! tollgate cert issue --root-key root.key --minter EQ... --valid-days 30 --max-risk 40 \
+//!     --forbidden sanctions --signer <hex> --signer <hex> --threshold 2 --epoch 1 > cert.json
+//! tollgate cert show cert.json   # decode, check the root signature, say if it expired
+//! tollgate payload compliant --cert cert.json --node http://... --node http://... \
+//!     --sender EQ... --destination EQ... --amount 1000000 --jetton-wallet EQ...
+//!     # a compliant-jetton transfer with the sender's ComplianceAuth, TON Connect request
 //! tollgate payload deposit --proof attested.json --gate EQ... --jetton-wallet EQ... \
 //!     --amount 100000000 --comment "invoice 42" > deposit.json   # a USDT deposit, TON Connect
 //! ```
@@ -22,8 +28,9 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use tollgate_sdk::api::OracleInfo;
 use tollgate_sdk::client::{Client, ClientConfig, Node};
+use tollgate_sdk::compliant::{CertificateFile, SignedCertificate, SignerCertificate};
 use tollgate_sdk::messages::{GateTransfer, JettonTransfer};
-use tollgate_sdk::ton_connect::{DepositRequest, GateRequest};
+use tollgate_sdk::ton_connect::{CompliantRequest, DepositRequest, GateRequest};
 use tollgate_sdk::{
     boc, Address, Attestation, AttestationProof, Network, ProofJson, SignatureBundle, VerifyingKey,
 };
@@ -51,6 +58,71 @@ enum Command {
     /// Build a message body carrying attestations, as the base64 BoC TON Connect takes.
     #[command(subcommand)]
     Payload(PayloadCommand),
+    /// Compliant-jetton signer certificates (SPEC.md §16): issue one with the root key, show one.
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Sign a signer certificate with the root key and print the certificate file (JSON).
+    Issue(CertIssueArgs),
+    /// Decode a certificate file, check its root signature and print its fields.
+    Show(CertShowArgs),
+}
+
+#[derive(Args)]
+struct CertIssueArgs {
+    /// File holding the root key's 32-byte seed as 64 hex digits; mode 0600 or stricter (the key
+    /// is never taken from the command line).
+    #[arg(long)]
+    root_key: std::path::PathBuf,
+    /// The compliant jetton's minter (raw or user-friendly).
+    #[arg(long)]
+    minter: Address,
+    /// `mainnet`, `testnet` or a global_id.
+    #[arg(long, default_value = "mainnet", value_parser = parse_network)]
+    network: Network,
+    /// Last unix second the certificate is valid in.
+    #[arg(
+        long,
+        conflicts_with = "valid_days",
+        required_unless_present = "valid_days"
+    )]
+    valid_until: Option<u32>,
+    /// Validity from now, in days (e.g. 30; overlap certificates for a grace period).
+    #[arg(long)]
+    valid_days: Option<u32>,
+    /// Highest risk a sender may have (0–100).
+    #[arg(long)]
+    max_risk: u8,
+    /// Forbidden categories, comma-separated names (e.g. `sanctions,mixer`).
+    #[arg(long, value_delimiter = ',')]
+    forbidden: Vec<String>,
+    /// Clock skew allowed for an attestation's `issued_at`, seconds.
+    #[arg(long, default_value_t = 300)]
+    max_skew: u32,
+    /// A signer's public key, 64 hex digits, in signer-index order; repeat for each.
+    #[arg(long = "signer", required = true)]
+    signers: Vec<String>,
+    /// Signatures required (k).
+    #[arg(long)]
+    threshold: u8,
+    /// The signer set's epoch (the nodes' `epoch`).
+    #[arg(long)]
+    epoch: u32,
+}
+
+#[derive(Args)]
+struct CertShowArgs {
+    /// The certificate file written by `tollgate cert issue`; `-` for stdin.
+    file: String,
+    /// Require this root public key (64 hex digits) instead of trusting the one the file names.
+    #[arg(long)]
+    root: Option<String>,
+    /// Check expiry at this unix time (default: now).
+    #[arg(long)]
+    now: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -62,6 +134,50 @@ enum PayloadCommand {
     /// A jetton deposit to a JettonDepositGate, as a TON Connect `sendTransaction` request: the
     /// proof and the reference in `forward_payload`, the forward amount and TON computed.
     Deposit(DepositArgs),
+    /// A compliant-jetton transfer (SPEC.md §16): a quorum attestation of the sender for the
+    /// certificate's minter, wrapped with the certificate into the `custom_payload`.
+    Compliant(CompliantArgs),
+}
+
+#[derive(Args)]
+struct CompliantArgs {
+    /// The certificate file written by `tollgate cert issue`.
+    #[arg(long)]
+    cert: String,
+    /// Base URL of an oracle node of the certificate's signer set; repeat. Each node's index
+    /// and key are read from its `/v1/oracle` and must be the certificate's key at that index.
+    #[arg(long = "node", required_unless_present = "proof")]
+    nodes: Vec<String>,
+    /// Use this proof (JSON printed by `tollgate attest`) instead of asking nodes.
+    #[arg(long, conflicts_with = "nodes")]
+    proof: Option<String>,
+    /// The sending wallet's owner: the attestation's subject.
+    #[arg(long)]
+    sender: Address,
+    /// The new owner of the jettons.
+    #[arg(long)]
+    destination: Address,
+    /// Jettons in elementary units.
+    #[arg(long)]
+    amount: u128,
+    /// The sender's jetton wallet: the output is a TON Connect request to it. Without it, the
+    /// transfer body alone.
+    #[arg(long)]
+    jetton_wallet: Option<Address>,
+    /// TON forwarded to the destination with the notification, nanotons.
+    #[arg(long, default_value_t = 0)]
+    forward_ton_amount: u64,
+    /// A text comment as forward_payload.
+    #[arg(long)]
+    comment: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    query_id: u64,
+    /// Validity of the attestation asked for, seconds.
+    #[arg(long, default_value_t = 600)]
+    ttl: u32,
+    /// Per-request timeout in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    timeout_ms: u64,
 }
 
 #[derive(Args)]
@@ -254,8 +370,10 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Attest(args) => attest(args).await,
         Command::Verify(args) => verify(args),
-        Command::Payload(command) => payload(command),
+        Command::Payload(command) => payload(command).await,
         Command::VerifyEvidence(args) => verify_evidence(args),
+        Command::Cert(CertCommand::Issue(args)) => cert_issue(args),
+        Command::Cert(CertCommand::Show(args)) => cert_show(args),
     };
     match result {
         Ok(output) => {
@@ -557,9 +675,10 @@ fn deposit(args: DepositArgs) -> Result<serde_json::Value, String> {
     serde_json::to_value(request).map_err(|err| err.to_string())
 }
 
-fn payload(command: PayloadCommand) -> Result<serde_json::Value, String> {
+async fn payload(command: PayloadCommand) -> Result<serde_json::Value, String> {
     let cell = match command {
         PayloadCommand::Deposit(args) => return deposit(args),
+        PayloadCommand::Compliant(args) => return compliant(args).await,
         PayloadCommand::Gate(args) => {
             let destination_proof = args
                 .destination_proof
@@ -623,4 +742,217 @@ fn payload(command: PayloadCommand) -> Result<serde_json::Value, String> {
         "payload": boc::to_base64(&cell).map_err(sdk_error)?,
         "hash": hex::encode(cell.cell_hash().as_slice()),
     }))
+}
+
+/// Reads a root key file: 64 hex digits (a 32-byte ed25519 seed), mode 0600 or stricter.
+fn read_root_key(path: &std::path::Path) -> Result<tollgate_sdk::SigningKey, String> {
+    let shown = path.display();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path)
+            .map_err(|err| format!("{shown}: {err}"))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "key_file_mode: {shown} has mode {mode:o}; the root key must be 0600 or stricter"
+            ));
+        }
+    }
+    let text = std::fs::read_to_string(path).map_err(|err| format!("{shown}: {err}"))?;
+    let seed: [u8; 32] = hex::decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(format!(
+            "invalid_encoding: {shown} must hold 64 hex digits (a 32-byte seed)"
+        ))?;
+    Ok(tollgate_sdk::SigningKey::from_bytes(&seed))
+}
+
+fn parse_public_key(text: &str) -> Result<VerifyingKey, String> {
+    let bytes: [u8; 32] = hex::decode(text)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(format!("invalid_public_key: {text:?} is not 64 hex digits"))?;
+    VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| format!("invalid_public_key: {text} is not an ed25519 point"))
+}
+
+/// `tollgate cert issue`.
+fn cert_issue(args: CertIssueArgs) -> Result<serde_json::Value, String> {
+    let root = read_root_key(&args.root_key)?;
+    let valid_until = match (args.valid_until, args.valid_days) {
+        (Some(at), _) => at,
+        (None, Some(days)) => unix_now().saturating_add(days.saturating_mul(86_400)),
+        (None, None) => return Err("give --valid-until or --valid-days".into()),
+    };
+    if valid_until < unix_now() {
+        return Err(sdk_error(tollgate_sdk::Error::CertificateExpired {
+            valid_until,
+            now: unix_now(),
+        }));
+    }
+    if args.max_risk > tollgate_sdk::attestation::MAX_RISK {
+        return Err(sdk_error(tollgate_sdk::Error::RiskOutOfRange(
+            args.max_risk,
+        )));
+    }
+    let mut forbidden = tollgate_sdk::Categories::NONE;
+    for name in args.forbidden.iter().filter(|n| !n.is_empty()) {
+        let category = tollgate_sdk::Categories::from_name(name)
+            .ok_or(format!("unknown_category: {name:?}"))?;
+        forbidden = forbidden.union(category);
+    }
+    let keys = args
+        .signers
+        .iter()
+        .map(|k| parse_public_key(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let signers =
+        tollgate_sdk::SignerSet::new(args.epoch, args.threshold, keys).map_err(sdk_error)?;
+    let certificate = SignerCertificate {
+        network: args.network,
+        minter: args.minter,
+        valid_until,
+        max_risk: args.max_risk,
+        forbidden,
+        max_skew: args.max_skew,
+        signers,
+    };
+    let signed = SignedCertificate::issue(certificate, &root).map_err(sdk_error)?;
+    serde_json::to_value(signed.to_file().map_err(sdk_error)?).map_err(|err| err.to_string())
+}
+
+fn read_certificate(path: &str) -> Result<SignedCertificate, String> {
+    let text = if path == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(|err| err.to_string())?
+    } else {
+        std::fs::read_to_string(path).map_err(|err| format!("{path}: {err}"))?
+    };
+    let file: CertificateFile = serde_json::from_str(&text)
+        .map_err(|err| format!("malformed_certificate_file: {path}: {err}"))?;
+    SignedCertificate::from_file(&file).map_err(|err| format!("{path}: {}", sdk_error(err)))
+}
+
+/// `tollgate cert show`.
+fn cert_show(args: CertShowArgs) -> Result<serde_json::Value, String> {
+    let signed = read_certificate(&args.file)?;
+    if let Some(root) = &args.root {
+        let root = parse_public_key(root)?;
+        if root != signed.root {
+            return Err(sdk_error(tollgate_sdk::Error::CertificateSignature));
+        }
+    }
+    let c = &signed.certificate;
+    let now = args.now.unwrap_or_else(unix_now);
+    Ok(json!({
+        "network": c.network.global_id(),
+        "minter": c.minter.to_raw(),
+        "valid_until": c.valid_until,
+        "expired": c.valid_until < now,
+        "max_risk": c.max_risk,
+        "forbidden": c.forbidden.names(),
+        "max_skew": c.max_skew,
+        "epoch": c.signers.epoch,
+        "threshold": c.signers.threshold,
+        "signers": c.signers.keys.iter().map(|k| hex::encode(k.as_bytes())).collect::<Vec<_>>(),
+        "hash": hex::encode(c.hash().map_err(sdk_error)?),
+        "root_public_key": hex::encode(signed.root.as_bytes()),
+    }))
+}
+
+/// `tollgate payload compliant`.
+async fn compliant(args: CompliantArgs) -> Result<serde_json::Value, String> {
+    let signed = read_certificate(&args.cert)?;
+    let c = &signed.certificate;
+    let now = unix_now();
+    c.check_current(now).map_err(sdk_error)?;
+    let proof = match &args.proof {
+        Some(path) => read_proof(path)?,
+        None => {
+            let timeout = Duration::from_millis(args.timeout_ms);
+            let nodes = certified_nodes(&args.nodes, &c.signers, timeout).await?;
+            let mut config =
+                ClientConfig::new(nodes, usize::from(c.signers.threshold), c.signers.epoch);
+            config.ttl_secs = args.ttl;
+            config.timeout = timeout;
+            let client = Client::new(config).map_err(sdk_error)?;
+            client
+                .attest(args.sender, c.minter, c.network)
+                .await
+                .map_err(sdk_error)?
+        }
+    };
+    let auth = signed
+        .authorize(proof, &args.sender, now)
+        .map_err(sdk_error)?;
+    let forward = args
+        .comment
+        .as_deref()
+        .map(tollgate_sdk::messages::comment)
+        .transpose()
+        .map_err(sdk_error)?
+        .map(|c| c.to_arc());
+    let request = CompliantRequest {
+        jetton_wallet: args.jetton_wallet.unwrap_or(Address::ZERO),
+        destination: args.destination,
+        amount: args.amount,
+        query_id: args.query_id,
+        forward_ton_amount: args.forward_ton_amount,
+        forward_payload: forward.as_ref(),
+        auth: &auth,
+        now,
+    };
+    if args.jetton_wallet.is_some() {
+        let request = request.to_request().map_err(sdk_error)?;
+        return serde_json::to_value(request).map_err(|err| err.to_string());
+    }
+    let (body, attach) = request.body().map_err(sdk_error)?;
+    let body = body.to_arc();
+    Ok(json!({
+        "payload": boc::to_base64(&body).map_err(sdk_error)?,
+        "hash": hex::encode(body.cell_hash().as_slice()),
+        "custom_payload": auth.to_boc_base64().map_err(sdk_error)?,
+        "attach": attach.to_string(),
+    }))
+}
+
+/// The nodes at `urls`, each with the index it reports and the certificate's key at that index
+/// (a node reporting another key is refused: the certificate, signed by the root, is the trust).
+async fn certified_nodes(
+    urls: &[String],
+    set: &tollgate_sdk::SignerSet,
+    timeout: Duration,
+) -> Result<Vec<Node>, String> {
+    let http = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|err| err.to_string())?;
+    let mut nodes = Vec::new();
+    for url in urls {
+        let info: OracleInfo = async {
+            http.get(format!("{}/v1/oracle", url.trim_end_matches('/')))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await
+        }
+        .await
+        .map_err(|err| format!("unreachable: {url}: {err}"))?;
+        let (index, key) = parse_key(&format!("{}:{}", info.signer_index, info.public_key))?;
+        if set.keys.get(usize::from(index)) != Some(&key) {
+            return Err(format!(
+                "uncertified_node: {url} signs as index {index} with a key the certificate does not hold there"
+            ));
+        }
+        nodes.push(Node {
+            url: url.clone(),
+            index,
+            public_key: key,
+        });
+    }
+    Ok(nodes)
 }

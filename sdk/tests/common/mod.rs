@@ -1,0 +1,3 @@
+//! Helpers shared by the integration tests' modules.
+
+pub mod vectors;
