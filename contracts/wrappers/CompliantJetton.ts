@@ -158,6 +158,10 @@ export class CompliantJettonMinter implements Contract {
     async getRootKey(provider: ContractProvider): Promise<bigint> {
         return (await provider.get('get_root_key', [])).stack.readBigNumber();
     }
+
+    async getMinStorage(provider: ContractProvider): Promise<bigint> {
+        return (await provider.get('get_min_storage', [])).stack.readBigNumber();
+    }
 }
 
 export class CompliantJettonWallet implements Contract {
@@ -175,5 +179,8 @@ export class CompliantJettonWallet implements Contract {
     async getRootKey(provider: ContractProvider): Promise<bigint> {
         return (await provider.get('get_root_key', [])).stack.readBigNumber();
     }
-}
 
+    async getMinStorage(provider: ContractProvider): Promise<bigint> {
+        return (await provider.get('get_min_storage', [])).stack.readBigNumber();
+    }
+}
