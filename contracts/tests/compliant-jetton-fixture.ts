@@ -3,7 +3,7 @@
 // builders of the ComplianceAuth a transfer carries (SPEC.md §16).
 import '@ton/test-utils';
 import { Blockchain, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
-import { Address, beginCell, Cell, toNano } from '@ton/core';
+import { Address, Cell, toNano } from '@ton/core';
 import { KeyPair } from '@ton/crypto';
 import { compile } from '@ton/blueprint';
 import { Attestation, attestationToCell, SignerSet } from '../wrappers/Attestation';
@@ -60,7 +60,7 @@ export async function cjWorld(o: { threshold?: number; count?: number } = {}): P
     const minter = blockchain.openContract(CompliantJettonMinter.createFromConfig({ admin: admin.address, rootKey: root.publicKey, walletCode }, minterCode));
     await minter.sendDeploy(admin.getSender(), toNano('0.1'));
     const w: CjWorld = { blockchain, admin, alice, bob, mallory, minter, walletCode, root, keys, signers, network };
-    const r = await minter.sendBody(admin.getSender(), toNano('0.2'), CompliantJettonMinter.mintBody({ to: alice.address, amount: TOKENS(1000) }));
+    await minter.sendBody(admin.getSender(), toNano('0.2'), CompliantJettonMinter.mintBody({ to: alice.address, amount: TOKENS(1000) }));
     return w;
 }
 
@@ -129,12 +129,3 @@ export async function transfer(w: CjWorld, o: {
     });
     return from.send({ to: walletOf(w, from.address).address, value: o.value ?? TRANSFER_VALUE, body });
 }
-
-export function computeGas(r: SendMessageResult): number {
-    return r.transactions.reduce((sum, tx) => {
-        if (tx.description.type !== 'generic' || tx.description.computePhase.type !== 'vm') return sum;
-        return sum + Number(tx.description.computePhase.gasUsed);
-    }, 0);
-}
-
-export const emptyCell = () => beginCell().endCell();
