@@ -9,6 +9,10 @@ export const Tag = {
     // JettonDepositGate external log events (SPEC.md §12)
     jgateQuarantined: 0x908d1d73,
     jgateReleased: 0x59104387,
+    // Compliant jetton (SPEC.md §16): the root-signed certificate (32 bits, signed data) and the
+    // custom_payload of a transfer (31 bits, like an op code)
+    signerCertificate: 0xe0adde86,
+    complianceAuth: 0x16b70dce,
 } as const;
 
 /** Op codes: crc32 & 0x7fffffff of the TL-B line (schema.tlb). */
@@ -31,6 +35,11 @@ export const Op = {
     jgateRelease: 0x7a0040d3,
     jgateSetPolicy: 0x4f2ac848,
     jgateRecord: 0x4970ae90,
+    // Compliant jetton minter (SPEC.md §16)
+    cjMint: 0x5cc3eb93,
+    cjProposeAdmin: 0x7420ea45,
+    cjClaimAdmin: 0x2f766d01,
+    cjChangeContent: 0x026f794c,
     // AdminProxy test contract
     proxySend: 0x4b03b3d5,
 } as const;
@@ -75,6 +84,22 @@ export const Errors = {
     notDepositor: 1027,
     badDepositor: 1028,
     unrecordedDeposit: 1029,
+    // Compliant jetton, from 1280 (SPEC.md §16)
+    cjMissingAuth: 1280,
+    cjMalformedAuth: 1281,
+    cjMalformedCertificate: 1282,
+    cjBadRootSignature: 1283,
+    cjCertificateNetwork: 1284,
+    cjCertificateMinter: 1285,
+    cjCertificateExpired: 1286,
+    cjNotOwner: 1287,
+    cjInsufficientBalance: 1288,
+    cjInsufficientValue: 1289,
+    cjNotWallet: 1290,
+    cjNotAdmin: 1291,
+    cjNotPendingAdmin: 1292,
+    cjUnknownOp: 1293,
+    cjBadWorkchain: 1294,
     // AdminProxy test contract, from 768
     notProxyOwner: 768,
     unknownProxyOp: 769,

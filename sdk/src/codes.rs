@@ -22,6 +22,12 @@ pub mod tag {
     pub const JGATE_QUARANTINED: u32 = 0x908d_1d73;
     /// `jgate_released#59104387`: JettonDepositGate external log, an entry left quarantine.
     pub const JGATE_RELEASED: u32 = 0x5910_4387;
+    /// `signer_certificate#e0adde86`: a compliant jetton's signer set and policy, signed by the
+    /// issuer's root key (all 32 bits: signed data, like the attestation). SPEC.md §16.
+    pub const SIGNER_CERTIFICATE: u32 = 0xe0ad_de86;
+    /// `compliance_auth#16b70dce`: what a compliant jetton transfer carries in `custom_payload`
+    /// (low 31 bits, like an op code). SPEC.md §16.
+    pub const COMPLIANCE_AUTH: u32 = 0x16b7_0dce;
 }
 
 /// Op codes of internal messages (crc32 & 0x7fffffff of the TL-B line).
@@ -67,6 +73,15 @@ pub mod op {
     /// `jgate_record query_id:uint64 depositor:MsgAddressInt amount:Coins`: the admin records
     /// jettons that reached the gate's wallet unseen as a quarantine entry of their depositor.
     pub const JGATE_RECORD: u32 = 0x4970_ae90;
+
+    /// Compliant jetton minter: the admin mints to an owner's wallet (SPEC.md §16).
+    pub const CJ_MINT: u32 = 0x5cc3_eb93;
+    /// Compliant jetton minter: the admin names a pending admin (`addr_none` cancels).
+    pub const CJ_PROPOSE_ADMIN: u32 = 0x7420_ea45;
+    /// Compliant jetton minter: the pending admin becomes the admin.
+    pub const CJ_CLAIM_ADMIN: u32 = 0x2f76_6d01;
+    /// Compliant jetton minter: the admin replaces the metadata content cell.
+    pub const CJ_CHANGE_CONTENT: u32 = 0x026f_794c;
 }
 
 /// Exit codes thrown by the FunC verifier library (all >= 256).
@@ -145,4 +160,35 @@ pub mod error {
     /// JettonDepositGate, quarantine reason: jettons the gate never saw a notification for
     /// (forward amount 0 or too small to run), recorded by the admin with `jgate_record`.
     pub const UNRECORDED_DEPOSIT: u32 = 1029;
+
+    /// Compliant jetton (SPEC.md §16): a transfer without `custom_payload`.
+    pub const CJ_MISSING_AUTH: u32 = 1280;
+    /// Compliant jetton: `custom_payload` is not a `compliance_auth` (tag, 544 bits, 3 refs).
+    pub const CJ_MALFORMED_AUTH: u32 = 1281;
+    /// Compliant jetton: a root-signed cell that is not a `signer_certificate`.
+    pub const CJ_MALFORMED_CERTIFICATE: u32 = 1282;
+    /// Compliant jetton: the root key did not sign the certificate.
+    pub const CJ_BAD_ROOT_SIGNATURE: u32 = 1283;
+    /// Compliant jetton: the certificate's network is not the chain's global id.
+    pub const CJ_CERTIFICATE_NETWORK: u32 = 1284;
+    /// Compliant jetton: the certificate names another minter.
+    pub const CJ_CERTIFICATE_MINTER: u32 = 1285;
+    /// Compliant jetton: the certificate's `valid_until` has passed.
+    pub const CJ_CERTIFICATE_EXPIRED: u32 = 1286;
+    /// Compliant jetton: transfer or burn from someone other than the wallet's owner.
+    pub const CJ_NOT_OWNER: u32 = 1287;
+    /// Compliant jetton: the amount is above the wallet's balance.
+    pub const CJ_INSUFFICIENT_BALANCE: u32 = 1288;
+    /// Compliant jetton: the attached TON does not pay the fees, forward amount and reserve.
+    pub const CJ_INSUFFICIENT_VALUE: u32 = 1289;
+    /// Compliant jetton: internal_transfer or burn_notification not from a wallet of this jetton.
+    pub const CJ_NOT_WALLET: u32 = 1290;
+    /// Compliant jetton minter: an admin op from someone other than the admin.
+    pub const CJ_NOT_ADMIN: u32 = 1291;
+    /// Compliant jetton minter: `cj_claim_admin` from someone other than the pending admin.
+    pub const CJ_NOT_PENDING_ADMIN: u32 = 1292;
+    /// Compliant jetton: an op the contract does not take.
+    pub const CJ_UNKNOWN_OP: u32 = 1293;
+    /// Compliant jetton: a destination or mint target that is not a basechain `addr_std`.
+    pub const CJ_BAD_WORKCHAIN: u32 = 1294;
 }

@@ -53,6 +53,12 @@ fn rust_table() -> Vec<(&'static str, u32, bool)> {
         ("jgate_record", op::JGATE_RECORD, true),
         ("jgate_quarantined", tag::JGATE_QUARANTINED, false),
         ("jgate_released", tag::JGATE_RELEASED, false),
+        ("signer_certificate", tag::SIGNER_CERTIFICATE, false),
+        ("compliance_auth", tag::COMPLIANCE_AUTH, true),
+        ("cj_mint", op::CJ_MINT, true),
+        ("cj_propose_admin", op::CJ_PROPOSE_ADMIN, true),
+        ("cj_claim_admin", op::CJ_CLAIM_ADMIN, true),
+        ("cj_change_content", op::CJ_CHANGE_CONTENT, true),
     ]
 }
 
