@@ -22,12 +22,6 @@ pub mod tag {
     pub const JGATE_QUARANTINED: u32 = 0x908d_1d73;
     /// `jgate_released#59104387`: JettonDepositGate external log, an entry left quarantine.
     pub const JGATE_RELEASED: u32 = 0x5910_4387;
-    /// `signer_certificate#e0adde86`: a compliant jetton's signer set and policy, signed by the
-    /// issuer's root key (all 32 bits: signed data, like the attestation). SPEC.md §16.
-    pub const SIGNER_CERTIFICATE: u32 = 0xe0ad_de86;
-    /// `compliance_auth#16b70dce`: what a compliant jetton transfer carries in `custom_payload`
-    /// (low 31 bits, like an op code). SPEC.md §16.
-    pub const COMPLIANCE_AUTH: u32 = 0x16b7_0dce;
 }
 
 /// Op codes of internal messages (crc32 & 0x7fffffff of the TL-B line).
