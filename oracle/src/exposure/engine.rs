@@ -16,7 +16,7 @@ use std::sync::{Arc, RwLock};
 use tollgate_sdk::exposure::{Direction, ExposureFinding, ExposurePath, Hop};
 use tollgate_sdk::{Address, Categories};
 
-use super::adjacency::Flow;
+use super::adjacency::{Flow, BLOCK};
 use super::transfers::{Graph, NodeId, TransferStore};
 use super::{Policy, POLICY_VERSION};
 use crate::error::Result;
@@ -317,24 +317,47 @@ impl ExposureEngine {
             bound: if before { u64::MAX } else { 0 },
         }];
         let mut decay = 1.0;
+        let mut candidates: Vec<Flow> = Vec::new();
         for hop in 1..=p.max_hops {
             let mut next = Vec::new();
             for trail in &frontier {
                 // The transfers this trail may follow: same asset, earlier (later), contiguous.
                 let window = adjacency.window(trail.node, asset, trail.bound, before);
-                let flows = || window.iter().flat_map(|run| run.iter());
-                let sum: f64 = flows().map(|f| f.amount).sum();
+                let sum = window.built_sum + window.tail.iter().map(|f| f.amount).sum::<f64>();
                 if sum <= 0.0 {
                     continue;
                 }
                 let scale = trail.share / sum;
+                // A transfer passes the pruning below only if its amount reaches this; whole
+                // blocks of the built part below it are skipped unread (a margin keeps the
+                // skip strictly on the safe side of rounding).
+                let cutoff = prune / (scale * decay) * (1.0 - 1e-9);
+                candidates.clear();
+                let mut i = 0;
+                while i < window.built.len() {
+                    let global = window.built_start + i;
+                    let block = global / BLOCK;
+                    let block_end =
+                        ((block + 1) * BLOCK - window.built_start).min(window.built.len());
+                    if (adjacency.block_max(block) as f64) < cutoff {
+                        i = block_end;
+                        continue;
+                    }
+                    candidates.extend(
+                        window.built[i..block_end]
+                            .iter()
+                            .filter(|f| f.amount >= cutoff),
+                    );
+                    i = block_end;
+                }
+                candidates.extend(window.tail.iter().filter(|f| f.amount >= cutoff));
                 for &Flow {
                     lt,
                     amount,
                     other,
                     edge,
                     ..
-                } in flows()
+                } in candidates.iter()
                 {
                     let share = scale * amount;
                     if share * decay < prune || query.on_path(trail.step, other) {

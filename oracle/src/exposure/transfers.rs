@@ -192,6 +192,10 @@ impl Graph {
 
     /// Rebuilds both adjacency indexes over every edge.
     fn reindex(&mut self) {
+        // Growth by doubling leaves up to half of these vectors unused; a rebuild is rare
+        // enough to give it back (a large block is remapped, not copied).
+        self.edges.shrink_to_fit();
+        self.addresses.shrink_to_fit();
         let nodes = self.addresses.len();
         self.incoming.build(&self.edges, nodes);
         self.outgoing.build(&self.edges, nodes);
