@@ -274,6 +274,7 @@ fn main() {
             "node start (replaying the transfer log): {:.1?}",
             t.elapsed()
         );
+        {
         let graph = node.exposure.transfers().graph();
         println!(
             "node peak RSS after replaying {} transfers: {} MiB (bench's own data before: {} MiB); graph heap by part (MiB): {}",
@@ -287,7 +288,7 @@ fn main() {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        drop(graph);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let router = node.router();
