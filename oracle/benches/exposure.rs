@@ -228,6 +228,16 @@ fn main() {
         node_dir.path().join("transfers").join("transfers.log"),
     )
     .unwrap();
+    // The node's own memory: the generated input is dropped and the peak reset (clear_refs
+    // "5"), so the next peak is the replay of the log into the graph plus the node itself.
+    let g = generate::Generated {
+        transfers: Vec::new(),
+        noise: Vec::new(),
+        wallets: Vec::new(),
+        ..g
+    };
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_before_node = rss_peak_mib();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -264,6 +274,21 @@ fn main() {
             "node start (replaying the transfer log): {:.1?}",
             t.elapsed()
         );
+        {
+        let graph = node.exposure.transfers().graph();
+        println!(
+            "node peak RSS after replaying {} transfers: {} MiB (bench's own data before: {} MiB); graph heap by part (MiB): {}",
+            graph.edge_count(),
+            rss_peak_mib(),
+            rss_before_node,
+            graph
+                .heap_bytes()
+                .iter()
+                .map(|(part, b)| format!("{part} {}", b >> 20))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let router = node.router();

@@ -16,14 +16,18 @@ use std::sync::{Arc, RwLock};
 use tollgate_sdk::exposure::{Direction, ExposureFinding, ExposurePath, Hop};
 use tollgate_sdk::{Address, Categories};
 
+use super::adjacency::{Flow, BLOCK};
 use super::transfers::{Graph, NodeId, TransferStore};
 use super::{Policy, POLICY_VERSION};
 use crate::error::Result;
+use crate::ingest::ton_labels;
 use crate::risk::{max_severity, ExposureSource};
 use crate::store::{LabelsVersion, Store};
 
-/// Categories that stop a trace without being a risk: services that pool many owners' funds.
-pub const SERVICES: Categories = Categories(
+/// Categories that say what an address *is* rather than a risk it carries: a finding never
+/// reports them. (Where a trace *stops* is a different question, answered by the label
+/// importer's one notion of a service, [`ton_labels::is_service`].)
+pub const ENTITY_TYPES: Categories = Categories(
     Categories::EXCHANGE.0
         | Categories::BRIDGE.0
         | Categories::DEFI.0
@@ -32,19 +36,44 @@ pub const SERVICES: Categories = Categories(
 
 /// Categories an exposure finding reports (every category that is not an entity type).
 pub fn risk_part(categories: Categories) -> Categories {
-    Categories(categories.0 & !SERVICES.0)
+    Categories(categories.0 & !ENTITY_TYPES.0)
 }
 
-/// The categories of an address's labels.
-pub trait LabelLookup: Send + Sync + 'static {
+/// What the engine needs to know of an address's labels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LabelInfo {
     /// The union of the address's labels' categories (empty without labels).
-    fn categories(&self, address: &Address) -> Result<Categories>;
+    pub categories: Categories,
+    /// Whether a label marks it a service, where traces stop ([`ton_labels::is_service`]).
+    pub service: bool,
+}
+
+impl LabelInfo {
+    /// The info of an address whose labels carry `categories` and no source-specific
+    /// service mark.
+    pub fn of_categories(categories: Categories) -> LabelInfo {
+        LabelInfo {
+            categories,
+            service: categories.intersects(ton_labels::SERVICE_CATEGORIES),
+        }
+    }
+}
+
+/// The labels of addresses, as the engine sees them.
+pub trait LabelLookup: Send + Sync + 'static {
+    /// Called once at the start of every query; a cache checks here whether the label set
+    /// changed (once, not once per address looked up).
+    fn refresh(&self) -> Result<()> {
+        Ok(())
+    }
+    /// The address's categories and whether it is a service.
+    fn lookup(&self, address: &Address) -> Result<LabelInfo>;
 }
 
 /// Labels read from the node's store, cached per address until the label set changes.
 pub struct StoreLabels {
     store: Arc<dyn Store>,
-    cache: RwLock<(Option<LabelsVersion>, HashMap<Address, Categories>)>,
+    cache: RwLock<(Option<LabelsVersion>, HashMap<Address, LabelInfo>)>,
 }
 
 impl StoreLabels {
@@ -61,33 +90,49 @@ impl StoreLabels {
 const LABEL_CACHE_MAX: usize = 1 << 20;
 
 impl LabelLookup for StoreLabels {
-    fn categories(&self, address: &Address) -> Result<Categories> {
+    fn refresh(&self) -> Result<()> {
         let version = self.store.labels_version()?;
+        let stale = {
+            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+            cache.0.as_ref() != Some(&version)
+        };
+        if stale {
+            let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+            *cache = (Some(version), HashMap::new());
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, address: &Address) -> Result<LabelInfo> {
         {
             let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
-            if cache.0.as_ref() == Some(&version) {
+            if cache.0.is_some() {
                 if let Some(c) = cache.1.get(address) {
                     return Ok(*c);
                 }
             }
         }
-        let categories = self
-            .store
-            .labels_for(address)?
-            .iter()
-            .fold(Categories::NONE, |acc, l| acc | l.categories);
+        let labels = self.store.labels_for(address)?;
+        let info = LabelInfo {
+            categories: labels
+                .iter()
+                .fold(Categories::NONE, |acc, l| acc | l.categories),
+            service: ton_labels::address_is_service(&labels),
+        };
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        if cache.0.as_ref() != Some(&version) || cache.1.len() >= LABEL_CACHE_MAX {
-            *cache = (Some(version), HashMap::new());
+        if cache.1.len() >= LABEL_CACHE_MAX {
+            cache.1.clear();
         }
-        cache.1.insert(*address, categories);
-        Ok(categories)
+        cache.1.insert(*address, info);
+        Ok(info)
     }
 }
 
 impl LabelLookup for HashMap<Address, Categories> {
-    fn categories(&self, address: &Address) -> Result<Categories> {
-        Ok(self.get(address).copied().unwrap_or(Categories::NONE))
+    fn lookup(&self, address: &Address) -> Result<LabelInfo> {
+        Ok(LabelInfo::of_categories(
+            self.get(address).copied().unwrap_or(Categories::NONE),
+        ))
     }
 }
 
@@ -98,15 +143,27 @@ pub struct ExposureEngine {
     policy: Policy,
 }
 
+/// One step of a trace, in an arena shared by the query: the edge taken, the node it reached
+/// and the step before it. Paths are chains of steps, so extending a trace copies nothing.
+#[derive(Clone, Copy)]
+struct Step {
+    /// Index of the previous step (`NO_STEP` for the judged address itself).
+    parent: u32,
+    edge: u32,
+    node: NodeId,
+}
+
+const NO_STEP: u32 = u32::MAX;
+
 /// One partial trace: a node reached with a share of the judged address's value.
 struct Trail {
+    /// Its last step in the arena.
+    step: u32,
     node: NodeId,
     /// Undecayed share of the judged address's value (in this direction and asset).
     share: f64,
     /// Only transfers strictly before (incoming) or after (outgoing) this logical time count.
     bound: u64,
-    /// Edge ids from the judged address outward.
-    edges: Vec<u32>,
 }
 
 /// Findings being assembled for one (direction, asset, categories).
@@ -114,11 +171,58 @@ struct Group {
     share: f64,
     min_hops: u8,
     counterparties: Vec<Address>,
-    paths: Vec<(f64, Vec<u32>)>,
+    /// (decayed share, last step) of the strongest paths.
+    paths: Vec<(f64, u32)>,
 }
 
 /// Most counterparties listed in one finding.
 const MAX_COUNTERPARTIES: usize = 16;
+
+/// State of one query: the step arena and the labels looked up so far.
+struct Query<'a> {
+    graph: &'a Graph,
+    labels: &'a dyn LabelLookup,
+    steps: Vec<Step>,
+    seen_labels: HashMap<NodeId, LabelInfo>,
+}
+
+impl Query<'_> {
+    fn labels(&mut self, node: NodeId) -> Result<LabelInfo> {
+        if let Some(info) = self.seen_labels.get(&node) {
+            return Ok(*info);
+        }
+        let info = self.labels.lookup(&self.graph.address(node))?;
+        self.seen_labels.insert(node, info);
+        Ok(info)
+    }
+
+    /// Whether `node` is already on the path ending at `step` (a cycle adds no new source of
+    /// funds).
+    fn on_path(&self, mut step: u32, node: NodeId) -> bool {
+        while step != NO_STEP {
+            let s = self.steps[step as usize];
+            if s.node == node {
+                return true;
+            }
+            step = s.parent;
+        }
+        false
+    }
+
+    /// The edges of the path ending at `step`, from the judged address outward.
+    fn path(&self, mut step: u32) -> Vec<u32> {
+        let mut edges = Vec::new();
+        while step != NO_STEP {
+            let s = self.steps[step as usize];
+            if s.parent != NO_STEP {
+                edges.push(s.edge);
+            }
+            step = s.parent;
+        }
+        edges.reverse();
+        edges
+    }
+}
 
 impl ExposureEngine {
     /// An engine over `transfers` with labels from `labels`.
@@ -150,19 +254,28 @@ impl ExposureEngine {
         let Some(target) = graph.id(address) else {
             return Ok(Vec::new());
         };
+        self.labels.refresh()?;
+        let mut query = Query {
+            graph: &graph,
+            labels: self.labels.as_ref(),
+            steps: Vec::new(),
+            seen_labels: HashMap::new(),
+        };
         let mut findings = Vec::new();
         for direction in [Direction::Incoming, Direction::Outgoing] {
-            let first = match direction {
-                Direction::Incoming => graph.incoming(target),
-                Direction::Outgoing => graph.outgoing(target),
+            let adjacency = match direction {
+                Direction::Incoming => graph.incoming(),
+                Direction::Outgoing => graph.outgoing(),
             };
-            let mut totals: BTreeMap<u16, u128> = BTreeMap::new();
-            for &e in first {
-                let edge = graph.edge(e);
-                *totals.entry(edge.asset).or_default() += edge.amount;
+            // Runs are sorted by asset: totals per asset in one pass.
+            let mut totals: BTreeMap<u16, f64> = BTreeMap::new();
+            for run in adjacency.runs(target) {
+                for f in run {
+                    *totals.entry(f.asset).or_default() += f.amount;
+                }
             }
             for (&asset, &total) in &totals {
-                self.trace(&graph, target, direction, asset, total, &mut findings)?;
+                self.trace(&mut query, target, direction, asset, total, &mut findings)?;
             }
         }
         findings.sort_by(|a, b| {
@@ -175,72 +288,89 @@ impl ExposureEngine {
 
     fn trace(
         &self,
-        graph: &Graph,
+        query: &mut Query<'_>,
         target: NodeId,
         direction: Direction,
         asset: u16,
-        total: u128,
+        total: f64,
         findings: &mut Vec<ExposureFinding>,
     ) -> Result<()> {
         let p = &self.policy;
+        let graph = query.graph;
+        let (adjacency, before) = match direction {
+            Direction::Incoming => (graph.incoming(), true),
+            Direction::Outgoing => (graph.outgoing(), false),
+        };
         // Below this decayed share a branch cannot matter to any reported finding.
         let prune = p.min_share / 16.0;
         let mut groups: BTreeMap<u32, Group> = BTreeMap::new();
+        query.steps.clear();
+        query.steps.push(Step {
+            parent: NO_STEP,
+            edge: 0,
+            node: target,
+        });
         let mut frontier = vec![Trail {
+            step: 0,
             node: target,
             share: 1.0,
-            bound: match direction {
-                Direction::Incoming => u64::MAX,
-                Direction::Outgoing => 0,
-            },
-            edges: Vec::new(),
+            bound: if before { u64::MAX } else { 0 },
         }];
         let mut decay = 1.0;
+        let mut candidates: Vec<Flow> = Vec::new();
         for hop in 1..=p.max_hops {
             let mut next = Vec::new();
             for trail in &frontier {
-                let ids = match direction {
-                    Direction::Incoming => graph.incoming(trail.node),
-                    Direction::Outgoing => graph.outgoing(trail.node),
-                };
-                let eligible = |e: &&u32| {
-                    let edge = graph.edge(**e);
-                    edge.asset == asset
-                        && match direction {
-                            Direction::Incoming => edge.lt < trail.bound,
-                            Direction::Outgoing => edge.lt > trail.bound,
-                        }
-                };
-                let sum: u128 = ids
-                    .iter()
-                    .filter(eligible)
-                    .map(|&e| graph.edge(e).amount)
-                    .sum();
-                if sum == 0 {
+                // The transfers this trail may follow: same asset, earlier (later), contiguous.
+                let window = adjacency.window(trail.node, asset, trail.bound, before);
+                let sum = window.built_sum + window.tail.iter().map(|f| f.amount).sum::<f64>();
+                if sum <= 0.0 {
                     continue;
                 }
-                for &e in ids.iter().filter(eligible) {
-                    let edge = graph.edge(e);
-                    let share = trail.share * (edge.amount as f64 / sum as f64);
-                    if share * decay < prune {
+                let scale = trail.share / sum;
+                // A transfer passes the pruning below only if its amount reaches this; whole
+                // blocks of the built part below it are skipped unread (a margin keeps the
+                // skip strictly on the safe side of rounding).
+                let cutoff = prune / (scale * decay) * (1.0 - 1e-9);
+                candidates.clear();
+                let mut i = 0;
+                while i < window.built.len() {
+                    let global = window.built_start + i;
+                    let block = global / BLOCK;
+                    let block_end =
+                        ((block + 1) * BLOCK - window.built_start).min(window.built.len());
+                    if (adjacency.block_max(block) as f64) < cutoff {
+                        i = block_end;
                         continue;
                     }
-                    let other = match direction {
-                        Direction::Incoming => edge.from,
-                        Direction::Outgoing => edge.to,
-                    };
-                    if other == target
-                        || trail.edges.iter().any(|&x| {
-                            let x = graph.edge(x);
-                            x.from == other || x.to == other
-                        })
-                    {
-                        continue; // a cycle adds no new source of funds
+                    candidates.extend(
+                        window.built[i..block_end]
+                            .iter()
+                            .filter(|f| f.amount >= cutoff),
+                    );
+                    i = block_end;
+                }
+                candidates.extend(window.tail.iter().filter(|f| f.amount >= cutoff));
+                for &Flow {
+                    lt,
+                    amount,
+                    other,
+                    edge,
+                    ..
+                } in candidates.iter()
+                {
+                    let share = scale * amount;
+                    if share * decay < prune || query.on_path(trail.step, other) {
+                        continue;
                     }
-                    let categories = self.labels.categories(&graph.address(other))?;
-                    let risk = risk_part(categories);
-                    let mut edges = trail.edges.clone();
-                    edges.push(e);
+                    let info = query.labels(other)?;
+                    let risk = risk_part(info.categories);
+                    query.steps.push(Step {
+                        parent: trail.step,
+                        edge,
+                        node: other,
+                    });
+                    let step = (query.steps.len() - 1) as u32;
                     if !risk.is_empty() {
                         let group = groups.entry(risk.0).or_insert(Group {
                             share: 0.0,
@@ -256,7 +386,7 @@ impl ExposureEngine {
                         {
                             group.counterparties.push(cp);
                         }
-                        group.paths.push((share * decay, edges));
+                        group.paths.push((share * decay, step));
                         // Keep the strongest paths only, so memory stays bounded.
                         if group.paths.len() > 4 * p.max_paths.max(1) {
                             group.paths.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -264,14 +394,14 @@ impl ExposureEngine {
                         }
                         continue;
                     }
-                    if categories.intersects(SERVICES) {
+                    if info.service {
                         continue;
                     }
                     next.push(Trail {
+                        step,
                         node: other,
                         share,
-                        bound: edge.lt,
-                        edges,
+                        bound: lt,
                     });
                 }
             }
@@ -301,14 +431,14 @@ impl ExposureEngine {
                 counterparties: group.counterparties,
                 min_hops: group.min_hops,
                 share_ppm: ppm(share),
-                value: ((total as f64) * share).round().to_string(),
+                value: (total * share).round().to_string(),
                 severity: (max_severity(categories) as f64 * scale).round() as u8,
                 policy: POLICY_VERSION.to_string(),
                 paths: group
                     .paths
                     .into_iter()
-                    .map(|(share, edges)| ExposurePath {
-                        hops: edges.iter().map(|&e| hop_of(graph, e)).collect(),
+                    .map(|(share, step)| ExposurePath {
+                        hops: query.path(step).iter().map(|&e| hop_of(graph, e)).collect(),
                         share_ppm: ppm(share),
                     })
                     .collect(),
@@ -328,6 +458,7 @@ impl ExposureEngine {
         limit: usize,
     ) -> Result<(Vec<Address>, bool)> {
         let graph = self.transfers.graph();
+        self.labels.refresh()?;
         let mut out: Vec<NodeId> = Vec::new();
         let mut listed: HashSet<NodeId> = HashSet::new();
         let depth = self.policy.max_hops.saturating_sub(1);
@@ -344,6 +475,11 @@ impl ExposureEngine {
                     }
                 })
                 .collect();
+            let adjacency = if forward {
+                graph.outgoing()
+            } else {
+                graph.incoming()
+            };
             let mut visited: HashSet<NodeId> = HashSet::new();
             for level in 0..=depth {
                 let mut next = Vec::new();
@@ -358,22 +494,14 @@ impl ExposureEngine {
                         out.push(node);
                     }
                     // The engine's traces pass only through unlabelled addresses.
-                    if level == depth || !self.labels.categories(&graph.address(node))?.is_empty() {
+                    if level == depth
+                        || self.labels.lookup(&graph.address(node))? != LabelInfo::default()
+                    {
                         continue;
                     }
-                    let ids = if forward {
-                        graph.outgoing(node)
-                    } else {
-                        graph.incoming(node)
-                    };
-                    next.extend(ids.iter().map(|&x| {
-                        let x = graph.edge(x);
-                        if forward {
-                            x.to
-                        } else {
-                            x.from
-                        }
-                    }));
+                    for run in adjacency.runs(node) {
+                        next.extend(run.iter().map(|f| f.other));
+                    }
                 }
                 frontier = next;
             }
@@ -395,7 +523,7 @@ fn hop_of(graph: &Graph, e: u32) -> Hop {
         lt: edge.lt,
         utime: edge.utime as u64,
         asset: graph.asset(edge.asset),
-        amount: edge.amount.to_string(),
+        amount: { edge.amount }.to_string(),
     }
 }
 

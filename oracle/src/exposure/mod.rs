@@ -6,6 +6,8 @@
 //! - [`moves`]: which records move value, from whom to whom (TON's rules; jettons between owners).
 //! - [`transfers`]: the compact transfer store — interned addresses, 70-byte records in a
 //!   CRC-checked append-only log, the in-memory graph.
+//! - [`adjacency`]: per-address runs of transfers sorted by asset and time (CSR), both
+//!   directions, which the engine scans.
 //! - [`engine`]: haircut tracing (`exposure-v1`), findings with their paths, and the set of
 //!   addresses a new batch may affect.
 //! - [`ingest`]: recorded pages (files, JSON lines) into the store.
@@ -14,6 +16,7 @@
 //! - [`generate`]: a TON-shaped synthetic graph with planted ground truth, for tests and
 //!   benchmarks.
 
+pub mod adjacency;
 pub mod engine;
 pub mod follower;
 pub mod generate;

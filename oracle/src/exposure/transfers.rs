@@ -30,6 +30,7 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use tollgate_sdk::exposure::Asset;
 use tollgate_sdk::Address;
 
+use super::adjacency::{Adjacency, Side};
 use super::moves::Transfer;
 use crate::audit::format::CRC32C;
 use crate::error::{Error, Result};
@@ -46,8 +47,10 @@ const MAX_FRAME: u32 = 1 << 30;
 /// An interned address.
 pub type NodeId = u32;
 
-/// A transfer as the graph holds it.
+/// A transfer as the graph holds it. Packed to 4-byte alignment: 72 bytes instead of the 80
+/// that the `u128`'s 16-byte alignment would cost on every one of millions of transfers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed(4))]
 pub struct Edge {
     /// Sender.
     pub from: NodeId,
@@ -65,8 +68,7 @@ pub struct Edge {
     pub tx_hash: [u8; 32],
 }
 
-/// The in-memory graph: interned addresses, edges and both adjacency lists.
-#[derive(Default)]
+/// The in-memory graph: interned addresses, edges and both adjacency indexes.
 pub struct Graph {
     addresses: Vec<Address>,
     ids: HashMap<Address, NodeId>,
@@ -74,12 +76,28 @@ pub struct Graph {
     assets: Vec<Address>,
     asset_ids: HashMap<Address, u16>,
     edges: Vec<Edge>,
-    incoming: Vec<Vec<u32>>,
-    outgoing: Vec<Vec<u32>>,
+    incoming: Adjacency,
+    outgoing: Adjacency,
     /// Identity of every transfer ingested (transaction hash and kind), so a page ingested
     /// twice, or overlapping pages of a follower, count once.
     seen: HashSet<u128>,
     cursors: HashMap<String, String>,
+}
+
+impl Default for Graph {
+    fn default() -> Self {
+        Graph {
+            addresses: Vec::new(),
+            ids: HashMap::new(),
+            assets: Vec::new(),
+            asset_ids: HashMap::new(),
+            edges: Vec::new(),
+            incoming: Adjacency::new(Side::Incoming),
+            outgoing: Adjacency::new(Side::Outgoing),
+            seen: HashSet::new(),
+            cursors: HashMap::new(),
+        }
+    }
 }
 
 impl Graph {
@@ -104,13 +122,32 @@ impl Graph {
     pub fn edge(&self, id: u32) -> &Edge {
         &self.edges[id as usize]
     }
-    /// Edges into a node, in ingest order.
-    pub fn incoming(&self, node: NodeId) -> &[u32] {
-        &self.incoming[node as usize]
+    /// Transfers into each address (by receiver), sorted by asset and time.
+    pub fn incoming(&self) -> &Adjacency {
+        &self.incoming
     }
-    /// Edges out of a node, in ingest order.
-    pub fn outgoing(&self, node: NodeId) -> &[u32] {
-        &self.outgoing[node as usize]
+    /// Transfers out of each address (by sender), sorted by asset and time.
+    pub fn outgoing(&self) -> &Adjacency {
+        &self.outgoing
+    }
+    /// Approximate heap bytes of the graph's parts, by part (for the memory figures).
+    pub fn heap_bytes(&self) -> Vec<(&'static str, usize)> {
+        use std::mem::size_of;
+        // hashbrown: one control byte per bucket, buckets a power of two above 8/7 of the items.
+        let table = |cap: usize, entry: usize| cap * 8 / 7 * (entry + 1);
+        vec![
+            ("edges", self.edges.capacity() * size_of::<Edge>()),
+            (
+                "adjacency",
+                self.incoming.heap_bytes() + self.outgoing.heap_bytes(),
+            ),
+            ("identities", table(self.seen.capacity(), 16)),
+            (
+                "addresses",
+                self.addresses.capacity() * size_of::<Address>()
+                    + table(self.ids.capacity(), size_of::<(Address, NodeId)>()),
+            ),
+        ]
     }
     /// Number of addresses.
     pub fn address_count(&self) -> usize {
@@ -134,8 +171,6 @@ impl Graph {
     fn push_address(&mut self, address: Address) {
         self.ids.insert(address, self.addresses.len() as NodeId);
         self.addresses.push(address);
-        self.incoming.push(Vec::new());
-        self.outgoing.push(Vec::new());
     }
 
     fn push_asset(&mut self, master: Address) {
@@ -143,12 +178,27 @@ impl Graph {
         self.asset_ids.insert(master, self.assets.len() as u16);
     }
 
-    fn push_edge(&mut self, edge: Edge, identity: u128) {
+    /// Adds an edge; `index` says whether to add it to the adjacency now (appends) or leave
+    /// it to one [`Graph::reindex`] at the end (replaying the log at open).
+    fn push_edge(&mut self, edge: Edge, identity: u128, index: bool) {
         let id = self.edges.len() as u32;
-        self.outgoing[edge.from as usize].push(id);
-        self.incoming[edge.to as usize].push(id);
+        if index {
+            self.outgoing.push(id, &edge);
+            self.incoming.push(id, &edge);
+        }
         self.edges.push(edge);
         self.seen.insert(identity);
+    }
+
+    /// Rebuilds both adjacency indexes over every edge.
+    fn reindex(&mut self) {
+        // Growth by doubling leaves up to half of these vectors unused; a rebuild is rare
+        // enough to give it back (a large block is remapped, not copied).
+        self.edges.shrink_to_fit();
+        self.addresses.shrink_to_fit();
+        let nodes = self.addresses.len();
+        self.incoming.build(&self.edges, nodes);
+        self.outgoing.build(&self.edges, nodes);
     }
 
     /// Applies a decoded frame.
@@ -168,7 +218,7 @@ impl Graph {
                 return Err(Error::Corrupt("transfer log: unknown asset id".into()));
             }
             let identity = Graph::identity(&edge.tx_hash, edge.asset != 0);
-            self.push_edge(edge, identity);
+            self.push_edge(edge, identity, false);
         }
         self.cursors.extend(batch.cursors);
         Ok(())
@@ -356,6 +406,8 @@ impl TransferStore {
             file.sync_all()?;
         } else {
             let good = replay(&file, len, &mut graph)?;
+            // One index build over the whole log, not one insertion per edge.
+            graph.reindex();
             if good < len {
                 tracing::warn!(
                     path = %path.display(),
@@ -480,7 +532,10 @@ impl TransferStore {
         }
         let added = batch.edges.len();
         for (edge, identity) in batch.edges.into_iter().zip(identities) {
-            graph.push_edge(edge, identity);
+            graph.push_edge(edge, identity, true);
+        }
+        if graph.incoming.wants_rebuild() || graph.outgoing.wants_rebuild() {
+            graph.reindex();
         }
         graph.cursors.extend(batch.cursors);
         Ok(Appended {
