@@ -17,4 +17,5 @@ mod ingest;
 mod operators;
 mod quorum;
 mod replicas;
+mod shared;
 mod ton_labels;

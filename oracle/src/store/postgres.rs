@@ -59,8 +59,14 @@ use crate::error::{Error, Result};
 use crate::nonce::PROCESS_BITS;
 
 /// The migrations, in order: (version, name, SQL). One source of truth: the files.
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/0001_init.sql")),
+    (
+        2,
+        "shared_feed_transfers",
+        include_str!("../../migrations/0002_shared_feed_transfers.sql"),
+    ),
+];
 
 /// Advisory lock key taken while migrating ("tollgate" in ASCII).
 const MIGRATION_LOCK: i64 = 0x746f_6c6c_6761_7465;
