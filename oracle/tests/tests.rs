@@ -1,6 +1,7 @@
 //! The oracle's integration tests: one binary (see `Cargo.toml`), one module per area.
 
 mod pg_cluster;
+mod pg_tls;
 mod support;
 
 mod api;

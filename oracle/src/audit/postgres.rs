@@ -18,7 +18,7 @@
 //! the same transaction as the entries, so it can neither trail nor lead them.
 
 use ed25519_dalek::VerifyingKey;
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 use super::committer::{Appended, CommitBackend};
 use super::format::{entry_hash, AuditRecord, Entry, GENESIS};
@@ -35,14 +35,14 @@ const VERIFY_PAGE: i64 = 10_000;
 /// Appends batches in transactions (see the module docs). Owns one connection, made again
 /// after a failure.
 pub struct PgBackend {
-    config: postgres::Config,
+    config: crate::store::postgres::PgConfig,
     client: Option<Client>,
     payload: Vec<u8>,
 }
 
 impl PgBackend {
     /// A backend for the database of `config` (connects on the first batch).
-    pub fn new(config: postgres::Config) -> PgBackend {
+    pub fn new(config: crate::store::postgres::PgConfig) -> PgBackend {
         PgBackend {
             config,
             client: None,
@@ -57,7 +57,7 @@ impl PgBackend {
         if self.client.is_none() {
             self.client = Some(
                 self.config
-                    .connect(NoTls)
+                    .connect()
                     .map_err(|err| format!("cannot connect to postgres: {err}"))?,
             );
         }

@@ -98,11 +98,32 @@ impl Default for PgOptions {
     }
 }
 
-/// A connection string's configuration with the node's timeouts applied.
-pub fn client_config(url: &str, options: &PgOptions) -> Result<postgres::Config> {
-    let mut config: postgres::Config = url
+/// How to connect: the client's configuration and the TLS connector its `sslmode` asks for
+/// ([`super::pg_tls`]).
+#[derive(Clone)]
+pub struct PgConfig {
+    /// The client library's configuration (the node's timeouts applied).
+    pub config: postgres::Config,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+}
+
+impl PgConfig {
+    /// Opens a connection (TLS when the string asks for it).
+    pub fn connect(&self) -> std::result::Result<Client, postgres::Error> {
+        match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        }
+    }
+}
+
+/// A connection string's configuration with the node's timeouts applied, and its TLS.
+pub fn client_config(url: &str, options: &PgOptions) -> Result<PgConfig> {
+    let (rest, tls) = super::pg_tls::split_tls_params(url)?;
+    let mut config: postgres::Config = rest
         .parse()
         .map_err(|err| Error::Config(format!("invalid PostgreSQL connection string: {err}")))?;
+    config.ssl_mode(tls.mode);
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(options.timeout);
     }
@@ -115,7 +136,10 @@ pub fn client_config(url: &str, options: &PgOptions) -> Result<postgres::Config>
     if config.get_application_name().is_none() {
         config.application_name("tollgate-oracle");
     }
-    Ok(config)
+    Ok(PgConfig {
+        config,
+        tls: super::pg_tls::connector(&tls)?,
+    })
 }
 
 /// Maps a client error to the node's: the database is unavailable (503, retry).
@@ -123,7 +147,9 @@ pub fn pg_error(err: postgres::Error) -> Error {
     Error::Store(format!("postgres: {err}"))
 }
 
-type Job = Box<dyn FnOnce(&mut Option<Client>) + Send>;
+/// A call on a connection thread: its connection (none when it cannot connect) and, then,
+/// why not.
+type Job = Box<dyn FnOnce(&mut Option<Client>, &str) + Send>;
 
 /// Connections on threads of their own (see the module docs). Cheap to clone.
 #[derive(Clone)]
@@ -149,6 +175,7 @@ impl PgPool {
                 .name(format!("pg-conn-{n}"))
                 .spawn(move || {
                     let mut client: Option<Client> = None;
+                    let mut why = String::new();
                     loop {
                         let job = match receive.lock() {
                             Ok(queue) => match queue.recv() {
@@ -161,14 +188,15 @@ impl PgPool {
                             client = None;
                         }
                         if client.is_none() {
-                            match config.connect(NoTls) {
+                            match config.connect() {
                                 Ok(c) => client = Some(c),
                                 Err(err) => {
-                                    tracing::warn!(error = %err, "cannot connect to postgres")
+                                    tracing::warn!(error = %err, "cannot connect to postgres");
+                                    why = err.to_string();
                                 }
                             }
                         }
-                        job(&mut client);
+                        job(&mut client, &why);
                     }
                 })?;
         }
@@ -195,10 +223,10 @@ impl PgPool {
         f: impl FnOnce(&mut Client) -> Result<R> + Send + 'static,
     ) -> Result<R> {
         let (reply, answer) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |client: &mut Option<Client>| {
+        let job: Job = Box::new(move |client: &mut Option<Client>, why: &str| {
             let result = match client.as_mut() {
                 Some(c) => f(c),
-                None => Err(Error::Store("postgres is unreachable".into())),
+                None => Err(Error::Store(format!("postgres is unreachable: {why}"))),
             };
             if result.is_err() && client.as_ref().is_some_and(Client::is_closed) {
                 *client = None;
@@ -816,10 +844,13 @@ mod tests {
     fn the_node_sets_its_timeouts_unless_the_string_does() {
         let options = PgOptions::default();
         let config = client_config("postgres://u@127.0.0.1/db", &options).unwrap();
-        assert_eq!(config.get_connect_timeout(), Some(&options.timeout));
+        assert_eq!(config.config.get_connect_timeout(), Some(&options.timeout));
         let config =
             client_config("postgres://u@127.0.0.1/db?connect_timeout=7", &options).unwrap();
-        assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(7)));
+        assert_eq!(
+            config.config.get_connect_timeout(),
+            Some(&Duration::from_secs(7))
+        );
     }
 
     #[test]
