@@ -95,6 +95,7 @@ impl Node {
         let store: Arc<dyn Store> = Arc::new(store);
         load_default_data_once(&config, store.as_ref())?;
         let pool = PgPool::new(&url, &options)?;
+        create_private_dir(&config.data_dir)?;
         let audit = AuditLog::open_postgres(
             &url,
             pool,
@@ -103,6 +104,8 @@ impl Node {
                 batch_max: config.audit_batch_max,
                 ..audit::Options::default()
             },
+            signer.anchor_key(),
+            &config.data_dir,
         )?;
         // The feed and the transfer log on connections of their own, so a long catch-up
         // never waits behind the audit log's readers.

@@ -107,6 +107,15 @@ pub struct PgConfig {
     tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
 }
 
+impl std::fmt::Debug for PgConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("config", &self.config)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
 impl PgConfig {
     /// Opens a connection (TLS when the string asks for it).
     pub fn connect(&self) -> std::result::Result<Client, postgres::Error> {
