@@ -165,7 +165,14 @@ async fn killing_one_replica_mid_load_loses_nothing_and_keeps_one_chain() {
         std::mem::take(&mut *seen_a.lock().unwrap()),
         std::mem::take(&mut *seen_b.lock().unwrap()),
     );
-    assert!(seen_a.acked.len() > 50, "replica A signed under load");
+    assert!(
+        seen_a.acked.len() > 50,
+        "replica A signed under load: {} acked, refused {:?}, unanswered {}, log {}",
+        seen_a.acked.len(),
+        &seen_a.refused[..seen_a.refused.len().min(5)],
+        seen_a.unanswered,
+        std::fs::read_to_string(dir.path().join("a/node.log")).unwrap_or_default()
+    );
     assert!(
         seen_b.acked.len() > acked_b_at_kill,
         "replica B kept signing after A died"
@@ -245,7 +252,11 @@ async fn restarting_postgres_under_load_fails_fast_and_recovers() {
         worker.await.unwrap();
     }
     let seen = std::mem::take(&mut *seen.lock().unwrap());
-    assert!(before_outage > 20, "signed before the outage");
+    assert!(
+        before_outage > 20,
+        "signed before the outage: {before_outage}, refused {:?}",
+        &seen.refused[..seen.refused.len().min(5)]
+    );
     assert!(
         recovered,
         "the replicas sign again after PostgreSQL is back"

@@ -48,6 +48,8 @@ pub struct PgBackend {
     key: SigningKey,
     /// The highest head this replica has seen.
     seen: SeenHead,
+    /// The head this backend last committed or checked (the fast path chains after it).
+    known: Option<(u64, [u8; 32])>,
 }
 
 impl PgBackend {
@@ -63,6 +65,7 @@ impl PgBackend {
             payload: Vec::with_capacity(1024),
             key,
             seen,
+            known: None,
         }
     }
 
@@ -86,6 +89,40 @@ impl PgBackend {
         recorded_at: u64,
     ) -> std::result::Result<Appended, String> {
         let pg = |err: postgres::Error| format!("postgres: {err}");
+        let records: Vec<&AuditRecord> = records.collect();
+        // Fast path, one round trip: chain after the head this replica last committed or
+        // checked, in one statement that moves the head only if it is still that one and
+        // inserts only if it moved it. A head moved by another replica (or rolled back)
+        // inserts nothing; then the locked path below reads and checks the head.
+        if let Some((first, known)) = self.known {
+            let chained = chain(&mut self.payload, first, known, &records, recorded_at);
+            let after = first + records.len() as u64;
+            let client = self.client.as_mut().expect("connected by append");
+            let inserted = client
+                .execute(
+                    "WITH moved AS (
+                         UPDATE audit_head SET entries = $4, head = $5, signature = $6
+                         WHERE id = 1 AND entries = $7 AND head = $8 RETURNING 1)
+                     INSERT INTO audit_entries (seq, entry, hash)
+                     SELECT * FROM unnest($1::int8[], $2::bytea[], $3::bytea[])
+                     WHERE EXISTS (SELECT 1 FROM moved)",
+                    &[
+                        &chained.seqs,
+                        &chained.bodies,
+                        &chained.hashes,
+                        &(after as i64),
+                        &chained.head.to_vec(),
+                        &sign_head(&self.key, after, &chained.head),
+                        &(first as i64),
+                        &known.to_vec(),
+                    ],
+                )
+                .map_err(pg)?;
+            if inserted as usize == records.len() {
+                return self.committed(first, after, chained.head);
+            }
+            self.known = None;
+        }
         let client = self.client.as_mut().expect("connected by append");
         let mut tx = client.transaction().map_err(pg)?;
         // The row lock orders the commits of every replica: one linear chain.
@@ -98,51 +135,39 @@ impl PgBackend {
         let (entries, head, signature): (i64, Vec<u8>, Option<Vec<u8>>) =
             (row.get(0), row.get(1), row.get(2));
         let first = entries as u64;
-        let mut head: [u8; 32] = head.as_slice().try_into().unwrap_or(GENESIS);
+        let head: [u8; 32] = head.as_slice().try_into().unwrap_or(GENESIS);
         // Never extend a chain this node did not sign, or one older than it has seen.
         check_row(&self.key, &self.seen, first, &head, signature.as_deref())
             .map_err(|err| err.to_string())?;
-        let mut payload = std::mem::take(&mut self.payload);
-        let count = records.len();
-        let (mut seqs, mut bodies, mut hashes) = (
-            Vec::with_capacity(count),
-            Vec::with_capacity(count),
-            Vec::with_capacity(count),
-        );
-        for (n, record) in records.enumerate() {
-            let seq = first + n as u64;
-            payload.clear();
-            Entry {
-                seq,
-                prev_hash: head,
-                recorded_at,
-                record: record.clone(),
-            }
-            .encode(&mut payload);
-            head = entry_hash(&payload);
-            seqs.push(seq as i64);
-            bodies.push(payload.clone());
-            hashes.push(head.to_vec());
-        }
-        self.payload = payload;
+        let chained = chain(&mut self.payload, first, head, &records, recorded_at);
+        let after = first + records.len() as u64;
         tx.execute(
             "INSERT INTO audit_entries (seq, entry, hash)
-             SELECT * FROM unnest($1::int8[], $2::bytea[], $3::bytea[])",
-            &[&seqs, &bodies, &hashes],
+                 SELECT * FROM unnest($1::int8[], $2::bytea[], $3::bytea[])",
+            &[&chained.seqs, &chained.bodies, &chained.hashes],
         )
         .map_err(pg)?;
-        let after = first + count as u64;
         tx.execute(
             "UPDATE audit_head SET entries = $1, head = $2, signature = $3 WHERE id = 1",
             &[
                 &(after as i64),
-                &head.to_vec(),
-                &sign_head(&self.key, after, &head),
+                &chained.head.to_vec(),
+                &sign_head(&self.key, after, &chained.head),
             ],
         )
         .map_err(pg)?;
         tx.commit().map_err(pg)?;
-        // Committed: remembered before the answer, so a later rollback is caught.
+        self.committed(first, after, chained.head)
+    }
+
+    /// After a commit: remembered before the answer, so a later rollback is caught.
+    fn committed(
+        &mut self,
+        first: u64,
+        after: u64,
+        head: [u8; 32],
+    ) -> std::result::Result<Appended, String> {
+        self.known = Some((after, head));
         self.seen
             .record(after, &head)
             .map_err(|err| format!("cannot record the audit head seen: {err}"))?;
@@ -152,6 +177,51 @@ impl PgBackend {
             head,
         })
     }
+}
+
+/// The batch's entries chained after `head`, from seq `first`.
+fn chain(
+    buffer: &mut Vec<u8>,
+    first: u64,
+    mut head: [u8; 32],
+    records: &[&AuditRecord],
+    recorded_at: u64,
+) -> Chained {
+    let mut payload = std::mem::take(buffer);
+    let count = records.len();
+    let mut chained = Chained {
+        seqs: Vec::with_capacity(count),
+        bodies: Vec::with_capacity(count),
+        hashes: Vec::with_capacity(count),
+        head,
+    };
+    for (n, record) in records.iter().enumerate() {
+        let seq = first + n as u64;
+        payload.clear();
+        Entry {
+            seq,
+            prev_hash: head,
+            recorded_at,
+            record: (*record).clone(),
+        }
+        .encode(&mut payload);
+        head = entry_hash(&payload);
+        chained.seqs.push(seq as i64);
+        chained.bodies.push(payload.clone());
+        chained.hashes.push(head.to_vec());
+    }
+    chained.head = head;
+    *buffer = payload;
+    chained
+}
+
+/// A batch chained for insertion.
+struct Chained {
+    seqs: Vec<i64>,
+    bodies: Vec<Vec<u8>>,
+    hashes: Vec<Vec<u8>>,
+    /// The head after the batch.
+    head: [u8; 32],
 }
 
 impl CommitBackend for PgBackend {
