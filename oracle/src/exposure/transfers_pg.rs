@@ -85,8 +85,7 @@ fn frames_after(client: &mut postgres::Client, after: i64) -> Result<Vec<(i64, V
         )
         .map_err(pg_error)?;
     let mut frames = Vec::with_capacity(rows.len());
-    let mut expected = after + 1;
-    for row in rows {
+    for (expected, row) in (after + 1..).zip(rows) {
         let (seq, crc, payload): (i64, i64, Vec<u8>) = (row.get(0), row.get(1), row.get(2));
         if seq != expected {
             return Err(Error::Corrupt(format!(
@@ -99,7 +98,6 @@ fn frames_after(client: &mut postgres::Client, after: i64) -> Result<Vec<(i64, V
             )));
         }
         frames.push((seq, payload));
-        expected += 1;
     }
     Ok(frames)
 }
