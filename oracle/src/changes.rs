@@ -16,7 +16,7 @@
 //! just before the ingest or override ([`ChangeLog::judge`]), or the score its last attestation
 //! recorded. So loading a list records the addresses whose level it changed, and nothing else.
 //!
-//! # Layout (its own sled database, `DATA_DIR/changes`)
+//! # Layout (its own sled database, `DATA_DIR/changes`; on PostgreSQL, [`postgres`])
 //!
 //! | tree | key | payload |
 //! |---|---|---|
@@ -41,6 +41,8 @@ use crate::error::{Error, Result};
 use crate::evidence::level_name;
 use crate::risk::{Assessment, Level, RiskEngine};
 use crate::store::{address_key, unwrap, wrap};
+
+pub mod postgres;
 
 /// Most changes per page of `GET /v1/changes`.
 pub const MAX_PAGE: usize = 1000;
@@ -91,66 +93,115 @@ pub struct Change {
     pub policy_version: String,
 }
 
+/// A judgement to record: the address and its snapshot now.
+#[derive(Clone, Debug)]
+pub struct Judged {
+    /// The address re-judged.
+    pub address: Address,
+    /// Its judgement now.
+    pub current: Snapshot,
+    /// Scoring policy and label set of the judgement (`severity-v1;labels-…`).
+    pub policy_version: String,
+}
+
+/// What recording one judgement does, given the level recorded before (or the baseline).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The level moved: a change from this snapshot, and the new level.
+    Change(Snapshot),
+    /// Same level (score or categories moved within it), or first sight: the new level only.
+    LevelOnly,
+    /// Nothing moved.
+    Nothing,
+}
+
+/// The one rule of the feed, shared by every backend.
+pub fn decide(previous: Option<Snapshot>, current: &Snapshot) -> Decision {
+    match previous {
+        Some(previous) if previous.level != current.level => Decision::Change(previous),
+        Some(previous) if &previous == current => Decision::Nothing,
+        _ => Decision::LevelOnly,
+    }
+}
+
+/// Where the feed lives: the data dir's sled database ([`SledFeed`]) for one node, or the
+/// PostgreSQL database replicas share ([`postgres::PgFeed`]), so a poller or a webhook sees one
+/// feed through any replica.
+pub trait FeedBackend: Send + Sync + 'static {
+    /// The seq of the last change (0 when there is none).
+    fn last_seq(&self) -> Result<u64>;
+    /// Up to `limit` changes with seq above `since`, in order.
+    fn page(&self, since: u64, limit: usize) -> Result<Vec<Change>>;
+    /// The last level recorded for an address.
+    fn level(&self, address: &Address) -> Result<Option<Snapshot>>;
+    /// Records `judged` ([`decide`] against the recorded level, else `baseline`), giving the
+    /// changes the next seqs; one appender at a time across every process sharing the feed.
+    /// Durable before it returns.
+    fn record(
+        &self,
+        judged: &[Judged],
+        baseline: &HashMap<Address, Snapshot>,
+        cause: &str,
+        now: u64,
+    ) -> Result<Vec<Change>>;
+    /// A webhook subscriber's delivery state (JSON), if any.
+    fn webhook_state(&self, id: &str) -> Result<Option<Vec<u8>>>;
+    /// Writes a subscriber's delivery state durably.
+    fn put_webhook_state(&self, id: &str, state: &[u8]) -> Result<()>;
+}
+
 /// The change feed and the last level of every address re-judged.
 pub struct ChangeLog {
+    backend: Box<dyn FeedBackend>,
+    /// Woken after every append (the webhook dispatcher waits on it; it also polls, which is
+    /// how it sees what another replica appended).
+    pub appended: Notify,
+}
+
+/// The feed in its own sled database (one node).
+pub struct SledFeed {
     db: sled::Db,
     changes: sled::Tree,
     levels: sled::Tree,
     webhooks: sled::Tree,
     /// Serialises appends so seqs are assigned in order.
     append: Mutex<()>,
-    /// Woken after every append (the webhook dispatcher waits on it).
-    pub appended: Notify,
 }
 
-const CHANGES: &str = "changes";
-const LEVELS: &str = "levels";
-const WEBHOOKS: &str = "webhooks";
+pub(crate) const CHANGES: &str = "changes";
+pub(crate) const LEVELS: &str = "levels";
+pub(crate) const WEBHOOKS: &str = "webhooks";
 
 impl ChangeLog {
     /// Opens (or creates) the feed in `dir`.
     pub fn open(dir: &Path) -> Result<ChangeLog> {
-        ChangeLog::from_db(crate::store::sled_open::open(dir, "the change feed")?)
+        SledFeed::from_db(crate::store::sled_open::open(dir, "the change feed")?).map(ChangeLog::over)
     }
 
     /// A feed in memory, for tests.
     pub fn temporary() -> Result<ChangeLog> {
-        ChangeLog::from_db(sled::Config::new().temporary(true).open()?)
+        SledFeed::from_db(sled::Config::new().temporary(true).open()?).map(ChangeLog::over)
     }
 
-    fn from_db(db: sled::Db) -> Result<ChangeLog> {
-        Ok(ChangeLog {
-            changes: db.open_tree(CHANGES)?,
-            levels: db.open_tree(LEVELS)?,
-            webhooks: db.open_tree(WEBHOOKS)?,
-            db,
-            append: Mutex::new(()),
+    /// The feed over a backend.
+    pub fn over(backend: impl FeedBackend) -> ChangeLog {
+        ChangeLog {
+            backend: Box::new(backend),
             appended: Notify::new(),
-        })
+        }
     }
 
     /// The seq of the last change (0 when there is none).
     pub fn last_seq(&self) -> Result<u64> {
-        Ok(match self.changes.last()? {
-            Some((key, _)) => seq_of(&key)?,
-            None => 0,
-        })
+        self.backend.last_seq()
     }
 
     /// Up to `limit` changes with seq above `since`, in order.
     pub fn page(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
-        let Some(from) = since.checked_add(1) else {
+        if since == u64::MAX {
             return Ok(Vec::new());
-        };
-        self.changes
-            .range(from.to_be_bytes()..)
-            .take(limit)
-            .map(|item| {
-                let (key, value) = item?;
-                let payload = unwrap(CHANGES, &key, &value)?;
-                serde_json::from_slice(payload).map_err(|err| corrupt(CHANGES, &err))
-            })
-            .collect()
+        }
+        self.backend.page(since, limit)
     }
 
     /// The judgements of `addresses` now, for those with no level recorded: the baseline to
@@ -163,7 +214,7 @@ impl ChangeLog {
     ) -> Result<HashMap<Address, Snapshot>> {
         let mut before = HashMap::new();
         for address in addresses {
-            if self.level(address)?.is_none() && !before.contains_key(address) {
+            if !before.contains_key(address) && self.level(address)?.is_none() {
                 before.insert(*address, Snapshot::of(&engine.assess(address, now)?));
             }
         }
@@ -172,16 +223,7 @@ impl ChangeLog {
 
     /// The last level recorded for an address.
     pub fn level(&self, address: &Address) -> Result<Option<Snapshot>> {
-        let key = address_key(address);
-        match self.levels.get(key)? {
-            Some(value) => {
-                let payload = unwrap(LEVELS, &key, &value)?;
-                Ok(Some(
-                    serde_json::from_slice(payload).map_err(|err| corrupt(LEVELS, &err))?,
-                ))
-            }
-            None => Ok(None),
-        }
+        self.backend.level(address)
     }
 
     /// Re-judges `addresses` and records a change for each whose level differs from its last
@@ -195,56 +237,26 @@ impl ChangeLog {
         cause: &str,
         now: u64,
     ) -> Result<Vec<Change>> {
-        let mut recorded = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        {
-            let _order = self
-                .append
-                .lock()
-                .map_err(|_| Error::Store("change log poisoned".into()))?;
-            let mut seq = self.last_seq()?;
-            for address in addresses {
-                if !seen.insert(*address) {
-                    continue;
-                }
-                let judged = engine.assess(address, now)?;
-                let current = Snapshot::of(&judged);
-                let previous = self
-                    .level(address)?
-                    .or_else(|| baseline.get(address).cloned());
-                let key = address_key(address);
-                let level_value = wrap(LEVELS, &key, &to_json(&current)?);
-                match previous {
-                    Some(previous) if previous.level != current.level => {
-                        seq += 1;
-                        let change = Change {
-                            seq,
-                            at: now,
-                            address: *address,
-                            cause: cause.into(),
-                            previous,
-                            current: current.clone(),
-                            policy_version: format!(
-                                "{};{}",
-                                judged.policy_version, judged.labels_version
-                            ),
-                        };
-                        let seq_key = seq.to_be_bytes();
-                        self.changes
-                            .insert(seq_key, wrap(CHANGES, &seq_key, &to_json(&change)?))?;
-                        self.levels.insert(key, level_value)?;
-                        recorded.push(change);
-                    }
-                    Some(previous) if previous == current => {}
-                    // Same level (score or categories moved within it), or first sight.
-                    _ => {
-                        self.levels.insert(key, level_value)?;
-                    }
-                }
+        let mut judged = Vec::with_capacity(addresses.len());
+        for address in addresses {
+            if !seen.insert(*address) {
+                continue;
             }
-            // Durable before anyone is told (the API's answer, a webhook).
-            self.db.flush()?;
+            let assessment = engine.assess(address, now)?;
+            judged.push(Judged {
+                address: *address,
+                current: Snapshot::of(&assessment),
+                policy_version: format!(
+                    "{};{}",
+                    assessment.policy_version, assessment.labels_version
+                ),
+            });
         }
+        if judged.is_empty() {
+            return Ok(Vec::new());
+        }
+        let recorded = self.backend.record(&judged, baseline, cause, now)?;
         if !recorded.is_empty() {
             self.appended.notify_waiters();
             for change in &recorded {
@@ -256,19 +268,142 @@ impl ChangeLog {
 
     /// A webhook subscriber's delivery state (JSON), if any.
     pub fn webhook_state(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        self.backend.webhook_state(id)
+    }
+
+    /// Writes a subscriber's delivery state durably.
+    pub fn put_webhook_state(&self, id: &str, state: &[u8]) -> Result<()> {
+        self.backend.put_webhook_state(id, state)
+    }
+}
+
+impl SledFeed {
+    fn from_db(db: sled::Db) -> Result<SledFeed> {
+        Ok(SledFeed {
+            changes: db.open_tree(CHANGES)?,
+            levels: db.open_tree(LEVELS)?,
+            webhooks: db.open_tree(WEBHOOKS)?,
+            db,
+            append: Mutex::new(()),
+        })
+    }
+}
+
+impl FeedBackend for SledFeed {
+    fn last_seq(&self) -> Result<u64> {
+        Ok(match self.changes.last()? {
+            Some((key, _)) => seq_of(&key)?,
+            None => 0,
+        })
+    }
+
+    fn page(&self, since: u64, limit: usize) -> Result<Vec<Change>> {
+        let Some(from) = since.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        self.changes
+            .range(from.to_be_bytes()..)
+            .take(limit)
+            .map(|item| {
+                let (key, value) = item?;
+                decode_change(&key, &value)
+            })
+            .collect()
+    }
+
+    fn level(&self, address: &Address) -> Result<Option<Snapshot>> {
+        let key = address_key(address);
+        match self.levels.get(key)? {
+            Some(value) => decode_level(&key, &value).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn record(
+        &self,
+        judged: &[Judged],
+        baseline: &HashMap<Address, Snapshot>,
+        cause: &str,
+        now: u64,
+    ) -> Result<Vec<Change>> {
+        let _order = self
+            .append
+            .lock()
+            .map_err(|_| Error::Store("change log poisoned".into()))?;
+        let mut seq = self.last_seq()?;
+        let mut recorded = Vec::new();
+        for item in judged {
+            let previous = self
+                .level(&item.address)?
+                .or_else(|| baseline.get(&item.address).cloned());
+            let key = address_key(&item.address);
+            let level_value = wrap(LEVELS, &key, &to_json(&item.current)?);
+            match decide(previous, &item.current) {
+                Decision::Change(previous) => {
+                    seq += 1;
+                    let change = change_of(item, previous, seq, cause, now);
+                    let seq_key = seq.to_be_bytes();
+                    self.changes
+                        .insert(seq_key, wrap(CHANGES, &seq_key, &to_json(&change)?))?;
+                    // The level after its change: a crash between them records it again.
+                    self.levels.insert(key, level_value)?;
+                    recorded.push(change);
+                }
+                Decision::LevelOnly => {
+                    self.levels.insert(key, level_value)?;
+                }
+                Decision::Nothing => {}
+            }
+        }
+        // Durable before anyone is told (the API's answer, a webhook).
+        self.db.flush()?;
+        Ok(recorded)
+    }
+
+    fn webhook_state(&self, id: &str) -> Result<Option<Vec<u8>>> {
         match self.webhooks.get(id.as_bytes())? {
             Some(value) => Ok(Some(unwrap(WEBHOOKS, id.as_bytes(), &value)?.to_vec())),
             None => Ok(None),
         }
     }
 
-    /// Writes a subscriber's delivery state durably.
-    pub fn put_webhook_state(&self, id: &str, state: &[u8]) -> Result<()> {
+    fn put_webhook_state(&self, id: &str, state: &[u8]) -> Result<()> {
         self.webhooks
             .insert(id.as_bytes(), wrap(WEBHOOKS, id.as_bytes(), state))?;
         self.webhooks.flush()?;
         Ok(())
     }
+}
+
+/// The change a [`Decision::Change`] records.
+pub(crate) fn change_of(
+    item: &Judged,
+    previous: Snapshot,
+    seq: u64,
+    cause: &str,
+    now: u64,
+) -> Change {
+    Change {
+        seq,
+        at: now,
+        address: item.address,
+        cause: cause.into(),
+        previous,
+        current: item.current.clone(),
+        policy_version: item.policy_version.clone(),
+    }
+}
+
+/// A stored change (checked record under its seq key).
+pub(crate) fn decode_change(key: &[u8], value: &[u8]) -> Result<Change> {
+    let payload = unwrap(CHANGES, key, value)?;
+    serde_json::from_slice(payload).map_err(|err| corrupt(CHANGES, &err))
+}
+
+/// A stored level (checked record under its address key).
+pub(crate) fn decode_level(key: &[u8], value: &[u8]) -> Result<Snapshot> {
+    let payload = unwrap(LEVELS, key, value)?;
+    serde_json::from_slice(payload).map_err(|err| corrupt(LEVELS, &err))
 }
 
 /// Subjects of attestations still valid, kept from the audit log: read once in full at start,
@@ -365,7 +500,7 @@ fn seq_of(key: &[u8]) -> Result<u64> {
     })?))
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(|err| Error::Store(format!("json: {err}")))
 }
 

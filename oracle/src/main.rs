@@ -756,7 +756,7 @@ fn verify_postgres(url: &str) -> anyhow::Result<ExitCode> {
     use tollgate_oracle::store::postgres::{client_config, PgOptions, PgStore};
     let options = PgOptions::default();
     let mut client = client_config(url, &options)?
-        .connect(postgres::NoTls)
+        .connect()
         .context("cannot connect to the PostgreSQL store")?;
     let mut damaged = false;
     match audit::postgres::verify(&mut client, None) {

@@ -9,9 +9,11 @@ use axum::Router;
 
 use crate::api::{self, AppState, SharedState};
 use crate::audit::{self, AuditLog};
+use crate::changes::postgres::PgFeed;
 use crate::changes::{Attested, ChangeLog};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::exposure::transfers_pg::PgFrames;
 use crate::exposure::{self, ExposureEngine, StoreLabels, TransferStore};
 use crate::ingest::{self, Summary};
 use crate::nonce::NonceAllocator;
@@ -46,6 +48,16 @@ pub struct Node {
 /// The change feed's directory inside a data directory.
 pub const CHANGES_DIR: &str = "changes";
 
+/// How often a replica applies the transfer frames other replicas appended (its exposure
+/// judgements lag the writer's by at most this).
+pub const TRANSFERS_REFRESH: Duration = Duration::from_secs(1);
+
+/// The change feed and the transfer log replicas share (in the PostgreSQL database).
+struct Shared {
+    changes: Arc<ChangeLog>,
+    transfers: Arc<TransferStore>,
+}
+
 impl Node {
     /// Opens the store in the data directory (checking every record), loads the key
     /// (generating a development key if none is configured), moves an audit log kept in sled
@@ -71,8 +83,8 @@ impl Node {
     }
 
     /// A replica on the PostgreSQL store and audit log of `url` (shared with the other
-    /// replicas of the same key; [`crate::store::postgres`]). The data dir keeps a development
-    /// key if one is used, and (not yet shared) the transfer store and the change feed.
+    /// replicas of the same key; [`crate::store::postgres`]), with the change feed and the
+    /// transfer log there too. The data dir keeps a development key if one is used.
     fn open_postgres(url: String, config: Config) -> Result<Node> {
         let options = PgOptions::default();
         let store = PgStore::open(&url, &options)?;
@@ -83,6 +95,7 @@ impl Node {
         let store: Arc<dyn Store> = Arc::new(store);
         load_default_data_once(&config, store.as_ref())?;
         let pool = PgPool::new(&url, &options)?;
+        create_private_dir(&config.data_dir)?;
         let audit = AuditLog::open_postgres(
             &url,
             pool,
@@ -91,8 +104,17 @@ impl Node {
                 batch_max: config.audit_batch_max,
                 ..audit::Options::default()
             },
+            signer.anchor_key(),
+            &config.data_dir,
         )?;
-        Node::assemble(config, store, signer, audit, None)
+        // The feed and the transfer log on connections of their own, so a long catch-up
+        // never waits behind the audit log's readers.
+        let shared_pool = PgPool::new(&url, &options)?;
+        let shared = Shared {
+            changes: Arc::new(ChangeLog::over(PgFeed::new(shared_pool.clone()))),
+            transfers: PgFrames::open_store(shared_pool, options.open_timeout, TRANSFERS_REFRESH)?,
+        };
+        Node::assemble(config, store, signer, audit, None, Some(shared))
     }
 
     /// A node over a given store and key (tests use a temporary store); the audit log is in
@@ -143,30 +165,38 @@ impl Node {
             store.meta_put(AUDIT_FILES_MARKER, b"1")?;
             store.flush()?;
         }
-        Node::assemble(config, store, signer, audit, source)
+        Node::assemble(config, store, signer, audit, source, None)
     }
 
     /// The node's parts over a store and audit log. The risk engine judges with `source` when
-    /// given, else with the exposure engine over the data dir's transfer store (which the
-    /// follower feeds either way).
+    /// given, else with the exposure engine over the transfer store (which the follower feeds
+    /// either way): the data dir's, or the `shared` one of replicas.
     fn assemble(
         config: Config,
         store: Arc<dyn Store>,
         signer: Signer,
         audit: AuditLog,
         source: Option<Arc<dyn ExposureSource>>,
+        shared: Option<Shared>,
     ) -> Result<Node> {
-        let transfers = Arc::new(TransferStore::open(&config.data_dir.join(exposure::DIR))?);
-        restrict_files(&config.data_dir)?;
+        let (changes, transfers) = match shared {
+            Some(shared) => (shared.changes, shared.transfers),
+            None => {
+                let transfers =
+                    Arc::new(TransferStore::open(&config.data_dir.join(exposure::DIR))?);
+                restrict_files(&config.data_dir)?;
+                // The feed names addresses: 0700 / 0600 like the rest of the data dir.
+                let changes_dir = config.data_dir.join(CHANGES_DIR);
+                create_private_dir(&changes_dir)?;
+                let changes = Arc::new(ChangeLog::open(&changes_dir)?);
+                restrict_files(&changes_dir)?;
+                (changes, transfers)
+            }
+        };
         let subscribers = match &config.webhooks_file {
             Some(path) => webhooks::load_subscribers(path)?,
             None => Vec::new(),
         };
-        // The feed names addresses: 0700 / 0600 like the rest of the data dir.
-        let changes_dir = config.data_dir.join(CHANGES_DIR);
-        create_private_dir(&changes_dir)?;
-        let changes = Arc::new(ChangeLog::open(&changes_dir)?);
-        restrict_files(&changes_dir)?;
         let verifiers = config.verifier_addresses()?;
         let nonces = NonceAllocator::open(store.clone())?;
         let jetton_payload = config

@@ -46,6 +46,7 @@ use tollgate_sdk::{Address, Categories};
 
 use crate::error::{Error, Result};
 
+pub mod pg_tls;
 pub mod postgres;
 pub mod sled_open;
 pub mod to_postgres;

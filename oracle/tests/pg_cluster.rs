@@ -66,8 +66,8 @@ fn free_port() -> u16 {
 static DATABASES: AtomicU32 = AtomicU32::new(0);
 
 impl PgCluster {
-    /// Creates and starts a cluster (about 2 s).
-    pub fn start() -> PgCluster {
+    /// Creates a cluster (initdb), not started.
+    fn init() -> PgCluster {
         let bin = bin_dir();
         let run_as = is_root().then(|| "postgres".to_string());
         let dir = tempfile::Builder::new()
@@ -103,8 +103,117 @@ impl PgCluster {
                 "--no-sync",
             ],
         );
+        cluster
+    }
+
+    /// Creates and starts a cluster (about 2 s).
+    pub fn start() -> PgCluster {
+        let cluster = PgCluster::init();
         cluster.start_server();
         cluster
+    }
+
+    /// A cluster with `ssl=on`, its certificate (for `localhost` only) issued by a CA made
+    /// here with the openssl CLI; returns the CA certificate's PEM file too.
+    pub fn start_tls() -> (PgCluster, PathBuf) {
+        let cluster = PgCluster::init();
+        let certs = cluster.dir.join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(&certs)
+                .output()
+                .expect("the openssl CLI");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=tollgate test CA",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        std::fs::write(
+            certs.join("ext.cnf"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        let data = cluster.data_dir();
+        for name in ["server.crt", "server.key"] {
+            std::fs::copy(certs.join(name), data.join(name)).unwrap();
+        }
+        let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).unwrap();
+        conf.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(data.join("postgresql.conf"), conf).unwrap();
+        if let Some(user) = &cluster.run_as {
+            let ok = Command::new("chown")
+                .arg("-R")
+                .arg(format!("{user}:"))
+                .arg(&data)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok);
+        }
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            data.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        cluster.start_server();
+        (cluster, certs.join("ca.pem"))
+    }
+
+    /// The cluster's port.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     fn data_dir(&self) -> PathBuf {

@@ -165,7 +165,14 @@ async fn killing_one_replica_mid_load_loses_nothing_and_keeps_one_chain() {
         std::mem::take(&mut *seen_a.lock().unwrap()),
         std::mem::take(&mut *seen_b.lock().unwrap()),
     );
-    assert!(seen_a.acked.len() > 50, "replica A signed under load");
+    assert!(
+        seen_a.acked.len() > 50,
+        "replica A signed under load: {} acked, refused {:?}, unanswered {}, log {}",
+        seen_a.acked.len(),
+        &seen_a.refused[..seen_a.refused.len().min(5)],
+        seen_a.unanswered,
+        std::fs::read_to_string(dir.path().join("a/node.log")).unwrap_or_default()
+    );
     assert!(
         seen_b.acked.len() > acked_b_at_kill,
         "replica B kept signing after A died"
@@ -245,7 +252,11 @@ async fn restarting_postgres_under_load_fails_fast_and_recovers() {
         worker.await.unwrap();
     }
     let seen = std::mem::take(&mut *seen.lock().unwrap());
-    assert!(before_outage > 20, "signed before the outage");
+    assert!(
+        before_outage > 20,
+        "signed before the outage: {before_outage}, refused {:?}",
+        &seen.refused[..seen.refused.len().min(5)]
+    );
     assert!(
         recovered,
         "the replicas sign again after PostgreSQL is back"
@@ -485,6 +496,130 @@ async fn a_damaged_or_shortened_chain_in_postgres_refuses_start_and_verify() {
         assert!(verify_fails(&url, &data).contains("BROKEN"));
         let log = failed_start(&data, &key, &url);
         assert!(log.contains("entries"), "{log}");
+    })
+    .await
+    .unwrap();
+}
+
+/// Signs `n` attestations through `addr`.
+async fn attest(addr: SocketAddr, n: usize) {
+    let body = format!(r#"{{"subject":"{SCAMMER}","verifier":"{VERIFIER}","network":"mainnet"}}"#);
+    for _ in 0..n {
+        let (status, text) = http(addr, "POST", "/v1/attestations", Some(&body))
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{text}");
+    }
+}
+
+/// SPEC §11.3: a database restored from a backup (here a copy made with `CREATE DATABASE …
+/// TEMPLATE`), rolled back under a running replica, or whose head row was re-signed by
+/// another key, refuses readiness and signing with a message saying what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_rolled_back_or_foreign_signed_database_is_refused() {
+    let cluster = Arc::new(tokio::task::spawn_blocking(PgCluster::start).await.unwrap());
+    let url = {
+        let cluster = cluster.clone();
+        tokio::task::spawn_blocking(move || cluster.fresh_db())
+            .await
+            .unwrap()
+    };
+    let db = url.rsplit('/').next().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path());
+    let data = dir.path().join("a");
+    let (mut replica, addr) = start_replica(&data, &key, &url);
+    attest(addr, 3).await;
+    replica.kill();
+    // The backup: a copy of the database with 3 entries.
+    let backup = format!("{db}_backup");
+    {
+        let (cluster, sql) = (
+            cluster.clone(),
+            format!("CREATE DATABASE {backup} TEMPLATE {db}"),
+        );
+        tokio::task::spawn_blocking(move || {
+            cluster.client("postgres").batch_execute(&sql).unwrap()
+        })
+        .await
+        .unwrap();
+    }
+    let (mut replica, addr) = start_replica(&data, &key, &url);
+    attest(addr, 3).await;
+    // The file remembers 6 entries, 0600.
+    let seen = std::fs::read_to_string(data.join("audit-head-seen")).unwrap();
+    assert!(seen.contains("\"entries\":6"), "{seen}");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(data.join("audit-head-seen"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Rolled back under the running replica: the head row goes back to 3 entries (as the
+    // backup has it, signature included); the next commit and readiness refuse.
+    {
+        let (cluster, db, backup) = (cluster.clone(), db.clone(), backup.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut c = cluster.client(&db);
+            let old = cluster
+                .client(&backup)
+                .query_one(
+                    "SELECT entries, head, signature FROM audit_head WHERE id = 1",
+                    &[],
+                )
+                .unwrap();
+            let (entries, head, sig): (i64, Vec<u8>, Vec<u8>) =
+                (old.get(0), old.get(1), old.get(2));
+            c.execute("DELETE FROM audit_entries WHERE seq >= 3", &[])
+                .unwrap();
+            c.execute(
+                "UPDATE audit_head SET entries = $1, head = $2, signature = $3 WHERE id = 1",
+                &[&entries, &head, &sig],
+            )
+            .unwrap();
+        })
+        .await
+        .unwrap();
+    }
+    let body = format!(r#"{{"subject":"{SCAMMER}","verifier":"{VERIFIER}","network":"mainnet"}}"#);
+    let (status, _) = http(addr, "POST", "/v1/attestations", Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(status, 503, "no attestation on a rolled-back chain");
+    let (status, text) = http(addr, "GET", "/v1/ready", None).await.unwrap();
+    assert_eq!(status, 503, "{text}");
+    tokio::time::sleep(Duration::from_millis(1500)).await; // a probe ran: still refused
+    let (status, _) = http(addr, "GET", "/v1/ready", None).await.unwrap();
+    assert_eq!(status, 503);
+    replica.kill();
+    assert!(
+        std::fs::read_to_string(data.join("node.log"))
+            .unwrap()
+            .contains("older than this replica has seen"),
+        "the log says why"
+    );
+
+    let (cluster2, data2, key2) = (cluster.clone(), data.clone(), key.clone());
+    let backup_url = cluster.url_of(&backup);
+    tokio::task::spawn_blocking(move || {
+        // The restored backup, on the replica that saw more: refused at start.
+        let log = failed_start(&data2, &key2, &backup_url);
+        assert!(log.contains("older than this replica has seen") && log.contains("Bring back the newest database"), "{log}");
+        // A head row whose signature fails (altered, or written by another key): refused
+        // by every replica, one that never saw this database too.
+        let other = tempfile::tempdir().unwrap();
+        let mut c = PgCluster::client_of(&backup_url);
+        c.execute(
+            "UPDATE audit_head SET signature = set_byte(signature, 5, get_byte(signature, 5) # 1) WHERE id = 1",
+            &[],
+        )
+        .unwrap();
+        let fresh = other.path().join("fresh");
+        let log = failed_start(&fresh, &key2, &backup_url);
+        assert!(log.contains("not signed by this node's key"), "{log}");
+        drop(cluster2);
     })
     .await
     .unwrap();

@@ -1,6 +1,7 @@
 //! The oracle's integration tests: one binary (see `Cargo.toml`), one module per area.
 
 mod pg_cluster;
+mod pg_tls;
 mod support;
 
 mod api;
@@ -18,4 +19,5 @@ mod jetton_payload;
 mod operators;
 mod quorum;
 mod replicas;
+mod shared;
 mod ton_labels;

@@ -20,6 +20,7 @@ pub mod committer;
 pub mod format;
 pub mod log;
 pub mod migrate;
+pub mod pg_head;
 pub mod postgres;
 pub mod view;
 
@@ -173,17 +174,30 @@ impl AuditLog {
     /// Opens the log kept in the PostgreSQL database of `url` (shared with other replicas):
     /// checks its tail and head row ([`postgres::check_tail`]) and starts the committer, which
     /// commits one transaction per batch. `pool` serves `GET /v1/audit`. Damage is refused.
+    ///
+    /// `key` signs the head row; `data_dir` keeps the highest head this replica has seen
+    /// ([`pg_head`]): a database older than that, or whose head `key` did not sign, is refused.
     pub fn open_postgres(
         url: &str,
         pool: crate::store::postgres::PgPool,
         pg: &crate::store::postgres::PgOptions,
         options: Options,
+        key: SigningKey,
+        data_dir: &Path,
     ) -> Result<AuditLog> {
         let config = crate::store::postgres::client_config(url, pg)?;
-        let entries = pool.run_within(pg.open_timeout, postgres::check_tail)?;
+        pool.run_within(pg.open_timeout, postgres::check_tail)?;
+        let mut seen = pg_head::SeenHead::load(data_dir)?;
+        let (entries, seen) = {
+            let key = key.clone();
+            pool.run_within(pg.open_timeout, move |client| {
+                let entries = postgres::check_head_at_open(client, &key, &mut seen)?;
+                Ok((entries, seen))
+            })?
+        };
         let shared = Arc::new(Shared::new(entries, 0, Vec::new()));
         let committer = Committer {
-            backend: Box::new(postgres::PgBackend::new(config)),
+            backend: Box::new(postgres::PgBackend::new(config, key, seen)),
             shared: shared.clone(),
             batch_max: options.batch_max.max(1),
             anchored: false,

@@ -16,12 +16,18 @@
 //! links, hashes, signatures, and the head row naming the last entry). `audit verify --store`
 //! checks the whole chain ([`verify`]). The head row plays the anchor's part: it is written in
 //! the same transaction as the entries, so it can neither trail nor lead them.
+//!
+//! # A restored or rolled-back database
+//!
+//! The head row is signed by the node key, and each replica remembers the highest head it has
+//! seen ([`super::pg_head`]): checked at open, before every commit and on every probe.
 
-use ed25519_dalek::VerifyingKey;
-use postgres::{Client, NoTls};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use postgres::Client;
 
 use super::committer::{Appended, CommitBackend};
 use super::format::{entry_hash, AuditRecord, Entry, GENESIS};
+use super::pg_head::{check_head_signature, sign_head, SeenHead};
 use super::{check_signature, VerifyReport};
 use crate::error::{Error, Result};
 use crate::store::postgres::{pg_error, PgPool};
@@ -35,18 +41,31 @@ const VERIFY_PAGE: i64 = 10_000;
 /// Appends batches in transactions (see the module docs). Owns one connection, made again
 /// after a failure.
 pub struct PgBackend {
-    config: postgres::Config,
+    config: crate::store::postgres::PgConfig,
     client: Option<Client>,
     payload: Vec<u8>,
+    /// Signs the head row.
+    key: SigningKey,
+    /// The highest head this replica has seen.
+    seen: SeenHead,
+    /// The head this backend last committed or checked (the fast path chains after it).
+    known: Option<(u64, [u8; 32])>,
 }
 
 impl PgBackend {
     /// A backend for the database of `config` (connects on the first batch).
-    pub fn new(config: postgres::Config) -> PgBackend {
+    pub fn new(
+        config: crate::store::postgres::PgConfig,
+        key: SigningKey,
+        seen: SeenHead,
+    ) -> PgBackend {
         PgBackend {
             config,
             client: None,
             payload: Vec::with_capacity(1024),
+            key,
+            seen,
+            known: None,
         }
     }
 
@@ -57,7 +76,7 @@ impl PgBackend {
         if self.client.is_none() {
             self.client = Some(
                 self.config
-                    .connect(NoTls)
+                    .connect()
                     .map_err(|err| format!("cannot connect to postgres: {err}"))?,
             );
         }
@@ -68,57 +87,141 @@ impl PgBackend {
         &mut self,
         records: &mut dyn ExactSizeIterator<Item = &AuditRecord>,
         recorded_at: u64,
-    ) -> std::result::Result<Appended, postgres::Error> {
-        let mut payload = std::mem::take(&mut self.payload);
-        let client = self.client.as_mut().expect("connected by append");
-        let mut tx = client.transaction()?;
-        // The row lock orders the commits of every replica: one linear chain.
-        let row = tx.query_one(
-            "SELECT entries, head FROM audit_head WHERE id = 1 FOR UPDATE",
-            &[],
-        )?;
-        let (entries, head): (i64, Vec<u8>) = (row.get(0), row.get(1));
-        let first = entries as u64;
-        let mut head: [u8; 32] = head.as_slice().try_into().unwrap_or(GENESIS);
-        let count = records.len();
-        let (mut seqs, mut bodies, mut hashes) = (
-            Vec::with_capacity(count),
-            Vec::with_capacity(count),
-            Vec::with_capacity(count),
-        );
-        for (n, record) in records.enumerate() {
-            let seq = first + n as u64;
-            payload.clear();
-            Entry {
-                seq,
-                prev_hash: head,
-                recorded_at,
-                record: record.clone(),
+    ) -> std::result::Result<Appended, String> {
+        let pg = |err: postgres::Error| format!("postgres: {err}");
+        let records: Vec<&AuditRecord> = records.collect();
+        // Fast path, one round trip: chain after the head this replica last committed or
+        // checked, in one statement that moves the head only if it is still that one and
+        // inserts only if it moved it. A head moved by another replica (or rolled back)
+        // inserts nothing; then the locked path below reads and checks the head.
+        if let Some((first, known)) = self.known {
+            let chained = chain(&mut self.payload, first, known, &records, recorded_at);
+            let after = first + records.len() as u64;
+            let client = self.client.as_mut().expect("connected by append");
+            let inserted = client
+                .execute(
+                    "WITH moved AS (
+                         UPDATE audit_head SET entries = $4, head = $5, signature = $6
+                         WHERE id = 1 AND entries = $7 AND head = $8 RETURNING 1)
+                     INSERT INTO audit_entries (seq, entry, hash)
+                     SELECT * FROM unnest($1::int8[], $2::bytea[], $3::bytea[])
+                     WHERE EXISTS (SELECT 1 FROM moved)",
+                    &[
+                        &chained.seqs,
+                        &chained.bodies,
+                        &chained.hashes,
+                        &(after as i64),
+                        &chained.head.to_vec(),
+                        &sign_head(&self.key, after, &chained.head),
+                        &(first as i64),
+                        &known.to_vec(),
+                    ],
+                )
+                .map_err(pg)?;
+            if inserted as usize == records.len() {
+                return self.committed(first, after, chained.head);
             }
-            .encode(&mut payload);
-            head = entry_hash(&payload);
-            seqs.push(seq as i64);
-            bodies.push(payload.clone());
-            hashes.push(head.to_vec());
+            self.known = None;
         }
-        self.payload = payload;
+        let client = self.client.as_mut().expect("connected by append");
+        let mut tx = client.transaction().map_err(pg)?;
+        // The row lock orders the commits of every replica: one linear chain.
+        let row = tx
+            .query_one(
+                "SELECT entries, head, signature FROM audit_head WHERE id = 1 FOR UPDATE",
+                &[],
+            )
+            .map_err(pg)?;
+        let (entries, head, signature): (i64, Vec<u8>, Option<Vec<u8>>) =
+            (row.get(0), row.get(1), row.get(2));
+        let first = entries as u64;
+        let head: [u8; 32] = head.as_slice().try_into().unwrap_or(GENESIS);
+        // Never extend a chain this node did not sign, or one older than it has seen.
+        check_row(&self.key, &self.seen, first, &head, signature.as_deref())
+            .map_err(|err| err.to_string())?;
+        let chained = chain(&mut self.payload, first, head, &records, recorded_at);
+        let after = first + records.len() as u64;
         tx.execute(
             "INSERT INTO audit_entries (seq, entry, hash)
-             SELECT * FROM unnest($1::int8[], $2::bytea[], $3::bytea[])",
-            &[&seqs, &bodies, &hashes],
-        )?;
-        let after = first + count as u64;
+                 SELECT * FROM unnest($1::int8[], $2::bytea[], $3::bytea[])",
+            &[&chained.seqs, &chained.bodies, &chained.hashes],
+        )
+        .map_err(pg)?;
         tx.execute(
-            "UPDATE audit_head SET entries = $1, head = $2 WHERE id = 1",
-            &[&(after as i64), &head.to_vec()],
-        )?;
-        tx.commit()?;
+            "UPDATE audit_head SET entries = $1, head = $2, signature = $3 WHERE id = 1",
+            &[
+                &(after as i64),
+                &chained.head.to_vec(),
+                &sign_head(&self.key, after, &chained.head),
+            ],
+        )
+        .map_err(pg)?;
+        tx.commit().map_err(pg)?;
+        self.committed(first, after, chained.head)
+    }
+
+    /// After a commit: remembered before the answer, so a later rollback is caught.
+    fn committed(
+        &mut self,
+        first: u64,
+        after: u64,
+        head: [u8; 32],
+    ) -> std::result::Result<Appended, String> {
+        self.known = Some((after, head));
+        self.seen
+            .record(after, &head)
+            .map_err(|err| format!("cannot record the audit head seen: {err}"))?;
         Ok(Appended {
             first,
             entries: after,
             head,
         })
     }
+}
+
+/// The batch's entries chained after `head`, from seq `first`.
+fn chain(
+    buffer: &mut Vec<u8>,
+    first: u64,
+    mut head: [u8; 32],
+    records: &[&AuditRecord],
+    recorded_at: u64,
+) -> Chained {
+    let mut payload = std::mem::take(buffer);
+    let count = records.len();
+    let mut chained = Chained {
+        seqs: Vec::with_capacity(count),
+        bodies: Vec::with_capacity(count),
+        hashes: Vec::with_capacity(count),
+        head,
+    };
+    for (n, record) in records.iter().enumerate() {
+        let seq = first + n as u64;
+        payload.clear();
+        Entry {
+            seq,
+            prev_hash: head,
+            recorded_at,
+            record: (*record).clone(),
+        }
+        .encode(&mut payload);
+        head = entry_hash(&payload);
+        chained.seqs.push(seq as i64);
+        chained.bodies.push(payload.clone());
+        chained.hashes.push(head.to_vec());
+    }
+    chained.head = head;
+    *buffer = payload;
+    chained
+}
+
+/// A batch chained for insertion.
+struct Chained {
+    seqs: Vec<i64>,
+    bodies: Vec<Vec<u8>>,
+    hashes: Vec<Vec<u8>>,
+    /// The head after the batch.
+    head: [u8; 32],
 }
 
 impl CommitBackend for PgBackend {
@@ -129,23 +232,122 @@ impl CommitBackend for PgBackend {
     ) -> std::result::Result<Appended, String> {
         self.client()?;
         // A failed transaction rolls back when dropped: nothing of the batch stays behind.
-        self.try_append(records, recorded_at).map_err(|err| {
+        self.try_append(records, recorded_at).inspect_err(|_| {
             if self.client.as_ref().is_some_and(Client::is_closed) {
                 self.client = None;
             }
-            format!("postgres: {err}")
         })
     }
 
     fn probe(&mut self) -> std::result::Result<(), String> {
         let client = self.client()?;
-        let result = client.simple_query("SELECT 1");
-        if let Err(err) = result {
-            self.client = None;
-            return Err(format!("postgres: {err}"));
+        let result = head_row(client);
+        match result {
+            Ok((entries, head, signature)) => {
+                check_row(&self.key, &self.seen, entries, &head, signature.as_deref())
+                    .map_err(|err| err.to_string())
+            }
+            Err(err) => {
+                if self.client.as_ref().is_some_and(Client::is_closed) {
+                    self.client = None;
+                }
+                Err(err.to_string())
+            }
         }
-        Ok(())
     }
+}
+
+/// The head row with its signature.
+fn head_row(client: &mut impl postgres::GenericClient) -> Result<(u64, [u8; 32], Option<Vec<u8>>)> {
+    let (entries, head) = head(client)?;
+    let signature: Option<Vec<u8>> = client
+        .query_one("SELECT signature FROM audit_head WHERE id = 1", &[])
+        .map_err(pg_error)?
+        .get(0);
+    Ok((entries, head, signature))
+}
+
+/// The head row's checks: signed by `key` (unsigned only while empty), and not older than
+/// `seen`.
+fn check_row(
+    key: &SigningKey,
+    seen: &SeenHead,
+    entries: u64,
+    head: &[u8; 32],
+    signature: Option<&[u8]>,
+) -> Result<()> {
+    if signature.is_none() && entries > 0 {
+        return Err(Error::AnchorMismatch(format!(
+            "the audit head row ({entries} entries) lost its signature: it was written outside the node. Restore the database from a backup the replicas wrote"
+        )));
+    }
+    check_head_signature(&key.verifying_key(), entries, head, signature)?;
+    seen.check(entries, head)
+}
+
+/// The checks of a replica opening the database, after [`check_tail`]: the head row's
+/// signature (a schema-1 head, from before signatures, is signed now), the highest head this
+/// replica has seen (and that the chain still holds it), then remembers the head. Returns the
+/// entries.
+pub fn check_head_at_open(
+    client: &mut Client,
+    key: &SigningKey,
+    seen: &mut SeenHead,
+) -> Result<u64> {
+    let mut tx = client.transaction().map_err(pg_error)?;
+    let row = tx
+        .query_one(
+            "SELECT entries, head, signature FROM audit_head WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .map_err(pg_error)?;
+    let (entries, head, signature): (i64, Vec<u8>, Option<Vec<u8>>) =
+        (row.get(0), row.get(1), row.get(2));
+    let entries = entries as u64;
+    let head: [u8; 32] = head.as_slice().try_into().map_err(|_| Error::AuditBroken {
+        seq: entries,
+        reason: "the audit head is not 32 bytes".into(),
+    })?;
+    match &signature {
+        Some(signature) => {
+            check_head_signature(&key.verifying_key(), entries, &head, Some(signature))?
+        }
+        None => {
+            if entries > 0 {
+                tracing::warn!(
+                    entries,
+                    "the audit head row is unsigned (a database of schema 1): signing it now"
+                );
+            }
+            tx.execute(
+                "UPDATE audit_head SET signature = $1 WHERE id = 1",
+                &[&sign_head(key, entries, &head)],
+            )
+            .map_err(pg_error)?;
+        }
+    }
+    seen.check(entries, &head)?;
+    if let Some((seen_entries, seen_head)) = seen.seen {
+        if seen_entries > 0 && seen_entries < entries {
+            let hash: Option<Vec<u8>> = tx
+                .query_opt(
+                    "SELECT hash FROM audit_entries WHERE seq = $1",
+                    &[&(seen_entries as i64 - 1)],
+                )
+                .map_err(pg_error)?
+                .map(|r| r.get(0));
+            if hash.as_deref() != Some(&seen_head[..]) {
+                return Err(Error::AnchorMismatch(format!(
+                    "the database's audit chain does not hold the head this replica has seen (entry {}): it was restored from a backup and grew again on another branch. Bring back the newest database; if the rollback is intended, stop every replica and remove {} on each",
+                    seen_entries - 1,
+                    super::pg_head::SEEN_FILE
+                )));
+            }
+        }
+    }
+    tx.commit().map_err(pg_error)?;
+    seen.record(entries, &head)?;
+    Ok(entries)
 }
 
 /// The head row: (entries, head hash).

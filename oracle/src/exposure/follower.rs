@@ -15,6 +15,12 @@ use super::toncenter::{self, JettonTransfer, Transaction};
 use super::transfers::TransferStore;
 use crate::error::{Error, Result};
 
+/// The lease replicas take to follow the chain ([`TransferStore::hold_lease`]).
+pub const FOLLOWER_LEASE: &str = "follower";
+/// How long a follower's lease lasts unless renewed (each step renews it): a replica that dies
+/// while following is replaced after at most this.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+
 /// How to follow a source.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -162,6 +168,25 @@ impl Follower {
     /// error ([`Error::Source`], or [`Error::Page`] for a malformed page); nothing is stored
     /// then and the cursor stays.
     pub async fn step(&self, kind: PageKind) -> Result<Step> {
+        // Replicas sharing the transfer log: one follows at a time (the lease), from the
+        // newest cursor any of them stored.
+        let store = self.store.clone();
+        let leader = tokio::task::spawn_blocking(move || {
+            let leader = store.hold_lease(FOLLOWER_LEASE, LEASE_TTL)?;
+            if leader {
+                store.refresh()?;
+            }
+            Ok::<_, Error>(leader)
+        })
+        .await
+        .map_err(|err| Error::Store(format!("lease task failed: {err}")))??;
+        if !leader {
+            return Ok(Step {
+                kind,
+                summary: Summary::default(),
+                caught_up: true,
+            });
+        }
         let cursor = Cursor::load(&self.store, kind);
         let mut request = self.client.get(self.url(kind, cursor));
         if let Some(key) = &self.options.api_key {

@@ -25,6 +25,7 @@ pub mod issuer_locks;
 pub mod moves;
 pub mod toncenter;
 pub mod transfers;
+pub mod transfers_pg;
 
 use serde::Deserialize;
 

@@ -20,6 +20,13 @@
 //! the last batch on disk. Every frame is checked when the log is read at open; a damaged
 //! frame refuses the open ([`Error::Corrupt`]), except a torn last frame (a crash while
 //! appending, never acknowledged), which is cut off.
+//!
+//! # Shared by replicas ([`SharedLog`])
+//!
+//! On PostgreSQL the same frames are rows ([`super::transfers_pg`]): every replica applies them
+//! in order, so all intern the same ids; a writer appends only when it has applied every frame
+//! before (else it applies them and interns its batch again), and [`TransferStore::refresh`]
+//! brings a reader's graph up to date.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -357,11 +364,34 @@ pub struct Appended {
     pub edges: std::ops::Range<u32>,
 }
 
-/// The transfer store: the log on disk (or none, in memory) and the graph.
+/// Where frames are kept besides the graph: a shared log that other processes append to too
+/// (PostgreSQL, [`super::transfers_pg`]). The file log of one node is [`Log::File`].
+pub trait SharedLog: Send + 'static {
+    /// Frame payloads appended (by anyone) after those this process applied, in order, each
+    /// checked; they are then counted as applied.
+    fn fetch_new(&mut self) -> Result<Vec<Vec<u8>>>;
+    /// Appends one frame durably unless another process appended first: then nothing is written
+    /// and the frames to apply first are returned (the caller re-interns and retries).
+    fn append(&mut self, payload: &[u8]) -> Result<Option<Vec<Vec<u8>>>>;
+    /// Whether this process holds (or now takes) the lease of the singleton task `name` for
+    /// `ttl`: one follower writes at a time.
+    fn hold_lease(&mut self, name: &str, ttl: std::time::Duration) -> Result<bool>;
+}
+
+/// The frame log of a [`TransferStore`].
+enum Log {
+    /// In memory only.
+    Memory,
+    /// The log file of one node, held by the one writer at a time.
+    File(File),
+    /// A log shared by replicas.
+    Shared(Box<dyn SharedLog>),
+}
+
+/// The transfer store: the log on disk (or shared, or none, in memory) and the graph.
 pub struct TransferStore {
     graph: RwLock<Graph>,
-    /// The log file, held by the one writer at a time.
-    log: Mutex<Option<File>>,
+    log: Mutex<Log>,
     path: Option<PathBuf>,
 }
 
@@ -370,8 +400,59 @@ impl TransferStore {
     pub fn in_memory() -> TransferStore {
         TransferStore {
             graph: RwLock::new(Graph::default()),
-            log: Mutex::new(None),
+            log: Mutex::new(Log::Memory),
             path: None,
+        }
+    }
+
+    /// A store over a shared log: applies every frame it holds (each checked) to a new graph.
+    pub fn shared(mut log: Box<dyn SharedLog>) -> Result<TransferStore> {
+        let mut graph = Graph::default();
+        for payload in log.fetch_new()? {
+            graph.apply(Batch::decode(&payload)?)?;
+        }
+        Ok(TransferStore {
+            graph: RwLock::new(graph),
+            log: Mutex::new(Log::Shared(log)),
+            path: None,
+        })
+    }
+
+    /// Applies the frames other processes appended to a shared log since the last call (none
+    /// for a file or memory store); returns how many.
+    pub fn refresh(&self) -> Result<usize> {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let Log::Shared(shared) = &mut *log else {
+            return Ok(0);
+        };
+        let frames = shared.fetch_new()?;
+        self.apply_frames(&frames)?;
+        Ok(frames.len())
+    }
+
+    fn apply_frames(&self, frames: &[Vec<u8>]) -> Result<()> {
+        if frames.is_empty() {
+            return Ok(());
+        }
+        let batches = frames
+            .iter()
+            .map(|f| Batch::decode(f))
+            .collect::<Result<Vec<_>>>()?;
+        let mut graph = self.graph.write().unwrap_or_else(|p| p.into_inner());
+        for batch in batches {
+            graph.apply(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Whether this process may run the singleton task `name` (the chain follower) now: always
+    /// for a store of one process (the log's file lock already makes it the only writer); for
+    /// a shared log, while it holds the lease (taken for `ttl`, renewed on each call).
+    pub fn hold_lease(&self, name: &str, ttl: std::time::Duration) -> Result<bool> {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        match &mut *log {
+            Log::Shared(shared) => shared.hold_lease(name, ttl),
+            _ => Ok(true),
         }
     }
 
@@ -421,7 +502,7 @@ impl TransferStore {
         file.seek(SeekFrom::End(0))?;
         Ok(TransferStore {
             graph: RwLock::new(graph),
-            log: Mutex::new(Some(file)),
+            log: Mutex::new(Log::File(file)),
             path: Some(path),
         })
     }
@@ -453,6 +534,48 @@ impl TransferStore {
         }
         // One writer at a time; readers keep reading the graph meanwhile.
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let (batch, identities, duplicates) = self.batch_of(transfers, cursors);
+            if batch.edges.is_empty() && batch.cursors.is_empty() {
+                let end = self.graph().edge_count() as u32;
+                return Ok(Appended {
+                    added: 0,
+                    duplicates,
+                    edges: end..end,
+                });
+            }
+            let payload = batch.encode();
+            match &mut *log {
+                Log::Memory => {}
+                Log::File(file) => {
+                    let mut frame = Vec::with_capacity(8 + payload.len());
+                    frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+                    frame.extend_from_slice(&CRC32C.checksum(&payload).to_le_bytes());
+                    frame.extend_from_slice(&payload);
+                    file.write_all(&frame)?;
+                    // The batch (and its cursor) is acknowledged only once it is on disk.
+                    file.sync_data()?;
+                }
+                Log::Shared(shared) => {
+                    if let Some(behind) = shared.append(&payload)? {
+                        // Another replica appended first: its frames take the next ids, so
+                        // apply them and intern this batch again.
+                        self.apply_frames(&behind)?;
+                        continue;
+                    }
+                }
+            }
+            return Ok(self.apply_appended(batch, identities, duplicates));
+        }
+    }
+
+    /// The frame `transfers` and `cursors` make over the graph now: the transfers it does not
+    /// hold yet, with new addresses and assets interned after the graph's.
+    fn batch_of(
+        &self,
+        transfers: &[Transfer],
+        cursors: &[(&str, &str)],
+    ) -> (Batch, Vec<u128>, usize) {
         let mut batch = Batch::default();
         let mut identities = Vec::with_capacity(transfers.len());
         let mut duplicates = 0;
@@ -504,24 +627,11 @@ impl TransferStore {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
-        if batch.edges.is_empty() && batch.cursors.is_empty() {
-            let end = self.graph().edge_count() as u32;
-            return Ok(Appended {
-                added: 0,
-                duplicates,
-                edges: end..end,
-            });
-        }
-        if let Some(file) = log.as_mut() {
-            let payload = batch.encode();
-            let mut frame = Vec::with_capacity(8 + payload.len());
-            frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-            frame.extend_from_slice(&CRC32C.checksum(&payload).to_le_bytes());
-            frame.extend_from_slice(&payload);
-            file.write_all(&frame)?;
-            // The batch (and its cursor) is acknowledged only once it is on disk.
-            file.sync_data()?;
-        }
+        (batch, identities, duplicates)
+    }
+
+    /// Adds a frame written to the log to the graph.
+    fn apply_appended(&self, batch: Batch, identities: Vec<u128>, duplicates: usize) -> Appended {
         let mut graph = self.graph.write().unwrap_or_else(|p| p.into_inner());
         let start = graph.edge_count() as u32;
         for address in batch.addresses {
@@ -538,11 +648,11 @@ impl TransferStore {
             graph.reindex();
         }
         graph.cursors.extend(batch.cursors);
-        Ok(Appended {
+        Appended {
             added,
             duplicates,
             edges: start..start + added as u32,
-        })
+        }
     }
 }
 

@@ -59,8 +59,14 @@ use crate::error::{Error, Result};
 use crate::nonce::PROCESS_BITS;
 
 /// The migrations, in order: (version, name, SQL). One source of truth: the files.
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/0001_init.sql")),
+    (
+        2,
+        "shared_feed_transfers",
+        include_str!("../../migrations/0002_shared_feed_transfers.sql"),
+    ),
+];
 
 /// Advisory lock key taken while migrating ("tollgate" in ASCII).
 const MIGRATION_LOCK: i64 = 0x746f_6c6c_6761_7465;
@@ -92,11 +98,41 @@ impl Default for PgOptions {
     }
 }
 
-/// A connection string's configuration with the node's timeouts applied.
-pub fn client_config(url: &str, options: &PgOptions) -> Result<postgres::Config> {
-    let mut config: postgres::Config = url
+/// How to connect: the client's configuration and the TLS connector its `sslmode` asks for
+/// ([`super::pg_tls`]).
+#[derive(Clone)]
+pub struct PgConfig {
+    /// The client library's configuration (the node's timeouts applied).
+    pub config: postgres::Config,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+}
+
+impl std::fmt::Debug for PgConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("config", &self.config)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+impl PgConfig {
+    /// Opens a connection (TLS when the string asks for it).
+    pub fn connect(&self) -> std::result::Result<Client, postgres::Error> {
+        match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        }
+    }
+}
+
+/// A connection string's configuration with the node's timeouts applied, and its TLS.
+pub fn client_config(url: &str, options: &PgOptions) -> Result<PgConfig> {
+    let (rest, tls) = super::pg_tls::split_tls_params(url)?;
+    let mut config: postgres::Config = rest
         .parse()
         .map_err(|err| Error::Config(format!("invalid PostgreSQL connection string: {err}")))?;
+    config.ssl_mode(tls.mode);
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(options.timeout);
     }
@@ -109,7 +145,10 @@ pub fn client_config(url: &str, options: &PgOptions) -> Result<postgres::Config>
     if config.get_application_name().is_none() {
         config.application_name("tollgate-oracle");
     }
-    Ok(config)
+    Ok(PgConfig {
+        config,
+        tls: super::pg_tls::connector(&tls)?,
+    })
 }
 
 /// Maps a client error to the node's: the database is unavailable (503, retry).
@@ -117,7 +156,9 @@ pub fn pg_error(err: postgres::Error) -> Error {
     Error::Store(format!("postgres: {err}"))
 }
 
-type Job = Box<dyn FnOnce(&mut Option<Client>) + Send>;
+/// A call on a connection thread: its connection (none when it cannot connect) and, then,
+/// why not.
+type Job = Box<dyn FnOnce(&mut Option<Client>, &str) + Send>;
 
 /// Connections on threads of their own (see the module docs). Cheap to clone.
 #[derive(Clone)]
@@ -143,6 +184,7 @@ impl PgPool {
                 .name(format!("pg-conn-{n}"))
                 .spawn(move || {
                     let mut client: Option<Client> = None;
+                    let mut why = String::new();
                     loop {
                         let job = match receive.lock() {
                             Ok(queue) => match queue.recv() {
@@ -155,14 +197,15 @@ impl PgPool {
                             client = None;
                         }
                         if client.is_none() {
-                            match config.connect(NoTls) {
+                            match config.connect() {
                                 Ok(c) => client = Some(c),
                                 Err(err) => {
-                                    tracing::warn!(error = %err, "cannot connect to postgres")
+                                    tracing::warn!(error = %err, "cannot connect to postgres");
+                                    why = err.to_string();
                                 }
                             }
                         }
-                        job(&mut client);
+                        job(&mut client, &why);
                     }
                 })?;
         }
@@ -189,10 +232,10 @@ impl PgPool {
         f: impl FnOnce(&mut Client) -> Result<R> + Send + 'static,
     ) -> Result<R> {
         let (reply, answer) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |client: &mut Option<Client>| {
+        let job: Job = Box::new(move |client: &mut Option<Client>, why: &str| {
             let result = match client.as_mut() {
                 Some(c) => f(c),
-                None => Err(Error::Store("postgres is unreachable".into())),
+                None => Err(Error::Store(format!("postgres is unreachable: {why}"))),
             };
             if result.is_err() && client.as_ref().is_some_and(Client::is_closed) {
                 *client = None;
@@ -810,10 +853,13 @@ mod tests {
     fn the_node_sets_its_timeouts_unless_the_string_does() {
         let options = PgOptions::default();
         let config = client_config("postgres://u@127.0.0.1/db", &options).unwrap();
-        assert_eq!(config.get_connect_timeout(), Some(&options.timeout));
+        assert_eq!(config.config.get_connect_timeout(), Some(&options.timeout));
         let config =
             client_config("postgres://u@127.0.0.1/db?connect_timeout=7", &options).unwrap();
-        assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(7)));
+        assert_eq!(
+            config.config.get_connect_timeout(),
+            Some(&Duration::from_secs(7))
+        );
     }
 
     #[test]

@@ -11,8 +11,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use postgres::NoTls;
-
 use super::postgres::{client_config, migrate, pg_error, PgOptions, PgStore};
 use super::{SledStore, Store, LABELS_VERSION_KEY};
 use crate::audit::format::entry_hash;
@@ -104,9 +102,7 @@ pub fn migrate_to_postgres(
         .collect::<Result<Vec<_>>>()?;
     let mark = store.nonce_mark()?;
 
-    let mut client = client_config(url, &options)?
-        .connect(NoTls)
-        .map_err(pg_error)?;
+    let mut client = client_config(url, &options)?.connect().map_err(pg_error)?;
     migrate(&mut client)?;
     let mut tx = client.transaction().map_err(pg_error)?;
     let used: i64 = tx

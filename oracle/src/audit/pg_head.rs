@@ -1,0 +1,205 @@
+//! Detecting a restored or rolled-back PostgreSQL database (SPEC.md §11.3).
+//!
+//! The database is not the source of trust: an operator who restores last week's backup, or a
+//! failover to a lagging standby, silently hands the replicas an older chain, and they would
+//! extend it, forking away every attestation issued since. Two checks, on every open, commit
+//! and probe:
+//!
+//! - **The head row is signed by the node key** over `"tollgate-audit-head-v1" ‖ entries (u64
+//!   LE) ‖ head (32)`: a head written outside the node (or by another key) is refused.
+//! - **Each replica remembers the highest head it has seen** in `DATA_DIR/audit-head-seen`
+//!   (0600, written to a temporary file, fsynced, renamed, directory fsynced, after each commit
+//!   and at open): a database whose head has fewer entries, or the same count with another
+//!   hash, is older than what this replica saw, and is refused. At open the entry just before
+//!   the remembered count must also still hash to it (a restored database that grew again on
+//!   another branch).
+//!
+//! Either refusal is [`Error::AnchorMismatch`]: the node does not start, or, found at a
+//! commit, the commit fails (503) and readiness stays 503 until the database is right.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// File name, in the data dir, of the highest head a replica has seen.
+pub const SEEN_FILE: &str = "audit-head-seen";
+
+const HEAD_DOMAIN: &[u8] = b"tollgate-audit-head-v1";
+
+/// The bytes the node key signs for a head row.
+pub fn head_message(entries: u64, head: &[u8; 32]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(HEAD_DOMAIN.len() + 40);
+    message.extend_from_slice(HEAD_DOMAIN);
+    message.extend_from_slice(&entries.to_le_bytes());
+    message.extend_from_slice(head);
+    message
+}
+
+/// The node key's signature of a head row.
+pub fn sign_head(key: &SigningKey, entries: u64, head: &[u8; 32]) -> Vec<u8> {
+    key.sign(&head_message(entries, head)).to_bytes().to_vec()
+}
+
+/// Checks a head row's signature. An unsigned row is accepted only for the empty chain (a
+/// fresh database); [`PgBackend`](super::postgres::PgBackend) signs it at open otherwise
+/// (a database of schema 1, before signatures).
+pub fn check_head_signature(
+    key: &VerifyingKey,
+    entries: u64,
+    head: &[u8; 32],
+    signature: Option<&[u8]>,
+) -> Result<()> {
+    let Some(signature) = signature else {
+        return Ok(());
+    };
+    let valid = Signature::from_slice(signature).ok().is_some_and(|sig| {
+        key.verify_strict(&head_message(entries, head), &sig)
+            .is_ok()
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::AnchorMismatch(format!(
+            "the audit head row ({entries} entries) is not signed by this node's key: it was written outside the node or by another key. Do not sign from this database: restore it from a backup the replicas wrote, or check which key the replicas use"
+        )))
+    }
+}
+
+/// The highest head this replica has seen, kept in its data dir.
+#[derive(Debug)]
+pub struct SeenHead {
+    path: PathBuf,
+    /// (entries, head) last recorded.
+    pub seen: Option<(u64, [u8; 32])>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeenFile {
+    entries: u64,
+    head: String,
+}
+
+impl SeenHead {
+    /// Reads `DATA_DIR/audit-head-seen` (none yet is fine; a damaged one is refused).
+    pub fn load(data_dir: &Path) -> Result<SeenHead> {
+        let path = data_dir.join(SEEN_FILE);
+        let seen = match std::fs::read(&path) {
+            Ok(bytes) => {
+                let damaged = || {
+                    Error::Corrupt(format!(
+                        "{} is damaged: remove it only if you are sure the database is the newest (the check against a rolled-back database starts over)",
+                        path.display()
+                    ))
+                };
+                let file: SeenFile = serde_json::from_slice(&bytes).map_err(|_| damaged())?;
+                let head: [u8; 32] = hex::decode(&file.head)
+                    .ok()
+                    .and_then(|h| h.try_into().ok())
+                    .ok_or_else(damaged)?;
+                Some((file.entries, head))
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => return Err(err.into()),
+        };
+        Ok(SeenHead { path, seen })
+    }
+
+    /// Refuses a database head older than what was seen: fewer entries, or as many with
+    /// another hash.
+    pub fn check(&self, entries: u64, head: &[u8; 32]) -> Result<()> {
+        let Some((seen_entries, seen_head)) = self.seen else {
+            return Ok(());
+        };
+        if entries < seen_entries || (entries == seen_entries && *head != seen_head) {
+            return Err(Error::AnchorMismatch(format!(
+                "the database's audit chain ({entries} entries) is older than this replica has seen ({seen_entries} entries, recorded in {}): the database was restored from a backup or rolled back (a failover to a lagging standby?). Bring back the newest database; if the rollback is intended, stop every replica and remove this file on each (attestations after entry {entries} are then gone from the chain)",
+                self.path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Records a newer head durably (nothing for an older or equal one).
+    pub fn record(&mut self, entries: u64, head: &[u8; 32]) -> Result<()> {
+        if self.seen.is_some_and(|(e, _)| e >= entries) {
+            return Ok(());
+        }
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let tmp = self.path.with_extension("tmp");
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        let body = serde_json::to_vec(&SeenFile {
+            entries,
+            head: hex::encode(head),
+        })
+        .map_err(|err| Error::Store(format!("json: {err}")))?;
+        file.write_all(&body)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        self.seen = Some((entries, *head));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_head_signed_by_another_key_or_altered_is_refused() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let head = [3u8; 32];
+        let sig = sign_head(&key, 5, &head);
+        let public = key.verifying_key();
+        check_head_signature(&public, 5, &head, Some(&sig)).unwrap();
+        check_head_signature(&public, 5, &head, None).unwrap();
+        for (entries, head) in [(4, head), (5, [4u8; 32])] {
+            assert!(matches!(
+                check_head_signature(&public, entries, &head, Some(&sig)),
+                Err(Error::AnchorMismatch(_))
+            ));
+        }
+        let other = SigningKey::from_bytes(&[8; 32]).verifying_key();
+        assert!(check_head_signature(&other, 5, &head, Some(&sig)).is_err());
+        assert!(check_head_signature(&public, 5, &head, Some(b"short")).is_err());
+    }
+
+    #[test]
+    fn the_seen_head_survives_a_reload_and_refuses_an_older_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seen = SeenHead::load(dir.path()).unwrap();
+        seen.check(0, &[0; 32]).unwrap();
+        seen.record(10, &[1; 32]).unwrap();
+        seen.record(9, &[2; 32]).unwrap(); // older: ignored
+        let seen = SeenHead::load(dir.path()).unwrap();
+        assert_eq!(seen.seen, Some((10, [1; 32])));
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join(SEEN_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        seen.check(10, &[1; 32]).unwrap();
+        seen.check(11, &[9; 32]).unwrap();
+        for (entries, head) in [(9, [1; 32]), (10, [2; 32])] {
+            assert!(matches!(
+                seen.check(entries, &head),
+                Err(Error::AnchorMismatch(what)) if what.contains("older than this replica has seen")
+            ));
+        }
+        std::fs::write(dir.path().join(SEEN_FILE), b"{").unwrap();
+        assert!(matches!(SeenHead::load(dir.path()), Err(Error::Corrupt(_))));
+    }
+}
