@@ -54,7 +54,7 @@ describe('CompliantJetton gas', () => {
             'bad root signature (auth cell, HASHCU, CHKSIGNU)': await upTo(authFor(w, w.alice.address, { rootSecretKey: w.keys[0].secretKey })),
             'certificate expired (certificate cell, parse)': await upTo(authFor(w, w.alice.address, { certificate: { validUntil: 1 } })),
         };
-        const compliantFwd = await cj({ amount: TOKENS(10), forwardTon: FORWARD_TON, forwardPayload: PAYLOAD });
+        const compliantFwd = await cj({ amount: TOKENS(10), forwardTon: FORWARD_TON, forwardPayload: PAYLOAD, value: toNano('0.2') });
         const compliant1of1 = await (async () => {
             const w1 = await cjWorld({ threshold: 1, count: 1 });
             await transfer(w1, { amount: TOKENS(1), auth: authFor(w1, w1.alice.address, { indexes: [0] }) });

@@ -49,7 +49,7 @@ describe('CompliantJetton TEP-74', () => {
     it('transfers with forward: the notification carries amount, sender and forward_payload', async () => {
         const payload = beginCell().storeUint(0, 32).storeStringTail('invoice 17').endCell();
         const forwardTon = toNano('0.01');
-        const r = await transfer(w, { amount: TOKENS(5), forwardTon, forwardPayload: payload, queryId: 5n });
+        const r = await transfer(w, { amount: TOKENS(5), forwardTon, forwardPayload: payload, queryId: 5n, value: toNano('0.2') });
         const bobWallet = walletOf(w, w.bob.address).address;
         expect(r.transactions).toHaveTransaction({
             from: bobWallet, to: w.bob.address, value: forwardTon,
