@@ -77,10 +77,10 @@ p99() { awk -v n="$1" '$1 == n { print $3 }' "$WORK/results"; }
 
 echo "== raw baselines (criterion, CPU 0, $LABELS labels)"
 TOLLGATE_BENCH_LABELS=$LABELS "${SERVER_CPU[@]}" cargo bench -q -p tollgate-oracle --bench baseline -- \
-  --noplot --warm-up-time 1 --measurement-time 3 'attestation/encode_hash_sign|lookup/sled_get' \
+  --noplot --warm-up-time 1 --measurement-time 3 'attestation/encode_hash_sign|lookup/sled_get|lookup/risk_assess' \
   > "$WORK/criterion" 2>&1
 # criterion: "lookup/sled_get  time: [...]  thrpt: [a b c]" (b in elem/s, Kelem/s or Melem/s).
-for bench in attestation/encode_hash_sign lookup/sled_get; do
+for bench in attestation/encode_hash_sign lookup/sled_get lookup/risk_assess; do
   rate=$(awk -v b="$bench" '
     $1 == b { found = 1 }
     found && /thrpt:/ { for (i = 1; i <= NF; i++) if ($i == "thrpt:") { v = $(i + 3); u = $(i + 4) }
@@ -125,6 +125,7 @@ printf '%-52s %7.2f ms (goal <= 10)\n' "durable attest p99 at 64 connections" "$
 ratio "batch attestations/s / raw encode+hash+sign" "$(awk -v r="$(value node.attest_batch256)" 'BEGIN { print r * 256 }')" "$(value attestation/encode_hash_sign)" 0.7
 ratio "GET /v1/risk / sled get behind the stack (e)" "$(value node.risk)" "$(value e.sled_get_behind_stack)" 0.8
 ratio "screen addresses/s / raw sled get" "$(awk -v r="$(value node.screen1000)" 'BEGIN { print r * 1000 }')" "$(value lookup/sled_get)" 0.8
+ratio "judgement in process / raw sled get (criterion)" "$(value lookup/risk_assess)" "$(value lookup/sled_get)" -
 ratio "sign with no durability (b) / raw sign" "$(value b.sign_no_durability)" "$(value attestation/encode_hash_sign)" -
 ratio "sled get behind the stack (e) / fixed JSON (a)" "$(value e.sled_get_behind_stack)" "$(value a.fixed_json)" -
 echo "load average before: $LOAD_BEFORE   after: $LOAD_AFTER   ($(nproc) CPUs; the machine may be shared)"
