@@ -3,8 +3,8 @@
 //! - `attestation/encode_hash_sign`: build the cell, hash it, sign it — the least a signing
 //!   request costs;
 //! - `sled/get`: a raw sled point read in a tree of `TOLLGATE_BENCH_LABELS` labels (default
-//!   2,000,000; set lower for a quick run), against `risk/assess`, the engine's lookup (prefix
-//!   scan of the address's labels plus the override read).
+//!   2,000,000; set lower for a quick run), against `lookup/risk_assess`, the engine's lookup
+//!   (the address's one label record plus the override read).
 
 use std::sync::Arc;
 

@@ -16,15 +16,25 @@
 #
 # Usage: oracle/benches/ceilings.sh [LABELS (default 1000000)] [DURATION (default 10s)]
 # The machine may be shared: the load average before and after is printed with the figures.
+# BIN_DIR=DIR uses DIR/tollgate-oracle and DIR/ceilings instead of building (e.g. the binaries of
+# an older commit, for a before/after comparison). START_WAIT (seconds, default 900) bounds the
+# wait for a server to listen: the node checks every label record before it serves, which takes
+# minutes for a large store on a loaded machine (a fixed 60 s wait cut earlier runs short).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 LABELS=${1:-1000000}
 DURATION=${2:-10s}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
+START_WAIT=${START_WAIT:-900}
 TARGET=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p tollgate-oracle --bin tollgate-oracle --example ceilings
-BIN=$TARGET/release/tollgate-oracle
-CEILINGS=$TARGET/release/examples/ceilings
+if [ -n "${BIN_DIR:-}" ]; then
+  BIN=$BIN_DIR/tollgate-oracle
+  CEILINGS=$BIN_DIR/ceilings
+else
+  cargo build --release -q -p tollgate-oracle --bin tollgate-oracle --example ceilings
+  BIN=$TARGET/release/tollgate-oracle
+  CEILINGS=$TARGET/release/examples/ceilings
+fi
 SERVER_CPU=(taskset -c 0)
 LOAD_CPU=(taskset -c 1)
 WORK=$(mktemp -d)
@@ -38,9 +48,14 @@ start() {
   local pattern=$1; shift
   "${SERVER_CPU[@]}" "$@" > "$WORK/out" 2> "$WORK/err" &
   PID=$!
-  for _ in $(seq 600); do grep -q "$pattern" "$WORK/out" 2>/dev/null && break; sleep 0.1; done
+  local waited=0
+  until grep -q "$pattern" "$WORK/out" 2>/dev/null; do
+    kill -0 "$PID" 2>/dev/null || { cat "$WORK/err"; echo "server exited before listening" >&2; exit 1; }
+    [ "$waited" -lt $((START_WAIT * 10)) ] || { cat "$WORK/err"; echo "server not listening after ${START_WAIT}s" >&2; exit 1; }
+    sleep 0.1; waited=$((waited + 1))
+  done
   URL=$(sed -n "s/^$pattern //p" "$WORK/out")
-  [ -n "$URL" ] || { cat "$WORK/err"; exit 1; }
+  echo "(listening after $((waited / 10)).$((waited % 10))s)"
 }
 stop() { kill "$PID"; wait "$PID" || true; PID=; }
 
@@ -62,10 +77,10 @@ p99() { awk -v n="$1" '$1 == n { print $3 }' "$WORK/results"; }
 
 echo "== raw baselines (criterion, CPU 0, $LABELS labels)"
 TOLLGATE_BENCH_LABELS=$LABELS "${SERVER_CPU[@]}" cargo bench -q -p tollgate-oracle --bench baseline -- \
-  --noplot --warm-up-time 1 --measurement-time 3 'attestation/encode_hash_sign|lookup/sled_get' \
+  --noplot --warm-up-time 1 --measurement-time 3 'attestation/encode_hash_sign|lookup/sled_get|lookup/risk_assess' \
   > "$WORK/criterion" 2>&1
 # criterion: "lookup/sled_get  time: [...]  thrpt: [a b c]" (b in elem/s, Kelem/s or Melem/s).
-for bench in attestation/encode_hash_sign lookup/sled_get; do
+for bench in attestation/encode_hash_sign lookup/sled_get lookup/risk_assess; do
   rate=$(awk -v b="$bench" '
     $1 == b { found = 1 }
     found && /thrpt:/ { for (i = 1; i <= NF; i++) if ($i == "thrpt:") { v = $(i + 3); u = $(i + 4) }
@@ -92,7 +107,9 @@ stop
 RUST_LOG=error "$BIN" audit verify --data-dir "$WORK/attest" | head -2
 
 awk -v n="$LABELS" 'BEGIN { for (i = 0; i < n; i++) printf "0:%064x,scam,bench,label %d\n", i, i }' > "$WORK/labels.csv"
-RUST_LOG=warn "$BIN" ingest --data-dir "$WORK/risk" csv "$WORK/labels.csv" > /dev/null
+INGEST_START=$(date +%s.%N)
+RUST_LOG=error "$BIN" ingest --data-dir "$WORK/risk" csv "$WORK/labels.csv" > /dev/null
+echo "(ingest of $LABELS labels: $(awk -v a="$INGEST_START" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s)"
 start "tollgate-oracle listening on" env RUST_LOG=warn "$BIN" serve --listen 127.0.0.1:0 \
   --data-dir "$WORK/risk" --no-default-data --max-concurrency 4096
 measure node.risk risk.lua
@@ -108,6 +125,7 @@ printf '%-52s %7.2f ms (goal <= 10)\n' "durable attest p99 at 64 connections" "$
 ratio "batch attestations/s / raw encode+hash+sign" "$(awk -v r="$(value node.attest_batch256)" 'BEGIN { print r * 256 }')" "$(value attestation/encode_hash_sign)" 0.7
 ratio "GET /v1/risk / sled get behind the stack (e)" "$(value node.risk)" "$(value e.sled_get_behind_stack)" 0.8
 ratio "screen addresses/s / raw sled get" "$(awk -v r="$(value node.screen1000)" 'BEGIN { print r * 1000 }')" "$(value lookup/sled_get)" 0.8
+ratio "judgement in process / raw sled get (criterion)" "$(value lookup/risk_assess)" "$(value lookup/sled_get)" -
 ratio "sign with no durability (b) / raw sign" "$(value b.sign_no_durability)" "$(value attestation/encode_hash_sign)" -
 ratio "sled get behind the stack (e) / fixed JSON (a)" "$(value e.sled_get_behind_stack)" "$(value a.fixed_json)" -
 echo "load average before: $LOAD_BEFORE   after: $LOAD_AFTER   ($(nproc) CPUs; the machine may be shared)"

@@ -204,7 +204,7 @@ impl RiskEngine {
 
     /// Judges an address at unix time `now` (overrides expire).
     pub fn assess(&self, address: &Address, now: u64) -> Result<Assessment> {
-        Ok(self.assess_with_findings(address, now)?.0)
+        self.judge(address, now)
     }
 
     /// [`RiskEngine::assess`], with the exposure findings the judgement used (paths and all),
@@ -214,6 +214,15 @@ impl RiskEngine {
         address: &Address,
         now: u64,
     ) -> Result<(Assessment, Vec<ExposureFinding>)> {
+        let assessment = self.judge(address, now)?;
+        let findings = assessment.exposure.clone();
+        Ok((assessment, findings))
+    }
+
+    /// The judgement itself. On the `/v1/risk` and `/v1/screen` path: one store read for the
+    /// labels (one record per address), one for the override, typed values only (no JSON
+    /// trees), and no copy of the findings unless a case file asks for them.
+    fn judge(&self, address: &Address, now: u64) -> Result<Assessment> {
         let mut evidence = Vec::new();
         let mut categories = Categories::NONE;
         let mut score = 0u8;
@@ -254,7 +263,7 @@ impl RiskEngine {
         {
             (score, categories) = apply_override(&decision, categories, &mut evidence);
         }
-        let assessment = Assessment {
+        Ok(Assessment {
             address: *address,
             score,
             level: Level::of(score),
@@ -265,9 +274,7 @@ impl RiskEngine {
             labels_version,
             exposure_version,
             exposure,
-        };
-        let findings = assessment.exposure.clone();
-        Ok((assessment, findings))
+        })
     }
 }
 

@@ -5,15 +5,23 @@
 //! [`postgres::PgStore`] the one replicas share (DESIGN.md); `tests/conformance.rs` runs one
 //! suite against both.
 //!
-//! # Layout in sled (store format 2)
+//! # Layout in sled (store format 3)
 //!
 //! | tree | key | payload |
 //! |---|---|---|
-//! | `labels` | address (33 bytes: workchain, hash) ‖ source ‖ `0x00` ‖ categories (u32 BE) | JSON [`LabelValue`] |
-//! | `labels` | empty key | the label set's version: writes (u64 LE) ‖ count (u64 LE) ‖ digest (32) |
+//! | `address_labels` | address (33 bytes: workchain, hash) | every label of the address, [`encode_address_labels`] |
+//! | `address_labels` | empty key | the label set's version: writes (u64 LE) ‖ count (u64 LE) ‖ digest (32) |
 //! | `overrides` | address (33 bytes) | JSON [`Override`] |
 //! | `override_history` | seq (u64 BE) | JSON [`OverrideChange`] |
 //! | `meta` | name | `nonce_mark`: u64 LE; `store_format`; `initialized`; `default_data_loaded` |
+//!
+//! All labels of an address live under one key, so a judgement is one sled get and no JSON
+//! (issue 10). Format 2 kept one record per label in the `labels` tree, keyed
+//! [`label_key`]; a format-2 store is migrated on first start ([`SledStore::open`]): the new
+//! tree is rebuilt from the old one (which stays untouched until the switch), the label set's
+//! version is checked to be the same, the format record switches in one write, and only then is
+//! the old tree dropped. A start interrupted anywhere redoes the rebuild from the intact old
+//! tree; damage in the old tree is refused and leaves it as it was.
 //!
 //! # Checked records
 //!
@@ -26,9 +34,11 @@
 //!
 //! # The label set's version
 //!
-//! The label set has a content digest: the sum, modulo 2^256, of SHA-256(key ‖ payload) over
-//! every label record (an order-independent sum, so a label write updates it without reading
-//! the others). It is written in the same atomic sled batch as the label it accounts for, so
+//! The label set has a content digest: the sum, modulo 2^256, of SHA-256([`label_key`] ‖ JSON
+//! [`LabelValue`]) over every label (an order-independent sum, so a label write updates it
+//! without reading the others). The terms are per label whatever the layout, so the digest of a
+//! label set is the same in format 2, format 3 and PostgreSQL (whose rows are per label).
+//! It is written in the same atomic sled batch as the label it accounts for, so
 //! after a crash — an interrupted ingest too — the stored digest names exactly the labels that
 //! are there, and the start check recomputes it. Each judgement records it
 //! ([`LabelsVersion`], in `policy_version`). The sum detects damage and names data; it is not
@@ -199,6 +209,237 @@ fn digest_step(sum: &mut [u8; 32], key: &[u8], payload: &[u8], add: bool) {
     }
 }
 
+/// Longest label source a record can frame (its length is a u16).
+pub const MAX_SOURCE_BYTES: usize = u16::MAX as usize;
+
+/// Refuses a label no store can key: a NUL in the source (it ends the source in a
+/// [`label_key`]) or a source longer than [`MAX_SOURCE_BYTES`].
+pub(crate) fn check_label(label: &Label) -> Result<()> {
+    if label.source.as_bytes().contains(&0) {
+        return Err(Error::InvalidRequest(
+            "label source must not contain NUL".into(),
+        ));
+    }
+    if label.source.len() > MAX_SOURCE_BYTES {
+        return Err(Error::InvalidRequest(format!(
+            "label source is {} bytes, at most {MAX_SOURCE_BYTES}",
+            label.source.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A label write to apply: what it does, the label's value to store, and the set's version after.
+#[derive(Debug)]
+pub(crate) struct LabelWrite {
+    pub outcome: PutOutcome,
+    pub value: LabelValue,
+    pub next: LabelsVersion,
+}
+
+/// The one rule of label writes, for every store: writing `label` where its key holds
+/// `existing` changes nothing when the name is the same (`None`), keeps `first_seen` of an
+/// existing label, and moves the set's version by one write and the digest by the label's
+/// terms (the old one out, the new one in).
+pub(crate) fn label_write(
+    label: &Label,
+    existing: Option<&LabelValue>,
+    version: &LabelsVersion,
+) -> Result<Option<LabelWrite>> {
+    check_label(label)?;
+    let key = label_key(label);
+    let (outcome, first_seen) = match existing {
+        None => (PutOutcome::Added, label.first_seen),
+        Some(old) if old.name == label.name => return Ok(None),
+        Some(old) => (PutOutcome::Changed, old.first_seen),
+    };
+    let value = LabelValue {
+        name: label.name.clone(),
+        first_seen,
+    };
+    let mut next = *version;
+    match existing {
+        Some(old) => digest_step(&mut next.digest, &key, &to_json(old)?, false),
+        None => next.count += 1,
+    }
+    digest_step(&mut next.digest, &key, &to_json(&value)?, true);
+    next.writes += 1;
+    Ok(Some(LabelWrite {
+        outcome,
+        value,
+        next,
+    }))
+}
+
+/// Recomputes a label set's count and digest from its labels and checks them against the
+/// version stored with them; the stored version (with its write count) when they agree.
+pub(crate) struct LabelSetCheck {
+    found: LabelsVersion,
+}
+
+impl LabelSetCheck {
+    pub(crate) fn new() -> Self {
+        LabelSetCheck {
+            found: LabelsVersion::default(),
+        }
+    }
+
+    /// Accounts for one label.
+    pub(crate) fn add(&mut self, label: &Label) -> Result<()> {
+        let value = LabelValue {
+            name: label.name.clone(),
+            first_seen: label.first_seen,
+        };
+        digest_step(
+            &mut self.found.digest,
+            &label_key(label),
+            &to_json(&value)?,
+            true,
+        );
+        self.found.count += 1;
+        Ok(())
+    }
+
+    /// The stored version, if the labels seen are exactly the ones it names.
+    pub(crate) fn finish(self, stored: Option<LabelsVersion>) -> Result<LabelsVersion> {
+        let stored = stored.unwrap_or_default();
+        if stored.count != self.found.count || stored.digest != self.found.digest {
+            return Err(Error::Corrupt(format!(
+                "the label set does not match its recorded version ({} labels found, {} recorded): labels were lost or altered",
+                self.found.count, stored.count
+            )));
+        }
+        Ok(stored)
+    }
+}
+
+impl OverrideChange {
+    /// The change that sets `item`.
+    pub(crate) fn set(item: &Override) -> Self {
+        OverrideChange {
+            at: item.created_at,
+            change: "set".into(),
+            address: item.address,
+            overrides: Some(item.clone()),
+            author: item.author.clone(),
+        }
+    }
+
+    /// The change that removes `old`, by `author` at `now`.
+    pub(crate) fn removal(old: Override, author: &str, now: u64) -> Self {
+        OverrideChange {
+            at: now,
+            change: "remove".into(),
+            address: old.address,
+            overrides: Some(old),
+            author: author.into(),
+        }
+    }
+}
+
+/// An override record's payload.
+pub(crate) fn decode_override(key: &[u8], payload: &[u8]) -> Result<Override> {
+    serde_json::from_slice(payload).map_err(|_| corrupt("overrides", key, "not an override"))
+}
+
+/// An override-history record's payload.
+pub(crate) fn decode_override_change(key: &[u8], payload: &[u8]) -> Result<OverrideChange> {
+    serde_json::from_slice(payload).map_err(|_| corrupt("override_history", key, "not a change"))
+}
+
+/// The payload of an address's record in `address_labels`: its labels in key order (source,
+/// then categories), each as source length (u16 LE) ‖ source ‖ categories (u32 LE) ‖
+/// first_seen (u64 LE) ‖ name length (u32 LE) ‖ name. Binary and flat, so a lookup decodes it
+/// without a JSON parser; `labels` must be sorted and of one address.
+pub fn encode_address_labels(labels: &[Label]) -> Vec<u8> {
+    let size = labels
+        .iter()
+        .map(|l| 18 + l.source.len() + l.name.len())
+        .sum();
+    let mut out = Vec::with_capacity(size);
+    for label in labels {
+        out.extend_from_slice(&(label.source.len() as u16).to_le_bytes());
+        out.extend_from_slice(label.source.as_bytes());
+        out.extend_from_slice(&label.categories.0.to_le_bytes());
+        out.extend_from_slice(&label.first_seen.to_le_bytes());
+        out.extend_from_slice(&(label.name.len() as u32).to_le_bytes());
+        out.extend_from_slice(label.name.as_bytes());
+    }
+    out
+}
+
+/// Reads an address record written by [`encode_address_labels`]; anything else (truncated,
+/// trailing bytes, not UTF-8, out of order, duplicated, empty) is [`Error::Corrupt`].
+pub fn decode_address_labels(key: &[u8], payload: &[u8]) -> Result<Vec<Label>> {
+    const TREE: &str = "address_labels";
+    if key.len() != 33 {
+        return Err(corrupt(TREE, key, "key is not an address"));
+    }
+    let address = address_from_key(key)?;
+    let bad = |what: &str| corrupt(TREE, key, what);
+    if payload.is_empty() {
+        return Err(bad("record holds no label"));
+    }
+    let mut rest = payload;
+    let mut take = |n: usize| -> Result<&[u8]> {
+        if rest.len() < n {
+            return Err(bad("record is truncated"));
+        }
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        Ok(head)
+    };
+    let mut labels: Vec<Label> = Vec::new();
+    let mut offset = 0;
+    while offset < payload.len() {
+        let source_len = u16::from_le_bytes(take(2)?.try_into().expect("2")) as usize;
+        let source = std::str::from_utf8(take(source_len)?)
+            .map_err(|_| bad("label source is not UTF-8"))?
+            .to_string();
+        if source.as_bytes().contains(&0) {
+            return Err(bad("label source holds NUL"));
+        }
+        let categories = Categories(u32::from_le_bytes(take(4)?.try_into().expect("4")));
+        let first_seen = u64::from_le_bytes(take(8)?.try_into().expect("8"));
+        let name_len = u32::from_le_bytes(take(4)?.try_into().expect("4")) as usize;
+        let name = std::str::from_utf8(take(name_len)?)
+            .map_err(|_| bad("label name is not UTF-8"))?
+            .to_string();
+        offset += 18 + source_len + name_len;
+        let label = Label {
+            address,
+            categories,
+            source,
+            name,
+            first_seen,
+        };
+        if labels
+            .last()
+            .is_some_and(|previous| label_order(previous) >= label_order(&label))
+        {
+            return Err(bad("labels out of order or repeated"));
+        }
+        labels.push(label);
+    }
+    Ok(labels)
+}
+
+/// Adds a label's categories to per-category counts (`none` for a label without one).
+pub(crate) fn count_categories(counts: &mut BTreeMap<String, u64>, categories: Categories) {
+    let names = categories.names();
+    if names.is_empty() {
+        *counts.entry("none".to_string()).or_default() += 1;
+    }
+    for name in names {
+        *counts.entry(name.to_string()).or_default() += 1;
+    }
+}
+
+/// The order of an address's labels: that of their format-2 keys.
+fn label_order(label: &Label) -> (&str, u32) {
+    (label.source.as_str(), label.categories.0)
+}
+
 /// What the start check read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IntegrityReport {
@@ -267,6 +508,7 @@ pub trait Store: Send + Sync + 'static {
 /// refused: the node fails closed instead of signing from a damaged store.
 pub struct SledStore {
     db: sled::Db,
+    /// `address_labels`: one record per address (format 3).
     labels: sled::Tree,
     overrides: sled::Tree,
     override_history: sled::Tree,
@@ -280,10 +522,20 @@ pub struct SledStore {
 
 const NONCE_MARK: &str = "nonce_mark";
 const INITIALIZED: &str = "initialized";
-const STORE_FORMAT: &str = "store_format";
-/// The store format this code writes (1: values without checksums, before the audit files).
-pub const FORMAT: u8 = 2;
+pub(crate) const STORE_FORMAT: &str = "store_format";
+/// The sled store format this code writes (1: values without checksums, before the audit
+/// files; 2: one record per label in `labels`; 3: one record per address in `address_labels`).
+pub const FORMAT: u8 = 3;
+/// The format with one record per label: sled's format 2 (migrated from on first start), and
+/// the PostgreSQL store's rows.
+pub const PER_LABEL_FORMAT: u8 = 2;
 const LABELS_VERSION_KEY: &[u8] = b"";
+/// The tree of format 3's address records.
+pub(crate) const ADDRESS_LABELS: &str = "address_labels";
+/// The tree of format 2's per-label records.
+const LEGACY_LABELS: &str = "labels";
+/// Present in `meta` while a format 2 → 3 migration runs (a start that finds it redoes it).
+const MIGRATING: &str = "migrating_labels";
 
 /// Contents of the guard file.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -380,7 +632,7 @@ impl SledStore {
 
     fn from_db(db: sled::Db, guard: Option<PathBuf>) -> Result<SledStore> {
         Ok(SledStore {
-            labels: db.open_tree("labels")?,
+            labels: db.open_tree(ADDRESS_LABELS)?,
             overrides: db.open_tree("overrides")?,
             override_history: db.open_tree("override_history")?,
             meta: db.open_tree("meta")?,
@@ -482,15 +734,23 @@ impl SledStore {
                 self.meta
                     .insert(INITIALIZED, wrap("meta", INITIALIZED.as_bytes(), b"1"))?;
             }
+            // An upgraded format-1 store holds per-label records: it migrates below.
+            let format = if initialized {
+                PER_LABEL_FORMAT
+            } else {
+                FORMAT
+            };
             self.meta.insert(
                 STORE_FORMAT,
-                wrap("meta", STORE_FORMAT.as_bytes(), &[FORMAT]),
+                wrap("meta", STORE_FORMAT.as_bytes(), &[format]),
             )?;
             self.flush()?;
         }
         if self.guard.is_some()
             && raw_format.is_some()
-            && guard.as_ref().is_none_or(|g| g.format != FORMAT)
+            && guard
+                .as_ref()
+                .is_none_or(|g| g.format < PER_LABEL_FORMAT || g.format > FORMAT)
         {
             // A format-2 store always has a format-2 guard: anything else is a damaged or
             // deleted guard, and without it a store that lost writes cannot be told apart.
@@ -500,10 +760,19 @@ impl SledStore {
             ));
         }
         let format = self.get(&self.meta, "meta", STORE_FORMAT.as_bytes())?;
-        if format.as_deref() != Some(&[FORMAT][..]) {
-            return Err(Error::Corrupt(format!(
-                "unknown store format {format:?}: written by a newer node?"
-            )));
+        match format.as_deref() {
+            Some([PER_LABEL_FORMAT]) => self.migrate_to_address_records()?,
+            Some([FORMAT]) => {}
+            _ => {
+                return Err(Error::Corrupt(format!(
+                    "unknown store format {format:?}: written by a newer node?"
+                )))
+            }
+        }
+        // The last step of a migration: a start interrupted before it finishes it here.
+        if self.has_tree(LEGACY_LABELS) {
+            self.db.drop_tree(LEGACY_LABELS)?;
+            self.db.flush()?;
         }
         let report = self.verify_integrity()?;
         *self
@@ -543,6 +812,88 @@ impl SledStore {
         Ok(())
     }
 
+    fn has_tree(&self, name: &str) -> bool {
+        self.db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == name.as_bytes())
+    }
+
+    /// Format 2 → 3: rebuilds `address_labels` from the per-label `labels` tree, checks that
+    /// the rebuilt set has the old set's version, then switches the format record (one sled
+    /// write). The old tree is read only, so a start interrupted before the switch finds it
+    /// intact and rebuilds again; the caller drops it after the switch. A damaged old record is
+    /// refused and nothing changes.
+    fn migrate_to_address_records(&self) -> Result<()> {
+        let resumed = self.meta.get(MIGRATING)?.is_some();
+        tracing::warn!(
+            resumed,
+            "migrating the labels to one record per address (store format {FORMAT})"
+        );
+        self.meta
+            .insert(MIGRATING, wrap("meta", MIGRATING.as_bytes(), b"1"))?;
+        self.db.flush()?;
+        // What an interrupted run wrote is discarded: the old tree is the source.
+        self.labels.clear()?;
+        let legacy = self.db.open_tree(LEGACY_LABELS)?;
+        let mut stored = None;
+        let mut check = LabelSetCheck::new();
+        let mut group: Vec<Label> = Vec::new();
+        let mut batch = sled::Batch::default();
+        let mut batched = 0usize;
+        let flush_group = |group: &mut Vec<Label>, batch: &mut sled::Batch| {
+            if let Some(first) = group.first() {
+                let key = address_key(&first.address);
+                group.sort_by(|a, b| label_order(a).cmp(&label_order(b)));
+                batch.insert(
+                    &key[..],
+                    wrap(ADDRESS_LABELS, &key, &encode_address_labels(group)),
+                );
+                group.clear();
+            }
+        };
+        for item in legacy.iter() {
+            let (key, value) = item?;
+            let payload = self.checked(unwrap("labels", &key, &value))?;
+            if key.as_ref() == LABELS_VERSION_KEY {
+                stored = Some(self.checked(LabelsVersion::decode(payload))?);
+                continue;
+            }
+            let label = self.checked(decode_label(&key, payload))?;
+            // The digest's term is the canonical JSON of the value; a format-2 record holds
+            // exactly that (every writer used `to_json`), which the version check confirms.
+            check.add(&label)?;
+            if group.first().is_some_and(|g| g.address != label.address) {
+                flush_group(&mut group, &mut batch);
+                batched += 1;
+                if batched >= 10_000 {
+                    self.labels.apply_batch(std::mem::take(&mut batch))?;
+                    batched = 0;
+                }
+            }
+            group.push(label);
+        }
+        flush_group(&mut group, &mut batch);
+        self.labels.apply_batch(batch)?;
+        let version = self.checked(check.finish(stored))?;
+        self.labels.insert(
+            LABELS_VERSION_KEY,
+            wrap(ADDRESS_LABELS, LABELS_VERSION_KEY, &version.encode()),
+        )?;
+        self.db.flush()?;
+        // The switch: format 3 and the end of the migration in one atomic write.
+        let mut switch = sled::Batch::default();
+        switch.insert(
+            STORE_FORMAT,
+            wrap("meta", STORE_FORMAT.as_bytes(), &[FORMAT]),
+        );
+        switch.remove(MIGRATING);
+        self.meta.apply_batch(switch)?;
+        self.db.flush()?;
+        tracing::warn!(labels = version.count, "labels migrated");
+        Ok(())
+    }
+
     /// Rewrites a format-1 store's values with checksums and computes the label digest.
     fn upgrade_format_1(&self) -> Result<()> {
         tracing::warn!("upgrading the store to format {FORMAT} (a checksum on every record)");
@@ -555,15 +906,16 @@ impl SledStore {
                 tree.insert(&key, wrap(name, &key, &value))?;
             }
         }
+        let legacy = self.db.open_tree(LEGACY_LABELS)?;
         let mut version = LabelsVersion::default();
-        for item in self.labels.iter() {
+        for item in legacy.iter() {
             let (key, value) = item?;
-            self.labels.insert(&key, wrap("labels", &key, &value))?;
+            legacy.insert(&key, wrap("labels", &key, &value))?;
             digest_step(&mut version.digest, &key, &value, true);
             version.count += 1;
         }
         version.writes = version.count;
-        self.labels.insert(
+        legacy.insert(
             LABELS_VERSION_KEY,
             wrap("labels", LABELS_VERSION_KEY, &version.encode()),
         )?;
@@ -588,38 +940,31 @@ impl SledStore {
     pub fn verify_integrity(&self) -> Result<IntegrityReport> {
         let mut report = IntegrityReport::default();
         let mut stored_version = None;
+        let mut check = LabelSetCheck::new();
         for item in self.labels.iter() {
             let (key, value) = item?;
-            let payload = self.checked(unwrap("labels", &key, &value))?;
+            let payload = self.checked(unwrap(ADDRESS_LABELS, &key, &value))?;
             report.records += 1;
             if key.as_ref() == LABELS_VERSION_KEY {
-                stored_version = Some(LabelsVersion::decode(payload)?);
+                stored_version = Some(self.checked(LabelsVersion::decode(payload))?);
                 continue;
             }
-            self.checked(decode_label(&key, payload))?;
-            digest_step(&mut report.labels.digest, &key, payload, true);
-            report.labels.count += 1;
+            for label in self.checked(decode_address_labels(&key, payload))? {
+                check.add(&label)?;
+            }
         }
-        let stored = stored_version.unwrap_or_default();
-        if stored.count != report.labels.count || stored.digest != report.labels.digest {
-            return self.checked(Err(Error::Corrupt(format!(
-                "the label set does not match its recorded version ({} labels found, {} recorded): labels were lost or altered",
-                report.labels.count, stored.count
-            ))));
-        }
-        report.labels.writes = stored.writes;
+        report.labels = self.checked(check.finish(stored_version))?;
         for item in self.overrides.iter() {
             let (key, value) = item?;
-            let payload = self.checked(unwrap("overrides", &key, &value))?;
-            serde_json::from_slice::<Override>(payload)
-                .map_err(|_| corrupt("overrides", &key, "not an override"))?;
+            self.checked(unwrap("overrides", &key, &value).and_then(|p| decode_override(&key, p)))?;
             report.records += 1;
         }
         for item in self.override_history.iter() {
             let (key, value) = item?;
-            let payload = self.checked(unwrap("override_history", &key, &value))?;
-            serde_json::from_slice::<OverrideChange>(payload)
-                .map_err(|_| corrupt("override_history", &key, "not a change"))?;
+            self.checked(
+                unwrap("override_history", &key, &value)
+                    .and_then(|p| decode_override_change(&key, p)),
+            )?;
             report.records += 1;
         }
         for item in self.meta.iter() {
@@ -733,66 +1078,59 @@ fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 }
 
 impl SledStore {
+    /// The labels of an address: one get, one checked record.
     fn read_labels(&self, address: &Address) -> Result<Vec<Label>> {
-        self.labels
-            .scan_prefix(address_key(address))
-            .map(|item| {
-                let (key, value) = item?;
-                self.checked(unwrap("labels", &key, &value).and_then(|p| decode_label(&key, p)))
-            })
-            .collect()
+        let key = address_key(address);
+        match self.labels.get(key)? {
+            Some(value) => self.checked(
+                unwrap(ADDRESS_LABELS, &key, &value).and_then(|p| decode_address_labels(&key, p)),
+            ),
+            None => Ok(Vec::new()),
+        }
     }
 }
 
 impl Store for SledStore {
     fn put_label(&self, label: &Label) -> Result<PutOutcome> {
-        if label.source.as_bytes().contains(&0) {
-            return Err(Error::InvalidRequest(
-                "label source must not contain NUL".into(),
-            ));
-        }
-        let key = label_key(label);
+        check_label(label)?;
         // Under the write lock: the label and the set's version change together.
         let mut version = self
             .labels_version
             .write()
             .map_err(|_| Error::Store("lock poisoned".into()))?;
-        let existing = self.get(&self.labels, "labels", &key)?;
-        let old = match &existing {
-            Some(payload) => Some(
-                serde_json::from_slice::<LabelValue>(payload)
-                    .map_err(|_| corrupt("labels", &key, "label value"))?,
-            ),
-            None => None,
+        let mut labels = self.read_labels(&label.address)?;
+        let place = labels.binary_search_by(|l| label_order(l).cmp(&label_order(label)));
+        let existing = place.ok().map(|i| LabelValue {
+            name: labels[i].name.clone(),
+            first_seen: labels[i].first_seen,
+        });
+        let Some(write) = label_write(label, existing.as_ref(), &version)? else {
+            return Ok(PutOutcome::Unchanged);
         };
-        let (outcome, first_seen) = match &old {
-            None => (PutOutcome::Added, label.first_seen),
-            Some(old) if old.name == label.name => return Ok(PutOutcome::Unchanged),
-            Some(old) => (PutOutcome::Changed, old.first_seen),
+        let stored = Label {
+            name: write.value.name,
+            first_seen: write.value.first_seen,
+            ..label.clone()
         };
-        let payload = to_json(&LabelValue {
-            name: label.name.clone(),
-            first_seen,
-        })?;
-        let mut next = *version;
-        if let Some(previous) = &existing {
-            digest_step(&mut next.digest, &key, previous, false);
-        } else {
-            next.count += 1;
+        match place {
+            Ok(i) => labels[i] = stored,
+            Err(i) => labels.insert(i, stored),
         }
-        digest_step(&mut next.digest, &key, &payload, true);
-        next.writes += 1;
+        let key = address_key(&label.address);
         let mut batch = sled::Batch::default();
-        batch.insert(key.as_slice(), wrap("labels", &key, &payload));
+        batch.insert(
+            &key[..],
+            wrap(ADDRESS_LABELS, &key, &encode_address_labels(&labels)),
+        );
         batch.insert(
             LABELS_VERSION_KEY,
-            wrap("labels", LABELS_VERSION_KEY, &next.encode()),
+            wrap(ADDRESS_LABELS, LABELS_VERSION_KEY, &write.next.encode()),
         );
         // Atomic: after a crash sled recovers both or neither, so the version always names the
         // labels that are there (an interrupted ingest included).
         self.labels.apply_batch(batch)?;
-        *version = next;
-        Ok(outcome)
+        *version = write.next;
+        Ok(write.outcome)
     }
 
     fn labels_for(&self, address: &Address) -> Result<Vec<Label>> {
@@ -821,27 +1159,18 @@ impl Store for SledStore {
             if key.as_ref() == LABELS_VERSION_KEY {
                 continue;
             }
-            let label =
-                self.checked(unwrap("labels", &key, &value).and_then(|p| decode_label(&key, p)))?;
-            let names = label.categories.names();
-            if names.is_empty() {
-                *counts.entry("none".to_string()).or_default() += 1;
-            }
-            for name in names {
-                *counts.entry(name.to_string()).or_default() += 1;
+            let labels = self.checked(
+                unwrap(ADDRESS_LABELS, &key, &value).and_then(|p| decode_address_labels(&key, p)),
+            )?;
+            for label in labels {
+                count_categories(&mut counts, label.categories);
             }
         }
         Ok(counts)
     }
 
     fn put_override(&self, item: &Override) -> Result<()> {
-        let change = OverrideChange {
-            at: item.created_at,
-            change: "set".into(),
-            address: item.address,
-            overrides: Some(item.clone()),
-            author: item.author.clone(),
-        };
+        let change = OverrideChange::set(item);
         let id = self.db.generate_id()?.to_be_bytes();
         self.override_history
             .insert(id, wrap("override_history", &id, &to_json(&change)?))?;
@@ -856,13 +1185,7 @@ impl Store for SledStore {
         let Some(old) = self.override_for(address)? else {
             return Ok(false);
         };
-        let change = OverrideChange {
-            at: now,
-            change: "remove".into(),
-            address: *address,
-            overrides: Some(old),
-            author: author.into(),
-        };
+        let change = OverrideChange::removal(old, author, now);
         let id = self.db.generate_id()?.to_be_bytes();
         self.override_history
             .insert(id, wrap("override_history", &id, &to_json(&change)?))?;
@@ -874,12 +1197,7 @@ impl Store for SledStore {
     fn override_for(&self, address: &Address) -> Result<Option<Override>> {
         let key = address_key(address);
         match self.get(&self.overrides, "overrides", &key)? {
-            Some(payload) => Ok(Some(
-                self.checked(
-                    serde_json::from_slice(&payload)
-                        .map_err(|_| corrupt("overrides", &key, "not an override")),
-                )?,
-            )),
+            Some(payload) => Ok(Some(self.checked(decode_override(&key, &payload))?)),
             None => Ok(None),
         }
     }
@@ -889,10 +1207,9 @@ impl Store for SledStore {
             .iter()
             .map(|item| {
                 let (key, value) = item?;
-                self.checked(unwrap("overrides", &key, &value).and_then(|p| {
-                    serde_json::from_slice(p)
-                        .map_err(|_| corrupt("overrides", &key, "not an override"))
-                }))
+                self.checked(
+                    unwrap("overrides", &key, &value).and_then(|p| decode_override(&key, p)),
+                )
             })
             .collect()
     }
@@ -1042,11 +1359,11 @@ mod tests {
     fn a_flipped_byte_in_any_record_is_refused_at_open_and_on_read() {
         let store = SledStore::temporary().unwrap();
         store.put_label(&label("a")).unwrap();
-        let key = label_key(&label("a"));
-        let mut value = store.labels.get(&key).unwrap().unwrap().to_vec();
+        let key = address_key(&label("a").address);
+        let mut value = store.labels.get(key).unwrap().unwrap().to_vec();
         let last = value.len() - 1;
         value[last] ^= 1;
-        store.labels.insert(&key, value).unwrap();
+        store.labels.insert(key, value).unwrap();
         assert!(matches!(
             store.labels_for(&Address::new(0, [7; 32])),
             Err(Error::Corrupt(_))
@@ -1093,5 +1410,295 @@ mod tests {
         );
         drop(store);
         SledStore::open(&path).unwrap();
+    }
+
+    fn labelled(address: u8, source: &str, categories: Categories, name: &str) -> Label {
+        Label {
+            address: Address::new(0, [address; 32]),
+            categories,
+            source: source.into(),
+            name: name.into(),
+            first_seen: 10,
+        }
+    }
+
+    /// The digest as format 2 and PostgreSQL define it: per-label terms over the JSON value.
+    fn per_label_digest(labels: &[Label]) -> [u8; 32] {
+        let mut sum = [0u8; 32];
+        for label in labels {
+            let value = LabelValue {
+                name: label.name.clone(),
+                first_seen: label.first_seen,
+            };
+            digest_step(&mut sum, &label_key(label), &to_json(&value).unwrap(), true);
+        }
+        sum
+    }
+
+    fn sample_labels() -> Vec<Label> {
+        vec![
+            labelled(1, "ofac/TON", Categories::SANCTIONS, "a"),
+            labelled(1, "ofac", Categories::SANCTIONS, "b"),
+            labelled(1, "ofac", Categories::SCAM, "c"),
+            labelled(2, "ton-assets/scammers", Categories::SCAM, "d"),
+            labelled(3, "people", Categories::NONE, "e"),
+        ]
+    }
+
+    /// Writes what a format-2 node left: per-label records in `labels`, its version, the format
+    /// record and a format-2 guard.
+    fn write_format_2(path: &Path, labels: &[Label]) -> LabelsVersion {
+        let version = LabelsVersion {
+            writes: labels.len() as u64 + 3,
+            count: labels.len() as u64,
+            digest: per_label_digest(labels),
+        };
+        {
+            let db = sled::open(path).unwrap();
+            let tree = db.open_tree(LEGACY_LABELS).unwrap();
+            for label in labels {
+                let key = label_key(label);
+                let value = to_json(&LabelValue {
+                    name: label.name.clone(),
+                    first_seen: label.first_seen,
+                })
+                .unwrap();
+                tree.insert(&key, wrap("labels", &key, &value)).unwrap();
+            }
+            tree.insert(
+                LABELS_VERSION_KEY,
+                wrap("labels", LABELS_VERSION_KEY, &version.encode()),
+            )
+            .unwrap();
+            let meta = db.open_tree("meta").unwrap();
+            meta.insert(INITIALIZED, wrap("meta", INITIALIZED.as_bytes(), b"1"))
+                .unwrap();
+            meta.insert(
+                STORE_FORMAT,
+                wrap("meta", STORE_FORMAT.as_bytes(), &[PER_LABEL_FORMAT]),
+            )
+            .unwrap();
+            db.flush().unwrap();
+        }
+        let mut guard = Guard {
+            format: PER_LABEL_FORMAT,
+            label_writes: version.writes,
+            labels_digest: hex::encode(version.digest),
+            ..Guard::default()
+        };
+        guard.crc32c = guard.checksum();
+        std::fs::write(path.with_file_name("store.guard"), to_json(&guard).unwrap()).unwrap();
+        version
+    }
+
+    fn assert_migrated(store: &SledStore, labels: &[Label], version: LabelsVersion) {
+        assert_eq!(store.labels_version().unwrap(), version);
+        for address in [1, 2, 3] {
+            let address = Address::new(0, [address; 32]);
+            let mut expected: Vec<Label> = labels
+                .iter()
+                .filter(|l| l.address == address)
+                .cloned()
+                .collect();
+            expected.sort_by(|a, b| label_order(a).cmp(&label_order(b)));
+            assert_eq!(store.labels_for(&address).unwrap(), expected);
+        }
+        assert!(!store.has_tree(LEGACY_LABELS));
+        assert!(store.meta.get(MIGRATING).unwrap().is_none());
+    }
+
+    #[test]
+    fn all_labels_of_an_address_are_one_record_and_the_digest_keeps_its_meaning() {
+        let store = SledStore::temporary().unwrap();
+        let labels = sample_labels();
+        for label in &labels {
+            assert_eq!(store.put_label(label).unwrap(), PutOutcome::Added);
+        }
+        // Three addresses, three records (and the version record).
+        assert_eq!(store.labels.len(), 4);
+        let got = store.labels_for(&Address::new(0, [1; 32])).unwrap();
+        let order: Vec<_> = got
+            .iter()
+            .map(|l| (l.source.as_str(), l.name.as_str()))
+            .collect();
+        assert_eq!(order, [("ofac", "b"), ("ofac", "c"), ("ofac/TON", "a")]);
+        let version = store.labels_version().unwrap();
+        assert_eq!(version.count, 5);
+        assert_eq!(version.digest, per_label_digest(&labels));
+        assert_eq!(store.verify_integrity().unwrap().labels, version);
+        // A rename within a record moves the digest by that label's terms only.
+        let mut renamed = labels.clone();
+        renamed[1].name = "b2".into();
+        assert_eq!(store.put_label(&renamed[1]).unwrap(), PutOutcome::Changed);
+        assert_eq!(
+            store.labels_version().unwrap().digest,
+            per_label_digest(&renamed)
+        );
+        assert_eq!(store.label_counts().unwrap().get("sanctions"), Some(&2));
+    }
+
+    #[test]
+    fn a_format_2_store_is_migrated_to_one_record_per_address_with_the_same_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let labels = sample_labels();
+        let version = write_format_2(&path, &labels);
+        let store = SledStore::open(&path).unwrap();
+        assert_migrated(&store, &labels, version);
+        assert_eq!(
+            store
+                .get(&store.meta, "meta", STORE_FORMAT.as_bytes())
+                .unwrap(),
+            Some(vec![FORMAT])
+        );
+        // Writes go on from the migrated version, and the guard follows.
+        store
+            .put_label(&labelled(4, "x", Categories::SCAM, "f"))
+            .unwrap();
+        drop(store);
+        let store = SledStore::open(&path).unwrap();
+        assert_eq!(store.labels_version().unwrap().writes, version.writes + 1);
+    }
+
+    #[test]
+    fn an_interrupted_migration_is_redone_from_the_untouched_old_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let labels = sample_labels();
+        let version = write_format_2(&path, &labels);
+        {
+            // A run that stopped midway: its marker and a partial, even wrong, new tree.
+            let db = sled::open(&path).unwrap();
+            let meta = db.open_tree("meta").unwrap();
+            meta.insert(MIGRATING, wrap("meta", MIGRATING.as_bytes(), b"1"))
+                .unwrap();
+            let partial = db.open_tree(ADDRESS_LABELS).unwrap();
+            let key = address_key(&labels[0].address);
+            partial
+                .insert(
+                    key,
+                    wrap(ADDRESS_LABELS, &key, &encode_address_labels(&labels[..1])),
+                )
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let store = SledStore::open(&path).unwrap();
+        assert_migrated(&store, &labels, version);
+    }
+
+    #[test]
+    fn a_migration_stopped_after_the_switch_drops_the_old_tree_on_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let labels = sample_labels();
+        let version = write_format_2(&path, &labels);
+        drop(SledStore::open(&path).unwrap());
+        {
+            let db = sled::open(&path).unwrap();
+            let old = db.open_tree(LEGACY_LABELS).unwrap();
+            old.insert(b"left over", &b"x"[..]).unwrap();
+            db.flush().unwrap();
+        }
+        let store = SledStore::open(&path).unwrap();
+        assert_migrated(&store, &labels, version);
+    }
+
+    #[test]
+    fn a_damaged_old_record_refuses_the_migration_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let labels = sample_labels();
+        write_format_2(&path, &labels);
+        let key = label_key(&labels[3]);
+        {
+            let db = sled::open(&path).unwrap();
+            let tree = db.open_tree(LEGACY_LABELS).unwrap();
+            let mut value = tree.get(&key).unwrap().unwrap().to_vec();
+            *value.last_mut().unwrap() ^= 1;
+            tree.insert(&key, value).unwrap();
+            db.flush().unwrap();
+        }
+        let err = SledStore::open(&path).err().expect("refused");
+        assert!(matches!(err, Error::Corrupt(_)), "{err}");
+        let db = sled::open(&path).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        let format = meta.get(STORE_FORMAT).unwrap().unwrap();
+        assert_eq!(
+            unwrap("meta", STORE_FORMAT.as_bytes(), &format).unwrap(),
+            [PER_LABEL_FORMAT]
+        );
+        assert_eq!(db.open_tree(LEGACY_LABELS).unwrap().len(), labels.len() + 1);
+    }
+
+    #[test]
+    fn a_lost_label_in_a_format_2_store_refuses_the_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let labels = sample_labels();
+        write_format_2(&path, &labels);
+        {
+            let db = sled::open(&path).unwrap();
+            db.open_tree(LEGACY_LABELS)
+                .unwrap()
+                .remove(label_key(&labels[4]))
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let err = SledStore::open(&path).err().expect("refused");
+        assert!(
+            err.to_string()
+                .contains("does not match its recorded version"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn malformed_address_records_are_corrupt() {
+        let labels = &sample_labels()[..3];
+        let mut sorted = labels.to_vec();
+        sorted.sort_by(|a, b| label_order(a).cmp(&label_order(b)));
+        let key = address_key(&sorted[0].address);
+        let good = encode_address_labels(&sorted);
+        assert_eq!(decode_address_labels(&key, &good).unwrap(), sorted);
+        let reversed: Vec<Label> = sorted.iter().rev().cloned().collect();
+        let repeated = [sorted[0].clone(), sorted[0].clone()];
+        let mut bad_utf8 = encode_address_labels(&sorted[..1]);
+        bad_utf8[2] = 0xff;
+        for (case, payload) in [
+            ("empty", Vec::new()),
+            ("truncated", good[..good.len() - 1].to_vec()),
+            ("trailing", [good.clone(), vec![0]].concat()),
+            ("out of order", encode_address_labels(&reversed)),
+            ("repeated", encode_address_labels(&repeated)),
+            ("not UTF-8", bad_utf8),
+        ] {
+            assert!(
+                matches!(
+                    decode_address_labels(&key, &payload),
+                    Err(Error::Corrupt(_))
+                ),
+                "{case}"
+            );
+        }
+        assert!(matches!(
+            decode_address_labels(&key[..32], &good),
+            Err(Error::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn a_source_a_record_cannot_frame_is_refused() {
+        let store = SledStore::temporary().unwrap();
+        let long = labelled(1, &"s".repeat(MAX_SOURCE_BYTES + 1), Categories::SCAM, "n");
+        assert!(matches!(
+            store.put_label(&long),
+            Err(Error::InvalidRequest(_))
+        ));
+        let nul = labelled(1, "a\0b", Categories::SCAM, "n");
+        assert!(matches!(
+            store.put_label(&nul),
+            Err(Error::InvalidRequest(_))
+        ));
+        assert_eq!(store.labels_version().unwrap(), LabelsVersion::default());
     }
 }

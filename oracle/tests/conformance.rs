@@ -50,7 +50,7 @@ impl SledFixture {
 
     fn with_labels(&self, change: impl FnOnce(&sled::Tree, sled::IVec, sled::IVec)) {
         let db = sled::open(&self.path).unwrap();
-        let labels = db.open_tree("labels").unwrap();
+        let labels = db.open_tree("address_labels").unwrap();
         let (key, value) = labels
             .iter()
             .map(Result::unwrap)

@@ -51,9 +51,10 @@ use postgres::{Client, NoTls};
 use tollgate_sdk::Address;
 
 use super::{
-    address_key, corrupt, decode_label, digest_step, label_key, to_json, unwrap, wrap,
-    IntegrityReport, Label, LabelValue, LabelsVersion, Override, OverrideChange, PutOutcome, Store,
-    FORMAT, INITIALIZED, LABELS_VERSION_KEY, NONCE_MARK, STORE_FORMAT,
+    address_key, check_label, corrupt, count_categories, decode_label, decode_override,
+    decode_override_change, label_key, label_write, to_json, unwrap, wrap, IntegrityReport, Label,
+    LabelSetCheck, LabelValue, LabelsVersion, Override, OverrideChange, PutOutcome, Store,
+    INITIALIZED, LABELS_VERSION_KEY, NONCE_MARK, PER_LABEL_FORMAT as FORMAT, STORE_FORMAT,
 };
 use crate::error::{Error, Result};
 use crate::nonce::PROCESS_BITS;
@@ -416,6 +417,7 @@ impl PgStore {
         })?;
         let mut report = IntegrityReport::default();
         let mut stored_version = None;
+        let mut check = LabelSetCheck::new();
         for (key, value) in &tables[0] {
             let payload = self.checked(unwrap("labels", key, value))?;
             report.records += 1;
@@ -423,31 +425,16 @@ impl PgStore {
                 stored_version = Some(self.checked(LabelsVersion::decode(payload))?);
                 continue;
             }
-            self.checked(decode_label(key, payload))?;
-            digest_step(&mut report.labels.digest, key, payload, true);
-            report.labels.count += 1;
+            check.add(&self.checked(decode_label(key, payload))?)?;
         }
-        let stored = stored_version.unwrap_or_default();
-        if stored.count != report.labels.count || stored.digest != report.labels.digest {
-            return self.checked(Err(Error::Corrupt(format!(
-                "the label set does not match its recorded version ({} labels found, {} recorded): labels were lost or altered",
-                report.labels.count, stored.count
-            ))));
-        }
-        report.labels.writes = stored.writes;
+        report.labels = self.checked(check.finish(stored_version))?;
         for (key, value) in &tables[1] {
-            let payload = self.checked(unwrap("overrides", key, value))?;
-            self.checked(
-                serde_json::from_slice::<Override>(payload)
-                    .map_err(|_| corrupt("overrides", key, "not an override")),
-            )?;
+            self.checked(unwrap("overrides", key, value).and_then(|p| decode_override(key, p)))?;
             report.records += 1;
         }
         for (key, value) in &tables[2] {
-            let payload = self.checked(unwrap("override_history", key, value))?;
             self.checked(
-                serde_json::from_slice::<OverrideChange>(payload)
-                    .map_err(|_| corrupt("override_history", key, "not a change")),
+                unwrap("override_history", key, value).and_then(|p| decode_override_change(key, p)),
             )?;
             report.records += 1;
         }
@@ -527,13 +514,9 @@ impl PgStore {
 
 impl Store for PgStore {
     fn put_label(&self, label: &Label) -> Result<PutOutcome> {
-        if label.source.as_bytes().contains(&0) {
-            return Err(Error::InvalidRequest(
-                "label source must not contain NUL".into(),
-            ));
-        }
+        check_label(label)?;
         let key = label_key(label);
-        let (name, first_seen) = (label.name.clone(), label.first_seen);
+        let label = label.clone();
         let intact = self.intact.clone();
         let outcome = self.pool.run(move |client| {
             let mut tx = client.transaction().map_err(pg_error)?;
@@ -552,31 +535,19 @@ impl Store for PgStore {
                 .query_opt("SELECT value FROM labels WHERE key = $1", &[&key])
                 .map_err(pg_error)?
                 .map(|r| r.get::<_, Vec<u8>>(0));
-            let existing = match &existing {
-                Some(value) => Some(unwrap("labels", &key, value)?.to_vec()),
-                None => None,
-            };
             let old = match &existing {
-                Some(payload) => Some(
-                    serde_json::from_slice::<LabelValue>(payload)
-                        .map_err(|_| corrupt("labels", &key, "label value"))?,
-                ),
+                Some(value) => Some(decode_label(&key, unwrap("labels", &key, value)?)?),
                 None => None,
-            };
-            let (outcome, first_seen) = match &old {
-                None => (PutOutcome::Added, first_seen),
-                Some(old) if old.name == name => return Ok(PutOutcome::Unchanged),
-                Some(old) => (PutOutcome::Changed, old.first_seen),
-            };
-            let payload = to_json(&LabelValue { name, first_seen })?;
-            let mut next = version;
-            if let Some(previous) = &existing {
-                digest_step(&mut next.digest, &key, previous, false);
-            } else {
-                next.count += 1;
             }
-            digest_step(&mut next.digest, &key, &payload, true);
-            next.writes += 1;
+            .map(|old| LabelValue {
+                name: old.name,
+                first_seen: old.first_seen,
+            });
+            let Some(write) = label_write(&label, old.as_ref(), &version)? else {
+                return Ok(PutOutcome::Unchanged);
+            };
+            let (outcome, next) = (write.outcome, write.next);
+            let payload = to_json(&write.value)?;
             tx.execute(
                 "INSERT INTO labels (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                 &[&key, &wrap("labels", &key, &payload)],
@@ -633,25 +604,13 @@ impl Store for PgStore {
         })?;
         let mut counts = BTreeMap::new();
         for label in self.decode_labels(&rows)? {
-            let names = label.categories.names();
-            if names.is_empty() {
-                *counts.entry("none".to_string()).or_default() += 1;
-            }
-            for name in names {
-                *counts.entry(name.to_string()).or_default() += 1;
-            }
+            count_categories(&mut counts, label.categories);
         }
         Ok(counts)
     }
 
     fn put_override(&self, item: &Override) -> Result<()> {
-        let change = OverrideChange {
-            at: item.created_at,
-            change: "set".into(),
-            address: item.address,
-            overrides: Some(item.clone()),
-            author: item.author.clone(),
-        };
+        let change = OverrideChange::set(item);
         let key = address_key(&item.address).to_vec();
         let value = wrap("overrides", &key, &to_json(item)?);
         // One transaction: the change and its record commit together (durable before the
@@ -670,7 +629,7 @@ impl Store for PgStore {
 
     fn remove_override(&self, address: &Address, author: &str, now: u64) -> Result<bool> {
         let key = address_key(address).to_vec();
-        let (address, author) = (*address, author.to_string());
+        let author = author.to_string();
         let result = self.pool.run(move |client| {
             let mut tx = client.transaction().map_err(pg_error)?;
             let Some(row) = tx
@@ -683,15 +642,8 @@ impl Store for PgStore {
                 return Ok(false);
             };
             let value: Vec<u8> = row.get(0);
-            let old: Override = serde_json::from_slice(unwrap("overrides", &key, &value)?)
-                .map_err(|_| corrupt("overrides", &key, "not an override"))?;
-            let change = OverrideChange {
-                at: now,
-                change: "remove".into(),
-                address,
-                overrides: Some(old),
-                author,
-            };
+            let old = decode_override(&key, unwrap("overrides", &key, &value)?)?;
+            let change = OverrideChange::removal(old, &author, now);
             PgStore::record_override_change(&mut tx, &change)?;
             tx.execute("DELETE FROM overrides WHERE key = $1", &[&key])
                 .map_err(pg_error)?;
@@ -704,12 +656,7 @@ impl Store for PgStore {
     fn override_for(&self, address: &Address) -> Result<Option<Override>> {
         let key = address_key(address);
         match self.get("overrides", key.to_vec())? {
-            Some(payload) => Ok(Some(
-                self.checked(
-                    serde_json::from_slice(&payload)
-                        .map_err(|_| corrupt("overrides", &key, "not an override")),
-                )?,
-            )),
+            Some(payload) => Ok(Some(self.checked(decode_override(&key, &payload))?)),
             None => Ok(None),
         }
     }
@@ -726,10 +673,7 @@ impl Store for PgStore {
         })?;
         rows.iter()
             .map(|(key, value)| {
-                self.checked(unwrap("overrides", key, value).and_then(|p| {
-                    serde_json::from_slice(p)
-                        .map_err(|_| corrupt("overrides", key, "not an override"))
-                }))
+                self.checked(unwrap("overrides", key, value).and_then(|p| decode_override(key, p)))
             })
             .collect()
     }

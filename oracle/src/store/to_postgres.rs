@@ -12,7 +12,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::postgres::{client_config, migrate, pg_error, PgOptions, PgStore};
-use super::{SledStore, Store, LABELS_VERSION_KEY};
+use super::{
+    decode_address_labels, label_key, to_json, unwrap, wrap, LabelValue, SledStore, Store,
+    LABELS_VERSION_KEY,
+};
 use crate::audit::format::entry_hash;
 use crate::audit::log::{log_path, scan};
 use crate::error::{Error, Result};
@@ -78,7 +81,7 @@ pub fn migrate_to_postgres(
     } else {
         Vec::new()
     };
-    let labels = raw(&store.labels)?;
+    let labels = per_label_rows(store)?;
     let overrides = raw(&store.overrides)?;
     let history = raw(&store.override_history)?
         .into_iter()
@@ -93,7 +96,11 @@ pub fn migrate_to_postgres(
         .collect::<Result<Vec<_>>>()?;
     let meta = raw(&store.meta)?
         .into_iter()
-        .filter(|(key, _)| key.as_slice() != super::NONCE_MARK.as_bytes())
+        // The nonce mark is replaced by claims; the format is PostgreSQL's own (per-label rows).
+        .filter(|(key, _)| {
+            key.as_slice() != super::NONCE_MARK.as_bytes()
+                && key.as_slice() != super::STORE_FORMAT.as_bytes()
+        })
         .map(|(key, value)| {
             let name = String::from_utf8(key)
                 .map_err(|_| Error::Corrupt("meta: name is not UTF-8".into()))?;
@@ -203,6 +210,29 @@ pub fn migrate_to_postgres(
         audit_entries: audit_entries.len() as u64,
         took: started.elapsed(),
     })
+}
+
+/// The label set as PostgreSQL keeps it: one row per label (format-2 key, checked JSON value)
+/// and the version row. The digest's terms are per label, so the version carries over as is.
+fn per_label_rows(store: &SledStore) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut rows = Vec::new();
+    for (key, value) in raw(&store.labels)? {
+        let payload = unwrap(super::ADDRESS_LABELS, &key, &value)?;
+        if key.as_slice() == LABELS_VERSION_KEY {
+            rows.push((key, wrap("labels", LABELS_VERSION_KEY, payload)));
+            continue;
+        }
+        for label in decode_address_labels(&key, payload)? {
+            let key = label_key(&label);
+            let value = to_json(&LabelValue {
+                name: label.name,
+                first_seen: label.first_seen,
+            })?;
+            let value = wrap("labels", &key, &value);
+            rows.push((key, value));
+        }
+    }
+    Ok(rows)
 }
 
 /// Every (key, value) of a tree as stored (checked records: the checks ran at open).
