@@ -7,8 +7,9 @@ module.exports = {
     modulePaths: ['<rootDir>/node_modules'],
     testPathIgnorePatterns: ['/node_modules/', '/dist/'],
     reporters: ['default', ['@ton/sandbox/jest-reporter', {}]],
-    // Two cores shared with cargo builds: one worker, and hooks that compile FunC and deploy
-    // several contracts need more than jest's default 5 s when the machine is busy.
+    // Two cores shared with cargo builds: one worker by default (tests/run-all.sh, which runs
+    // nothing else meanwhile, asks for two), and hooks that compile FunC and deploy several
+    // contracts need more than jest's default 5 s when the machine is busy.
     maxWorkers: 1,
     testTimeout: 120000,
 };

@@ -46,5 +46,8 @@ step "Contracts: npm packages"
 cd "$root/contracts"
 npm_ci
 
-step "Contracts and end to end: sandbox, golden vectors, differential, tests/e2e (jest)"
-TOLLGATE_RANDOM_VECTORS="$random_json" npx jest --ci
+step "Contracts: type-check once (jest only transpiles, see tsconfig.json)"
+npm run --silent typecheck
+
+step "Contracts and end to end: sandbox, golden vectors, differential, tests/e2e (jest, two workers)"
+TOLLGATE_RANDOM_VECTORS="$random_json" npx jest --ci --maxWorkers=2

@@ -175,7 +175,8 @@ pub(crate) const WEBHOOKS: &str = "webhooks";
 impl ChangeLog {
     /// Opens (or creates) the feed in `dir`.
     pub fn open(dir: &Path) -> Result<ChangeLog> {
-        SledFeed::from_db(crate::store::sled_open::open(dir, "the change feed")?).map(ChangeLog::over)
+        SledFeed::from_db(crate::store::sled_open::open(dir, "the change feed")?)
+            .map(ChangeLog::over)
     }
 
     /// A feed in memory, for tests.
