@@ -46,6 +46,17 @@ async function send(v: Vector, walletCode: Cell, value: bigint): Promise<bigint>
 }
 
 describe('Compliant jetton: the Rust-built transfers through the FunC wallets', () => {
+    it("the sdk's copies of the wallet's fee terms are common.fc's", () => {
+        const fc = readFileSync(join(__dirname, '..', 'contracts', 'jetton', 'compliant', 'common.fc'), 'utf8');
+        const rs = readFileSync(join(__dirname, '..', '..', 'sdk', 'src', 'fees.rs'), 'utf8');
+        const funC = (name: string) => Number(fc.match(new RegExp(`const int ${name.replace(/[.:]/g, '\\$&')} = ([0-9_]+);`))![1]);
+        const rust = (name: string) => Number(rs.match(new RegExp(`pub const ${name}: u64 = ([0-9_]+);`))![1].replace(/_/g, ''));
+        expect(rust('COMPLIANT_WALLET_BITS')).toBe(funC('cj::wallet_bits'));
+        expect(rust('COMPLIANT_WALLET_CELLS')).toBe(funC('cj::wallet_cells'));
+        expect(rust('COMPLIANT_TRANSFER_TAIL_GAS')).toBe(funC('gas::cj_transfer_tail'));
+        expect(rust('COMPLIANT_RECEIVE_GAS')).toBe(funC('gas::cj_receive'));
+    });
+
     for (const v of vectors) {
         it(`${v.name}: accepted with the TON the sdk attaches, and the margin over the least accepted`, async () => {
             const { wallet } = await cjCodes();

@@ -206,10 +206,12 @@ pub const COMPLIANT_GAS_PER_EXTRA_SIGNER: u64 = 700;
 pub const COMPLIANT_TRANSFER_TAIL_GAS: u64 = 4_000;
 /// `gas::cj_receive` of the same file: the receiving wallet's gas, charged to the sender.
 pub const COMPLIANT_RECEIVE_GAS: u64 = 10_000;
-/// `cj::wallet_bits` and `cj::wallet_cells`: the bound on a wallet's state the check prices.
+/// `cj::wallet_bits` and `cj::wallet_cells`: the bound on a wallet's state the check prices
+/// (`contracts/tests/CompliantVectors.wallet.spec.ts` compares these four constants with
+/// common.fc's).
 pub const COMPLIANT_WALLET_BITS: u64 = 14_000;
 /// See [`COMPLIANT_WALLET_BITS`].
-pub const COMPLIANT_WALLET_CELLS: u64 = 25;
+pub const COMPLIANT_WALLET_CELLS: u64 = 30;
 /// `cj::min_storage()`: five years of storage of [`COMPLIANT_WALLET_BITS`] bits and
 /// [`COMPLIANT_WALLET_CELLS`] cells at basechain storage prices (config param 18), rounded up.
 pub const COMPLIANT_MIN_STORAGE_FEE: u64 =
