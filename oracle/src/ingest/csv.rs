@@ -34,13 +34,14 @@ pub fn parse(file: &str, text: &str) -> Parsed {
         .flexible(true)
         .trim(::csv::Trim::All)
         .from_reader(text.as_bytes());
+    let mut lines = super::lines::Lines::new(text);
     let mut first = true;
     for result in reader.records() {
         let is_first = std::mem::replace(&mut first, false);
         let record = match result {
             Ok(record) => record,
             Err(err) => {
-                let line = err.position().map_or(0, |p| line_at(text, p.byte()));
+                let line = err.position().map_or(0, |p| lines.record_line(p.byte()));
                 parsed.refused.push(Refusal {
                     file: file.into(),
                     line,
@@ -49,7 +50,9 @@ pub fn parse(file: &str, text: &str) -> Parsed {
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| line_at(text, p.byte()));
+        // Lines by byte offset: the reader's own line count skips blank lines and line breaks
+        // inside quotes, so refusals would point at the wrong line.
+        let line = record.position().map_or(0, |p| lines.record_line(p.byte()));
         // Comments by hand: the reader's own comment support stops counting lines.
         if record.iter().all(str::is_empty)
             || record.get(0).is_some_and(|field| field.starts_with('#'))
@@ -107,19 +110,6 @@ pub fn parse(file: &str, text: &str) -> Parsed {
         });
     }
     parsed
-}
-
-/// The 1-based line of a byte offset. The reader's own line count skips blank lines and
-/// line breaks inside quotes, so refusals would point at the wrong line.
-fn line_at(text: &str, byte: u64) -> usize {
-    let bytes = text.as_bytes();
-    let mut end = usize::try_from(byte).map_or(bytes.len(), |b| b.min(bytes.len()));
-    // A record's offset is where the previous one ended: skip the line breaks (and blank
-    // lines) between them, so the count lands on the record's first line.
-    while end < bytes.len() && matches!(bytes[end], b'\r' | b'\n') {
-        end += 1;
-    }
-    1 + bytes[..end].iter().filter(|&&b| b == b'\n').count()
 }
 
 /// A short description of a CSV error (without the crate's position prefix).

@@ -14,6 +14,7 @@
 
 pub mod bundled;
 pub mod csv;
+mod lines;
 pub mod ofac;
 pub mod ton_assets;
 pub mod ton_labels;

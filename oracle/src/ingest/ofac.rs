@@ -39,8 +39,9 @@ pub fn parse_file(file: &str, text: &str) -> Parsed {
     };
     let is_ton = TON_ASSETS.contains(&asset);
     let mut search_from = 0usize;
+    let mut lines = super::lines::Lines::new(text);
     for entry in addresses {
-        let line = line_of(text, &entry, &mut search_from);
+        let line = line_of(text, &mut lines, &entry, &mut search_from);
         let refuse = |reason: String| Refusal {
             file: file.into(),
             line,
@@ -71,13 +72,13 @@ pub fn parse_file(file: &str, text: &str) -> Parsed {
 
 /// The 1-based line of the next occurrence of `"entry"` at or after byte `from` (advanced past
 /// it), or 0 if not found (e.g. escaped characters in the JSON text).
-fn line_of(text: &str, entry: &str, from: &mut usize) -> usize {
+fn line_of(text: &str, lines: &mut super::lines::Lines, entry: &str, from: &mut usize) -> usize {
     let needle = format!("\"{entry}\"");
     match text.get(*from..).and_then(|rest| rest.find(&needle)) {
         Some(offset) => {
             let at = *from + offset;
             *from = at + needle.len();
-            text[..at].matches('\n').count() + 1
+            lines.line(at)
         }
         None => 0,
     }
