@@ -487,6 +487,16 @@ fn read_subjects(path: &std::path::Path) -> Result<Vec<Address>, String> {
         .collect()
 }
 
+/// A node's `GET /v1/oracle`: its signer index, key and epoch.
+async fn oracle_info(http: &reqwest::Client, url: &str) -> reqwest::Result<OracleInfo> {
+    http.get(format!("{}/v1/oracle", url.trim_end_matches('/')))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await
+}
+
 /// Reads each node's index, key and epoch from `GET /v1/oracle`.
 async fn discover(urls: &[String], timeout: Duration) -> Result<(Vec<Node>, Option<u32>), String> {
     eprintln!(
@@ -499,16 +509,9 @@ async fn discover(urls: &[String], timeout: Duration) -> Result<(Vec<Node>, Opti
     let mut nodes = Vec::new();
     let mut epoch = None;
     for url in urls {
-        let info: OracleInfo = async {
-            http.get(format!("{}/v1/oracle", url.trim_end_matches('/')))
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await
-        }
-        .await
-        .map_err(|err| format!("{url}: {err}"))?;
+        let info = oracle_info(&http, url)
+            .await
+            .map_err(|err| format!("{url}: {err}"))?;
         let (index, public_key) = parse_key(&format!("{}:{}", info.signer_index, info.public_key))?;
         if epoch.is_some_and(|e| e != info.epoch) {
             return Err(format!(
@@ -932,16 +935,9 @@ async fn certified_nodes(
         .map_err(|err| err.to_string())?;
     let mut nodes = Vec::new();
     for url in urls {
-        let info: OracleInfo = async {
-            http.get(format!("{}/v1/oracle", url.trim_end_matches('/')))
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await
-        }
-        .await
-        .map_err(|err| format!("unreachable: {url}: {err}"))?;
+        let info = oracle_info(&http, url)
+            .await
+            .map_err(|err| format!("unreachable: {url}: {err}"))?;
         let (index, key) = parse_key(&format!("{}:{}", info.signer_index, info.public_key))?;
         if set.keys.get(usize::from(index)) != Some(&key) {
             return Err(format!(
