@@ -49,7 +49,8 @@ impl SledFixture {
     }
 
     fn with_labels(&self, change: impl FnOnce(&sled::Tree, sled::IVec, sled::IVec)) {
-        let db = sled::open(&self.path).unwrap();
+        // The store was closed a moment ago: sled may still hold its lock (store::sled_open).
+        let db = tollgate_oracle::store::sled_open::open(&self.path, "the store").unwrap();
         let labels = db.open_tree("address_labels").unwrap();
         let (key, value) = labels
             .iter()
