@@ -44,18 +44,7 @@ fn start_replica(data: &Path, key: &Path, url: &str) -> (Node, SocketAddr) {
         .append(true)
         .open(data.join("node.log"))
         .unwrap();
-    let mut child = Command::new(binary())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--no-default-data",
-            "--data-dir",
-        ])
-        .arg(data)
-        .arg("--key-file")
-        .arg(key)
-        .env("TOLLGATE_STORE", url)
+    let mut child = serve(data, key, url)
         .env("RUST_LOG", "warn")
         .env("TOLLGATE_ADMIN_TOKEN", ADMIN)
         .stdout(Stdio::piped())
@@ -415,10 +404,10 @@ async fn a_sled_node_migrates_to_postgres_and_its_replicas_continue_the_chain() 
     replica.kill(); // SIGKILL
 }
 
-/// A replica that cannot start: its exit status and what it logged.
-fn failed_start(data: &Path, key: &Path, url: &str) -> String {
-    std::fs::create_dir_all(data).unwrap();
-    let output = Command::new(binary())
+/// `tollgate-oracle serve` of a replica over `data` with `key`, on the shared store `url`.
+fn serve(data: &Path, key: &Path, url: &str) -> Command {
+    let mut command = Command::new(binary());
+    command
         .args([
             "serve",
             "--listen",
@@ -429,7 +418,14 @@ fn failed_start(data: &Path, key: &Path, url: &str) -> String {
         .arg(data)
         .arg("--key-file")
         .arg(key)
-        .env("TOLLGATE_STORE", url)
+        .env("TOLLGATE_STORE", url);
+    command
+}
+
+/// A replica that cannot start: its exit status and what it logged.
+fn failed_start(data: &Path, key: &Path, url: &str) -> String {
+    std::fs::create_dir_all(data).unwrap();
+    let output = serve(data, key, url)
         .env("RUST_LOG", "error")
         .output()
         .unwrap();
