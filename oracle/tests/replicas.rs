@@ -497,6 +497,61 @@ async fn a_damaged_or_shortened_chain_in_postgres_refuses_start_and_verify() {
     .unwrap();
 }
 
+/// A head row that is not 32 bytes (the schema's check dropped and the row written outside
+/// the node) is the same damage on every path: the running replica's next commit refuses it
+/// as a broken chain (not as a head "signed by another key" over a head read as genesis), and
+/// so do a start and `audit verify`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_row_of_the_wrong_length_is_a_broken_chain_on_every_path() {
+    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
+    let url = cluster.url_of("postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path());
+    let data = dir.path().join("a");
+    let (mut replica, addr) = start_replica(&data, &key, &url);
+    attest(addr, 2).await;
+    {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            PgCluster::client_of(&url)
+                .batch_execute(
+                    "ALTER TABLE audit_head DROP CONSTRAINT audit_head_head_check;
+                     UPDATE audit_head SET head = substring(head from 1 for 31) WHERE id = 1",
+                )
+                .unwrap()
+        })
+        .await
+        .unwrap();
+    }
+    let body = format!(r#"{{"subject":"{SCAMMER}","verifier":"{VERIFIER}","network":"mainnet"}}"#);
+    let (status, _) = http(addr, "POST", "/v1/attestations", Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(status, 503, "no attestation after a damaged head");
+    replica.kill();
+    let log = std::fs::read_to_string(data.join("node.log")).unwrap();
+    let commit = log
+        .lines()
+        .find(|line| line.contains("audit commit failed"))
+        .unwrap_or_else(|| panic!("the commit failed: {log}"));
+    assert!(
+        commit.contains("audit chain broken") && commit.contains("not 32 bytes"),
+        "{commit}"
+    );
+    tokio::task::spawn_blocking(move || {
+        let log = failed_start(&data, &key, &url);
+        assert!(log.contains("not 32 bytes"), "{log}");
+        let printed = verify_fails(&url, &data);
+        assert!(
+            printed.contains("BROKEN") && printed.contains("not 32 bytes"),
+            "{printed}"
+        );
+        drop(cluster);
+    })
+    .await
+    .unwrap();
+}
+
 /// Signs `n` attestations through `addr`.
 async fn attest(addr: SocketAddr, n: usize) {
     let body = format!(r#"{{"subject":"{SCAMMER}","verifier":"{VERIFIER}","network":"mainnet"}}"#);

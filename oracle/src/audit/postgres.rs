@@ -126,19 +126,10 @@ impl PgBackend {
         let client = self.client.as_mut().expect("connected by append");
         let mut tx = client.transaction().map_err(pg)?;
         // The row lock orders the commits of every replica: one linear chain.
-        let row = tx
-            .query_one(
-                "SELECT entries, head, signature FROM audit_head WHERE id = 1 FOR UPDATE",
-                &[],
-            )
-            .map_err(pg)?;
-        let (entries, head, signature): (i64, Vec<u8>, Option<Vec<u8>>) =
-            (row.get(0), row.get(1), row.get(2));
-        let first = entries as u64;
-        let head: [u8; 32] = head.as_slice().try_into().unwrap_or(GENESIS);
+        let row = HeadRow::read(&mut tx, Lock::ForUpdate).map_err(|err| err.to_string())?;
         // Never extend a chain this node did not sign, or one older than it has seen.
-        check_row(&self.key, &self.seen, first, &head, signature.as_deref())
-            .map_err(|err| err.to_string())?;
+        check_row(&self.key, &self.seen, &row).map_err(|err| err.to_string())?;
+        let (first, head) = (row.entries, row.head);
         let chained = chain(&mut self.payload, first, head, &records, recorded_at);
         let after = first + records.len() as u64;
         tx.execute(
@@ -241,12 +232,8 @@ impl CommitBackend for PgBackend {
 
     fn probe(&mut self) -> std::result::Result<(), String> {
         let client = self.client()?;
-        let result = head_row(client);
-        match result {
-            Ok((entries, head, signature)) => {
-                check_row(&self.key, &self.seen, entries, &head, signature.as_deref())
-                    .map_err(|err| err.to_string())
-            }
+        match HeadRow::read(client, Lock::None) {
+            Ok(row) => check_row(&self.key, &self.seen, &row).map_err(|err| err.to_string()),
             Err(err) => {
                 if self.client.as_ref().is_some_and(Client::is_closed) {
                     self.client = None;
@@ -257,31 +244,76 @@ impl CommitBackend for PgBackend {
     }
 }
 
-/// The head row with its signature.
-fn head_row(client: &mut impl postgres::GenericClient) -> Result<(u64, [u8; 32], Option<Vec<u8>>)> {
-    let (entries, head) = head(client)?;
-    let signature: Option<Vec<u8>> = client
-        .query_one("SELECT signature FROM audit_head WHERE id = 1", &[])
-        .map_err(pg_error)?
-        .get(0);
-    Ok((entries, head, signature))
+/// Whether a read of the head row locks it for the rest of the transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lock {
+    /// A plain read (a probe, or inside a read-only snapshot).
+    None,
+    /// `FOR UPDATE`: the commit path and the check at open, which may write the row.
+    ForUpdate,
+}
+
+/// The audit head row as every path reads it: one statement for entries, head and
+/// signature, so they come from one snapshot, and one judgement of a damaged row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct HeadRow {
+    entries: u64,
+    head: [u8; 32],
+    signature: Option<Vec<u8>>,
+}
+
+impl HeadRow {
+    /// Reads the row. A missing row, a negative count or a head that is not 32 bytes (the
+    /// schema's checks dropped and the row written outside the node) is
+    /// [`Error::AuditBroken`], on every path: never read as the genesis head or as "the
+    /// database is down".
+    fn read(client: &mut impl postgres::GenericClient, lock: Lock) -> Result<HeadRow> {
+        let sql = match lock {
+            Lock::None => "SELECT entries, head, signature FROM audit_head WHERE id = 1",
+            Lock::ForUpdate => {
+                "SELECT entries, head, signature FROM audit_head WHERE id = 1 FOR UPDATE"
+            }
+        };
+        let row = client
+            .query_opt(sql, &[])
+            .map_err(pg_error)?
+            .ok_or_else(|| Error::AuditBroken {
+                seq: 0,
+                reason: "the audit head row is missing".into(),
+            })?;
+        let (entries, head, signature): (i64, Vec<u8>, Option<Vec<u8>>) =
+            (row.get(0), row.get(1), row.get(2));
+        let entries = u64::try_from(entries).map_err(|_| Error::AuditBroken {
+            seq: 0,
+            reason: format!("the audit head names {entries} entries"),
+        })?;
+        let head = head.as_slice().try_into().map_err(|_| Error::AuditBroken {
+            seq: entries,
+            reason: format!("the audit head is not 32 bytes ({} bytes)", head.len()),
+        })?;
+        Ok(HeadRow {
+            entries,
+            head,
+            signature,
+        })
+    }
 }
 
 /// The head row's checks: signed by `key` (unsigned only while empty), and not older than
 /// `seen`.
-fn check_row(
-    key: &SigningKey,
-    seen: &SeenHead,
-    entries: u64,
-    head: &[u8; 32],
-    signature: Option<&[u8]>,
-) -> Result<()> {
+fn check_row(key: &SigningKey, seen: &SeenHead, row: &HeadRow) -> Result<()> {
+    let HeadRow {
+        entries,
+        head,
+        signature,
+    } = row;
+    let entries = *entries;
     if signature.is_none() && entries > 0 {
         return Err(Error::AnchorMismatch(format!(
             "the audit head row ({entries} entries) lost its signature: it was written outside the node. Restore the database from a backup the replicas wrote"
         )));
     }
-    check_head_signature(&key.verifying_key(), entries, head, signature)?;
+    check_head_signature(&key.verifying_key(), entries, head, signature.as_deref())?;
     seen.check(entries, head)
 }
 
@@ -295,19 +327,11 @@ pub fn check_head_at_open(
     seen: &mut SeenHead,
 ) -> Result<u64> {
     let mut tx = client.transaction().map_err(pg_error)?;
-    let row = tx
-        .query_one(
-            "SELECT entries, head, signature FROM audit_head WHERE id = 1 FOR UPDATE",
-            &[],
-        )
-        .map_err(pg_error)?;
-    let (entries, head, signature): (i64, Vec<u8>, Option<Vec<u8>>) =
-        (row.get(0), row.get(1), row.get(2));
-    let entries = entries as u64;
-    let head: [u8; 32] = head.as_slice().try_into().map_err(|_| Error::AuditBroken {
-        seq: entries,
-        reason: "the audit head is not 32 bytes".into(),
-    })?;
+    let HeadRow {
+        entries,
+        head,
+        signature,
+    } = HeadRow::read(&mut tx, Lock::ForUpdate)?;
     match &signature {
         Some(signature) => {
             check_head_signature(&key.verifying_key(), entries, &head, Some(signature))?
@@ -350,21 +374,10 @@ pub fn check_head_at_open(
     Ok(entries)
 }
 
-/// The head row: (entries, head hash).
+/// The head row: (entries, head hash); a damaged row is [`Error::AuditBroken`].
 pub fn head(client: &mut impl postgres::GenericClient) -> Result<(u64, [u8; 32])> {
-    let row = client
-        .query_opt("SELECT entries, head FROM audit_head WHERE id = 1", &[])
-        .map_err(pg_error)?
-        .ok_or_else(|| Error::AuditBroken {
-            seq: 0,
-            reason: "the audit head row is missing".into(),
-        })?;
-    let (entries, head): (i64, Vec<u8>) = (row.get(0), row.get(1));
-    let head = head.as_slice().try_into().map_err(|_| Error::AuditBroken {
-        seq: entries as u64,
-        reason: "the audit head is not 32 bytes".into(),
-    })?;
-    Ok((entries as u64, head))
+    let row = HeadRow::read(client, Lock::None)?;
+    Ok((row.entries, row.head))
 }
 
 /// Checks entries in seq order against the chain: each decodes, has the next seq, links to the
