@@ -14,7 +14,7 @@ use tollgate_oracle::exposure::{self, TransferStore};
 use tollgate_oracle::ingest::{self, Parsed};
 use tollgate_oracle::node::Node;
 use tollgate_oracle::store::SledStore;
-use tollgate_oracle::{audit, node, server, signer};
+use tollgate_oracle::{audit, server, signer};
 
 /// Tollgate oracle node: scores TON addresses and signs risk attestations.
 ///
@@ -67,9 +67,14 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Ingest a label list into the store (stop the node first: the store allows one process).
-    /// Creates the store if there is none.
+    /// Ingest a label list or transfer pages into the store: the data dir's (stop the node
+    /// first: a sled store allows one process; created if there is none), or with --store the
+    /// PostgreSQL database the replicas share (while they run; visible to all at commit).
     Ingest {
+        /// Ingest into this PostgreSQL database (postgres://…), as `serve --store` uses it,
+        /// instead of the data dir [default: the TOML file's `store`].
+        #[arg(long, env = "TOLLGATE_STORE", hide_env_values = true, global = true)]
+        store: Option<String>,
         #[command(subcommand)]
         format: IngestFormat,
     },
@@ -107,6 +112,11 @@ enum Command {
         /// Stop once every endpoint answers an empty page (instead of polling for more).
         #[arg(long)]
         until_caught_up: bool,
+        /// Follow into the transfer log of this PostgreSQL database (postgres://…), shared with
+        /// the replicas (one follower at a time holds the lease), instead of the data dir's
+        /// [default: the TOML file's `store`].
+        #[arg(long, env = "TOLLGATE_STORE", hide_env_values = true)]
+        store: Option<String>,
     },
     /// Audit log tools.
     Audit {
@@ -251,13 +261,15 @@ impl GlobalArgs {
         })?)
     }
 
-    /// Opens the store, creating it (mode 0700) if there is none.
-    fn open_or_create(&self) -> anyhow::Result<SledStore> {
-        let config = self.config()?;
-        node::create_private_dir(&config.data_dir)?;
-        let store = open_store(&config.store_path())?;
-        node::restrict_files(&config.data_dir)?;
-        Ok(store)
+    /// The configuration with the store a command names (`--store`, `TOLLGATE_STORE`), else
+    /// the TOML file's: the same choice as `serve`'s.
+    fn config_with_store(&self, store: Option<String>) -> anyhow::Result<Config> {
+        Ok(Config::load(&ConfigArgs {
+            config: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            store,
+            ..Default::default()
+        })?)
     }
 
     /// Opens an existing store; a missing one is an error, never created (a mistyped
@@ -326,11 +338,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Ingest {
+            store,
             format: IngestFormat::Transactions { files },
-        } => ingest_transfers(&global, &files, PageKind::Transactions),
+        } => ingest_transfers(
+            &global.config_with_store(store)?,
+            &files,
+            PageKind::Transactions,
+        ),
         Command::Ingest {
+            store,
             format: IngestFormat::JettonTransfers { files },
-        } => ingest_transfers(&global, &files, PageKind::JettonTransfers),
+        } => ingest_transfers(
+            &global.config_with_store(store)?,
+            &files,
+            PageKind::JettonTransfers,
+        ),
         Command::Follow {
             source,
             only,
@@ -338,6 +360,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             interval_ms,
             api_key,
             until_caught_up,
+            store,
         } => {
             let mut options = FollowOptions::new(&source);
             if let Some(kind) = only {
@@ -346,9 +369,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             options.page_limit = page_limit;
             options.min_interval = std::time::Duration::from_millis(interval_ms);
             options.api_key = api_key;
-            follow(&global, options, until_caught_up)
+            follow(&global.config_with_store(store)?, options, until_caught_up)
         }
-        Command::Ingest { format } => {
+        Command::Ingest { store, format } => {
+            let config = global.config_with_store(store)?;
             let parsed: Parsed = match &format {
                 IngestFormat::TonAssets { dir } => ingest::ton_assets::parse_dir(dir)?,
                 IngestFormat::Ofac { dir } => ingest::ofac::parse_dir(dir)?,
@@ -376,18 +400,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     unreachable!("handled above")
                 }
             };
-            let store: std::sync::Arc<dyn tollgate_oracle::store::Store> =
-                std::sync::Arc::new(global.open_or_create()?);
+            // Level changes of the labelled addresses go to the change feed, as the admin API's
+            // ingest does (the node re-judges the subjects of valid attestations when it starts).
+            let ingest::target::LabelTarget { store, changes } = ingest::target::labels(&config)
+                .with_context(|| format!("cannot open {}", store_name(&config)))?;
             let bar = ingest::progress_bar(
                 parsed.rows.len(),
                 std::io::IsTerminal::is_terminal(&std::io::stderr()),
             );
-            // Level changes of the labelled addresses go to the change feed, as the admin API's
-            // ingest does (the node re-judges the subjects of valid attestations when it starts).
-            let config = global.config()?;
-            let changes = tollgate_oracle::changes::ChangeLog::open(
-                &config.data_dir.join(node::CHANGES_DIR),
-            )?;
             let engine = tollgate_oracle::risk::RiskEngine::new(store.clone());
             let touched: Vec<_> = parsed.rows.iter().map(|row| row.address).collect();
             let now = tollgate_oracle::unix_now();
@@ -396,6 +416,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let recorded = changes.rescreen(&engine, &touched, &before, "ingest", now)?;
             print!("{summary}");
             println!("level changes recorded: {}", recorded.len());
+            println!("written to {}", store_name(&config));
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {
@@ -588,42 +609,47 @@ fn evidence_file(config: Config, address: tollgate_sdk::Address) -> anyhow::Resu
     })
 }
 
-/// The data dir's transfer store (created when there is none).
-fn open_transfers(global: &GlobalArgs) -> anyhow::Result<std::sync::Arc<TransferStore>> {
-    let config = global.config()?;
-    node::create_private_dir(&config.data_dir)?;
-    let dir = config.data_dir.join(exposure::DIR);
-    Ok(std::sync::Arc::new(
-        TransferStore::open(&dir)
-            .with_context(|| format!("cannot open the transfer store in {}", dir.display()))?,
-    ))
+/// What a command writes to, for its messages: the data dir's store, or the database.
+fn store_name(config: &Config) -> String {
+    match config.postgres_url() {
+        Some(url) => format!("the PostgreSQL store {}", ingest::target::describe(url)),
+        None => format!("the store in {}", config.data_dir.display()),
+    }
+}
+
+/// The transfer store `config` names (the data dir's, created when there is none, or the
+/// shared one of replicas).
+fn open_transfers(config: &Config) -> anyhow::Result<std::sync::Arc<TransferStore>> {
+    ingest::target::transfers(config)
+        .with_context(|| format!("cannot open the transfer log of {}", store_name(config)))
 }
 
 /// `ingest transactions|jetton-transfers FILE...`.
 fn ingest_transfers(
-    global: &GlobalArgs,
+    config: &Config,
     files: &[PathBuf],
     kind: PageKind,
 ) -> anyhow::Result<ExitCode> {
-    let store = open_transfers(global)?;
+    let store = open_transfers(config)?;
     let summary = exposure::ingest::ingest_files(&store, files, kind)?;
     print!("{summary}");
     let graph = store.graph();
     println!(
-        "transfer store: {} transfers between {} addresses",
+        "transfer store: {} transfers between {} addresses ({})",
         graph.edge_count(),
-        graph.address_count()
+        graph.address_count(),
+        store_name(config)
     );
     Ok(ExitCode::SUCCESS)
 }
 
 /// `follow --source URL`: runs the follower with a progress line until Ctrl-C (or caught up).
 fn follow(
-    global: &GlobalArgs,
+    config: &Config,
     options: FollowOptions,
     until_caught_up: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = open_transfers(global)?;
+    let store = open_transfers(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

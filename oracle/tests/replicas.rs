@@ -552,6 +552,233 @@ async fn a_head_row_of_the_wrong_length_is_a_broken_chain_on_every_path() {
     .unwrap();
 }
 
+/// `tollgate-oracle ingest …` with `--store`, `TOLLGATE_STORE` or `--config` naming the
+/// database: a run of the CLI beside the running replicas.
+fn ingest_cli(data: &Path, args: &[&str], env_store: Option<&str>) -> std::process::Output {
+    let mut command = Command::new(binary());
+    command
+        .arg("ingest")
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("TOLLGATE_STORE");
+    if let Some(url) = env_store {
+        command.env("TOLLGATE_STORE", url);
+    }
+    command.output().unwrap()
+}
+
+fn printed(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn toncenter_fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/toncenter")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The operator ingests straight into the shared database while two replicas run: the labels
+/// are judged by both at once, the level change is one record of the one change feed, the
+/// transfers are frames of the one transfer log, and the CLI's data dir holds no store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_ingests_labels_and_transfers_into_the_shared_database() {
+    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
+    let url = cluster.url_of("postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path());
+    let (a, addr_a) = start_replica(&dir.path().join("a"), &key, &url);
+    let (b, addr_b) = start_replica(&dir.path().join("b"), &key, &url);
+    for addr in [addr_a, addr_b] {
+        let (_, text) = http(addr, "GET", &format!("/v1/risk/{UNKNOWN}"), None)
+            .await
+            .unwrap();
+        assert!(text.contains(r#""level":"low""#), "{text}");
+    }
+    let cli = dir.path().join("cli");
+    let csv = dir.path().join("labels.csv");
+    std::fs::write(&csv, format!("{UNKNOWN},scam,team,Drainer\n")).unwrap();
+    let output = tokio::task::spawn_blocking({
+        let (cli, csv, url) = (cli.clone(), csv.clone(), url.clone());
+        move || ingest_cli(&cli, &["--store", &url, "csv", csv.to_str().unwrap()], None)
+    })
+    .await
+    .unwrap();
+    let text = printed(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("added 1")
+            && text.contains("level changes recorded: 1")
+            && text.contains("the PostgreSQL store 127.0.0.1:"),
+        "{text}"
+    );
+    for addr in [addr_a, addr_b] {
+        let (_, text) = http(addr, "GET", &format!("/v1/risk/{UNKNOWN}"), None)
+            .await
+            .unwrap();
+        assert!(
+            text.contains(r#""level":"severe""#),
+            "every replica judges with it: {text}"
+        );
+        let (status, text) = http_with(addr, "GET", "/v1/changes", None, &[admin_header()])
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{text}");
+        let feed: Value = serde_json::from_str(&text).unwrap();
+        let changes = feed["changes"].as_array().unwrap();
+        assert_eq!(changes.len(), 1, "one change in the one feed: {text}");
+        assert_eq!(changes[0]["cause"], "ingest");
+        assert_eq!(changes[0]["current"]["level"], "severe");
+    }
+    // Transfers: the flag, the variable and the TOML file name the same database.
+    let config = dir.path().join("tollgate.toml");
+    std::fs::write(&config, format!("store = \"{url}\"\n")).unwrap();
+    let (first, again, jettons) = tokio::task::spawn_blocking({
+        let (cli, url, config) = (cli.clone(), url.clone(), config.clone());
+        move || {
+            let transactions = toncenter_fixture("transactions.json");
+            (
+                ingest_cli(&cli, &["transactions", &transactions], Some(&url)),
+                ingest_cli(
+                    &cli,
+                    &["--store", &url, "transactions", &transactions],
+                    None,
+                ),
+                ingest_cli(
+                    &cli,
+                    &[
+                        "--config",
+                        config.to_str().unwrap(),
+                        "jetton-transfers",
+                        &toncenter_fixture("jetton_transfers.json"),
+                    ],
+                    None,
+                ),
+            )
+        }
+    })
+    .await
+    .unwrap();
+    for output in [&first, &again, &jettons] {
+        assert!(output.status.success(), "{}", printed(output));
+    }
+    let count = |output: &std::process::Output| -> usize {
+        let text = printed(output);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("transfer store: "))
+            .unwrap_or_else(|| panic!("{text}"))
+            .to_string();
+        assert!(line.contains("the PostgreSQL store"), "{line}");
+        line["transfer store: ".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (after_first, after_again, after_jettons) = (count(&first), count(&again), count(&jettons));
+    assert!(after_first > 0, "{}", printed(&first));
+    assert_eq!(
+        after_again, after_first,
+        "a second run of the same pages adds nothing"
+    );
+    assert!(after_jettons > after_first, "{}", printed(&jettons));
+    // The frames are in the shared log, as a replica applies them.
+    let shared = {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let options = tollgate_oracle::store::postgres::PgOptions::default();
+            let pool = tollgate_oracle::store::postgres::PgPool::new(&url, &options).unwrap();
+            let frames = tollgate_oracle::exposure::transfers_pg::PgFrames::new(
+                pool,
+                Duration::from_secs(30),
+            );
+            tollgate_oracle::exposure::TransferStore::shared(Box::new(frames))
+                .unwrap()
+                .graph()
+                .edge_count()
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(shared, after_jettons);
+    // Nothing went to the CLI's data dir.
+    for part in ["store", "changes", "transfers"] {
+        assert!(
+            !cli.join(part).exists(),
+            "{part} was written to the data dir"
+        );
+    }
+    for mut child in [a, b] {
+        child.kill();
+    }
+    drop(cluster);
+}
+
+/// A store that is not a PostgreSQL connection string, a malformed one, and a database nobody
+/// answers at: each refused with its own message, quickly, and nothing written anywhere.
+#[test]
+fn the_cli_ingest_refuses_a_bad_or_unreachable_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = dir.path().join("cli");
+    let csv = dir.path().join("labels.csv");
+    std::fs::write(&csv, format!("{UNKNOWN},scam,team,Drainer\n")).unwrap();
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }; // released: nothing listens there now
+    let unreachable = format!("postgres://tollgate:s3cret@127.0.0.1:{closed}/oracle");
+    let transactions = toncenter_fixture("transactions.json");
+    for (store, args, expected) in [
+        (
+            "/var/lib/tollgate",
+            &["csv", csv.to_str().unwrap()][..],
+            "store must be a PostgreSQL connection string",
+        ),
+        (
+            "postgres://u@127.0.0.1:notaport/db",
+            &["csv", csv.to_str().unwrap()][..],
+            "invalid PostgreSQL connection string",
+        ),
+        (
+            &unreachable,
+            &["csv", csv.to_str().unwrap()][..],
+            "cannot reach the PostgreSQL store 127.0.0.1:",
+        ),
+        (
+            &unreachable,
+            &["transactions", &transactions][..],
+            "cannot reach the PostgreSQL store 127.0.0.1:",
+        ),
+    ] {
+        let started = Instant::now();
+        let mut all = vec!["--store", store];
+        all.extend(args);
+        let output = ingest_cli(&cli, &all, None);
+        let text = printed(&output);
+        assert!(!output.status.success(), "{text}");
+        assert!(text.contains(expected), "{store}: {text}");
+        assert!(
+            !text.contains("s3cret"),
+            "the password stays out of messages: {text}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "refused fast: {:?}",
+            started.elapsed()
+        );
+    }
+    assert!(!cli.exists(), "nothing written to the data dir");
+}
+
 /// Signs `n` attestations through `addr`.
 async fn attest(addr: SocketAddr, n: usize) {
     let body = format!(r#"{{"subject":"{SCAMMER}","verifier":"{VERIFIER}","network":"mainnet"}}"#);

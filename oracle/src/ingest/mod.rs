@@ -16,6 +16,7 @@ pub mod bundled;
 pub mod csv;
 mod lines;
 pub mod ofac;
+pub mod target;
 pub mod ton_assets;
 pub mod ton_labels;
 
