@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use tollgate_oracle::config::Config;
+use tollgate_oracle::exposure::engine::QueryStats;
 use tollgate_oracle::exposure::generate::{self, pages, Shape};
 use tollgate_oracle::exposure::ingest::{self, PageKind};
-use tollgate_oracle::exposure::engine::QueryStats;
 use tollgate_oracle::exposure::{ExposureEngine, Policy, TransferStore};
 use tollgate_oracle::node::Node;
 use tollgate_oracle::signer::{KeyOrigin, Signer};
