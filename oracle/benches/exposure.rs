@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use tollgate_oracle::config::Config;
+use tollgate_oracle::exposure::engine::QueryStats;
 use tollgate_oracle::exposure::generate::{self, pages, Shape};
 use tollgate_oracle::exposure::ingest::{self, PageKind};
 use tollgate_oracle::exposure::{ExposureEngine, Policy, TransferStore};
@@ -142,6 +143,14 @@ fn main() {
         bytes as f64 / n as f64
     );
 
+    {
+        let graph = store.graph();
+        println!(
+            "adjacency tail after ingest (transfers appended since the last index build): {} of {n}",
+            graph.incoming().tail_len()
+        );
+    }
+
     // 1c. Baseline: raw sled inserts of the same 70-byte records (key: the tx hash), flushed
     // per 10,000 like the store's batches.
     let sled_n = env("KYT_SLED", 1_000_000, 2_000).min(g.transfers.len());
@@ -201,15 +210,39 @@ fn main() {
             }
         })
         .collect();
-    let mut times = Vec::with_capacity(queries);
+    let mut timed = Vec::with_capacity(queries);
     let mut found = 0usize;
     for a in &sample {
         let t = Instant::now();
-        let f = engine.findings(a).unwrap();
-        times.push(t.elapsed());
+        let (f, stats) = engine.findings_counted(a).unwrap();
+        timed.push((t.elapsed(), stats));
         found += usize::from(!f.is_empty());
     }
-    times.sort();
+    timed.sort_by_key(|(t, _)| *t);
+    // Where the time of the slowest queries goes: their work counters against the median's.
+    let mean = |part: &[(Duration, QueryStats)]| {
+        let mut sum = QueryStats::default();
+        for (_, s) in part {
+            sum += *s;
+        }
+        let n = part.len().max(1) as u64;
+        format!(
+            "trails {}, blocks checked {}, flows read {}, candidates {}, label lookups {}",
+            sum.trails / n,
+            sum.blocks_checked / n,
+            sum.flows_read / n,
+            sum.candidates / n,
+            sum.label_lookups / n
+        )
+    };
+    let slow = &timed[timed.len() - (timed.len() / 100).max(1)..];
+    let mid = timed.len() / 2;
+    println!(
+        "work per query: slowest 1 % (mean) {}; median query {}",
+        mean(slow),
+        mean(&timed[mid..=mid])
+    );
+    let times: Vec<Duration> = timed.iter().map(|(t, _)| *t).collect();
     println!(
         "exposure query, 3 hops, in process: {queries} queries, p50 {:?}, p99 {:?}, max {:?} ({found} with findings)",
         percentile(&times, 0.5),

@@ -194,6 +194,11 @@ impl Adjacency {
         self.tail_len += 1;
     }
 
+    /// Transfers in the tail (appended since the last build).
+    pub fn tail_len(&self) -> usize {
+        self.tail_len
+    }
+
     /// Whether the tail has grown enough that [`Adjacency::build`] should run.
     pub fn wants_rebuild(&self) -> bool {
         self.tail_len >= MIN_REBUILD.max(self.built / 2)

@@ -178,12 +178,39 @@ struct Group {
 /// Most counterparties listed in one finding.
 const MAX_COUNTERPARTIES: usize = 16;
 
+/// What one query did, counted as it runs (for the benchmark's account of where the time of
+/// slow queries goes, and for tests that bound the work).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueryStats {
+    /// Partial traces whose window of transfers was opened.
+    pub trails: u64,
+    /// Block maxima read to skip or enter blocks of transfers.
+    pub blocks_checked: u64,
+    /// Transfers read one by one (inside entered blocks and unsummarised parts).
+    pub flows_read: u64,
+    /// Transfers that passed the pruning threshold.
+    pub candidates: u64,
+    /// Label lookups that went to the [`LabelLookup`] (the first per address and query).
+    pub label_lookups: u64,
+}
+
+impl std::ops::AddAssign for QueryStats {
+    fn add_assign(&mut self, o: QueryStats) {
+        self.trails += o.trails;
+        self.blocks_checked += o.blocks_checked;
+        self.flows_read += o.flows_read;
+        self.candidates += o.candidates;
+        self.label_lookups += o.label_lookups;
+    }
+}
+
 /// State of one query: the step arena and the labels looked up so far.
 struct Query<'a> {
     graph: &'a Graph,
     labels: &'a dyn LabelLookup,
     steps: Vec<Step>,
     seen_labels: HashMap<NodeId, LabelInfo>,
+    stats: QueryStats,
 }
 
 impl Query<'_> {
@@ -191,6 +218,7 @@ impl Query<'_> {
         if let Some(info) = self.seen_labels.get(&node) {
             return Ok(*info);
         }
+        self.stats.label_lookups += 1;
         let info = self.labels.lookup(&self.graph.address(node))?;
         self.seen_labels.insert(node, info);
         Ok(info)
@@ -250,9 +278,17 @@ impl ExposureEngine {
 
     /// Findings for an address: per direction, asset and risk categories reached.
     pub fn findings(&self, address: &Address) -> Result<Vec<ExposureFinding>> {
+        Ok(self.findings_counted(address)?.0)
+    }
+
+    /// [`ExposureEngine::findings`] with an account of the work the query did.
+    pub fn findings_counted(
+        &self,
+        address: &Address,
+    ) -> Result<(Vec<ExposureFinding>, QueryStats)> {
         let graph = self.transfers.graph();
         let Some(target) = graph.id(address) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), QueryStats::default()));
         };
         self.labels.refresh()?;
         let mut query = Query {
@@ -260,6 +296,7 @@ impl ExposureEngine {
             labels: self.labels.as_ref(),
             steps: Vec::new(),
             seen_labels: HashMap::new(),
+            stats: QueryStats::default(),
         };
         let mut findings = Vec::new();
         for direction in [Direction::Incoming, Direction::Outgoing] {
@@ -283,7 +320,7 @@ impl ExposureEngine {
                 .cmp(&a.severity)
                 .then(b.share_ppm.cmp(&a.share_ppm))
         });
-        Ok(findings)
+        Ok((findings, query.stats))
     }
 
     fn trace(
@@ -323,6 +360,8 @@ impl ExposureEngine {
             for trail in &frontier {
                 // The transfers this trail may follow: same asset, earlier (later), contiguous.
                 let window = adjacency.window(trail.node, asset, trail.bound, before);
+                query.stats.trails += 1;
+                query.stats.flows_read += window.tail.len() as u64;
                 let sum = window.built_sum + window.tail.iter().map(|f| f.amount).sum::<f64>();
                 if sum <= 0.0 {
                     continue;
@@ -339,10 +378,12 @@ impl ExposureEngine {
                     let block = global / BLOCK;
                     let block_end =
                         ((block + 1) * BLOCK - window.built_start).min(window.built.len());
+                    query.stats.blocks_checked += 1;
                     if (adjacency.block_max(block) as f64) < cutoff {
                         i = block_end;
                         continue;
                     }
+                    query.stats.flows_read += (block_end - i) as u64;
                     candidates.extend(
                         window.built[i..block_end]
                             .iter()
@@ -351,6 +392,7 @@ impl ExposureEngine {
                     i = block_end;
                 }
                 candidates.extend(window.tail.iter().filter(|f| f.amount >= cutoff));
+                query.stats.candidates += candidates.len() as u64;
                 for &Flow {
                     lt,
                     amount,
