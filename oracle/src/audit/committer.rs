@@ -61,6 +61,12 @@ pub const PROBE_INTERVAL: Duration = Duration::from_millis(500);
 /// Least time between two anchor writes.
 pub const ANCHOR_INTERVAL: Duration = Duration::from_millis(10);
 
+/// The log file grows by zero-filled steps of this size ahead of the records (SPEC.md §11.1).
+/// A commit that writes inside space already on disk does not change the file's size, so its
+/// fdatasync flushes the records alone; one that had to grow the file also writes its inode,
+/// a second synchronous write the disk must finish before anyone is answered.
+pub const PREALLOCATE: u64 = 4 << 20;
+
 /// The file operations the committer needs, so that tests can inject disk faults into a real
 /// file (see `tests::FaultyFile`).
 pub trait LogSink: Send + Sync + 'static {
@@ -173,13 +179,19 @@ pub trait CommitBackend: Send + 'static {
     ) -> std::result::Result<Appended, String>;
     /// After a failure, whether the medium accepts writes again.
     fn probe(&mut self) -> std::result::Result<(), String>;
+    /// The log closes: leave the medium as a reader expects a closed log (the files: no
+    /// zero-filled space after the last record).
+    fn close(&mut self) {}
 }
 
 /// The audit files: one write and one fdatasync per batch.
 pub(crate) struct FileBackend {
     pub(crate) sink: Box<dyn LogSink>,
     pub(crate) shared: Arc<Shared>,
+    /// End of the last record: where the next batch goes.
     pub(crate) len: u64,
+    /// Size of the file: zeros from `len` up to here were written ahead ([`PREALLOCATE`]).
+    pub(crate) allocated: u64,
     pub(crate) next_seq: u64,
     pub(crate) head: [u8; 32],
     pub(crate) buffer: Vec<u8>,
@@ -213,16 +225,31 @@ impl CommitBackend for FileBackend {
             seq += 1;
         }
         // One write, one fdatasync: the records are on disk (data and the file size) when this
-        // returns, and only then is anyone answered.
-        let written = self
-            .sink
-            .write_all_at(buffer, self.len)
-            .and_then(|()| self.sink.sync_data());
-        if let Err(err) = written {
-            // Leave no partial record behind for the next commit to append after.
-            let _ = self.sink.set_len(self.len);
-            return Err(err.to_string());
-        }
+        // returns, and only then is anyone answered. When the batch would pass the zeros
+        // written ahead, the file first grows by a step of zeros (the same fdatasync covers it).
+        let end = self.len + buffer.len() as u64;
+        let grown = if end > self.allocated {
+            let target = end.div_ceil(PREALLOCATE) * PREALLOCATE + PREALLOCATE;
+            let zeros = vec![0u8; (target - end) as usize];
+            self.sink.write_all_at(&zeros, end).map(|()| target)
+        } else {
+            Ok(self.allocated)
+        };
+        let written = grown.and_then(|allocated| {
+            self.sink.write_all_at(buffer, self.len)?;
+            self.sink.sync_data()?;
+            Ok(allocated)
+        });
+        let allocated = match written {
+            Ok(allocated) => allocated,
+            Err(err) => {
+                // Leave no partial record behind for the next commit to append after.
+                let _ = self.sink.set_len(self.len);
+                self.allocated = self.len;
+                return Err(err.to_string());
+            }
+        };
+        self.allocated = allocated;
         let first = self.next_seq;
         self.len += buffer.len() as u64;
         self.next_seq = seq;
@@ -254,7 +281,23 @@ impl CommitBackend for FileBackend {
         if result.is_err() {
             let _ = self.sink.set_len(self.len);
         }
+        self.allocated = self.len;
         result.map_err(|err| err.to_string())
+    }
+
+    /// Cuts the zeros written ahead, so a closed log ends at its last record.
+    fn close(&mut self) {
+        if self.allocated > self.len {
+            let cut = self
+                .sink
+                .set_len(self.len)
+                .and_then(|()| self.sink.sync_data());
+            match cut {
+                Ok(()) => self.allocated = self.len,
+                // Harmless: the next start cuts the zeros (§11.1).
+                Err(err) => tracing::warn!(error = %err, "cannot cut the audit log's spare space"),
+            }
+        }
     }
 }
 
@@ -280,6 +323,8 @@ impl Committer {
                         break;
                     }
                     if queue.closing {
+                        drop(queue);
+                        self.backend.close();
                         return;
                     }
                     if self.shared.published.commit_ok.load(Ordering::Acquire) {

@@ -4,9 +4,11 @@
 //!
 //! The file is scanned from the header. Every frame must have a matching CRC32C, decode
 //! strictly, carry the next seq and the previous entry's hash. At the end of the file, and only
-//! there, an incomplete frame, a last frame whose checksum fails, or a run of zero bytes is a
-//! **torn tail**: a commit that crashed before its fdatasync returned, so nobody was answered
-//! for it. It is cut (the file truncated to the last whole record and fsynced). Anything else —
+//! there, an incomplete frame or a last frame whose checksum fails (followed by nothing or by
+//! zeros) is a **torn tail**: a commit that crashed before its fdatasync returned, so nobody was
+//! answered for it. It is cut (the file truncated to the last whole record and fsynced), and so
+//! are the zeros a running committer writes ahead of its records (*spare* space, no record in
+//! it). Anything else —
 //! a bad frame followed by more bytes, a broken link, a record that does not decode — is
 //! damage, and the node refuses to start. Then the anchor must be consistent: not ahead of the
 //! log, and naming the hash of the log's entry at its position.
@@ -43,6 +45,9 @@ pub struct Scan {
     pub valid_len: u64,
     /// Bytes after that which are a torn tail (0 when the file ends cleanly).
     pub torn_bytes: u64,
+    /// Zero bytes after the last record that hold no record: space the committer wrote ahead
+    /// ([`super::committer::PREALLOCATE`]), left by a node that did not close. Not damage.
+    pub spare_bytes: u64,
     /// Why the tail is torn, when it is.
     pub torn_reason: Option<&'static str>,
     /// Offsets of entries 0, [`INDEX_EVERY`], 2·[`INDEX_EVERY`], …
@@ -134,12 +139,17 @@ pub fn scan(
                 scan.torn_reason = Some("the last record is incomplete");
                 break;
             }
-            Framed::BadChecksum if offset + buf.len() as u64 == file_len => {
+            // The last write stopped part-way: the file ends there, or in the zeros written
+            // ahead of the records (the committer's preallocation).
+            Framed::BadChecksum
+                if offset + buf.len() as u64 == file_len || only_zeros(&mut reader, &[])? =>
+            {
                 scan.torn_reason = Some("the last record's checksum fails");
                 break;
             }
+            // Space written ahead and not used yet (or a probe's block): no record was there.
             Framed::ZeroLength if only_zeros(&mut reader, &buf)? => {
-                scan.torn_reason = Some("the file ends in zero bytes");
+                scan.spare_bytes = file_len - offset;
                 break;
             }
             Framed::BadChecksum => {
@@ -157,7 +167,7 @@ pub fn scan(
             }
         }
     }
-    scan.torn_bytes = file_len - scan.valid_len;
+    scan.torn_bytes = file_len - scan.valid_len - scan.spare_bytes;
     Ok(scan)
 }
 

@@ -138,6 +138,7 @@ impl AuditLog {
                 sink: sink(file),
                 shared: shared.clone(),
                 len: scan.valid_len,
+                allocated: scan.valid_len,
                 next_seq: scan.entries,
                 head: scan.head,
                 buffer: Vec::with_capacity(64 * 1024),
@@ -402,6 +403,10 @@ fn recover(dir: &Path, key: &SigningKey) -> Result<(log::Scan, Opened)> {
             entries = scan.entries,
             "cutting a torn last record from the audit log (a commit that crashed before it was answered)"
         );
+        log::cut_torn_tail(&path, scan.valid_len)?;
+    } else if scan.spare_bytes > 0 {
+        // A node that did not close left the zeros it wrote ahead: cut them, the committer
+        // writes its own.
         log::cut_torn_tail(&path, scan.valid_len)?;
     }
     if anchor.is_none() {

@@ -108,6 +108,68 @@ async fn a_torn_last_record_is_cut_and_the_log_goes_on() {
 }
 
 #[tokio::test]
+async fn a_running_log_writes_zeros_ahead_and_a_crash_there_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path()).unwrap();
+    append_n(&log, 0, 20).await;
+    let path = log::log_path(dir.path());
+    // While it runs the file is longer than its records: zeros written ahead, no record there.
+    let on_disk = std::fs::metadata(&path).unwrap().len();
+    let records = log.inner.shared.published.len.load(Ordering::Acquire);
+    assert!(
+        on_disk >= records + committer::PREALLOCATE,
+        "{on_disk} bytes on disk, records end at {records}"
+    );
+    // What a crash now leaves (every acknowledged record is behind an fdatasync).
+    let crashed = tempfile::tempdir().unwrap();
+    for name in [log::LOG_FILE, anchor::ANCHOR_FILE] {
+        std::fs::copy(dir.path().join(name), crashed.path().join(name)).unwrap();
+    }
+    let report = verify_dir(crashed.path(), None).unwrap();
+    assert_eq!(
+        (report.entries, report.torn_bytes),
+        (20, 0),
+        "spare space is not a torn record"
+    );
+    // A record whose write stopped part-way inside that space is torn, not damage.
+    let mut bytes = std::fs::read(crashed.path().join(log::LOG_FILE)).unwrap();
+    let mut framed = Vec::new();
+    let mut payload = Vec::new();
+    Entry {
+        seq: 20,
+        prev_hash: [0; 32],
+        recorded_at: 0,
+        record: record(20),
+    }
+    .encode(&mut payload);
+    format::frame(&payload, &mut framed);
+    let at = records as usize;
+    bytes[at..at + framed.len() / 2].copy_from_slice(&framed[..framed.len() / 2]);
+    std::fs::write(crashed.path().join(log::LOG_FILE), &bytes).unwrap();
+    let report = verify_dir(crashed.path(), None).unwrap();
+    assert_eq!(report.entries, 20);
+    assert_eq!(report.torn_bytes, on_disk - records);
+    // The crashed copy opens with all 20, cut back to them, and goes on.
+    let reopened = open(crashed.path()).unwrap();
+    assert_eq!(reopened.len(), 20);
+    assert_eq!(reopened.append(record(21)).await.unwrap(), 20);
+    close(reopened);
+    // A closed log ends at its last record.
+    close(log);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), records);
+    let crashed_log = crashed.path().join(log::LOG_FILE);
+    let scan = log::scan(&crashed_log, None, |_, _| Ok(())).unwrap();
+    assert_eq!(
+        (scan.entries, scan.spare_bytes, scan.torn_bytes),
+        (21, 0, 0)
+    );
+    assert_eq!(
+        std::fs::metadata(&crashed_log).unwrap().len(),
+        scan.valid_len
+    );
+}
+
+#[tokio::test]
 async fn damage_anywhere_but_a_torn_tail_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path()).unwrap();
@@ -222,10 +284,20 @@ struct FaultyFile {
 enum Event {
     /// A write ending at this offset returned.
     Wrote(u64),
-    /// An fdatasync returned; the file's durable length is now this.
+    /// An fdatasync returned; the file's whole records now end here.
     Synced(u64),
     /// A request was answered with this seq.
     Acked(u64),
+}
+
+impl FaultyFile {
+    fn file_path(&self) -> std::path::PathBuf {
+        std::fs::read_link(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&self.file)
+        ))
+        .expect("the log's path")
+    }
 }
 
 impl LogSink for FaultyFile {
@@ -248,8 +320,14 @@ impl LogSink for FaultyFile {
     }
     fn sync_data(&self) -> std::io::Result<()> {
         self.file.sync_data()?;
-        let len = self.file.metadata()?.len();
-        self.events.lock().unwrap().push(Event::Synced(len));
+        // The durable records end where the file's last whole frame does: the file itself
+        // is longer (the zeros the committer writes ahead).
+        let bytes = std::fs::read(self.file_path())?;
+        let mut end = format::FILE_HEADER.len();
+        while let format::Framed::Record(_, size) = format::unframe(&bytes[end..]) {
+            end += size;
+        }
+        self.events.lock().unwrap().push(Event::Synced(end as u64));
         Ok(())
     }
     fn set_len(&self, len: u64) -> std::io::Result<()> {
