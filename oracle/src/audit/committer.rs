@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::SigningKey;
 use tokio::sync::oneshot;
 
-use super::anchor::Anchor;
+use super::anchor::AnchorWriter;
 use super::format::{entry_hash, frame, AuditRecord, Entry};
 use super::log::INDEX_EVERY;
 use crate::error::{Error, Result};
@@ -447,6 +447,7 @@ impl Committer {
 /// The anchor thread: writes the newest head at most every [`ANCHOR_INTERVAL`]; on close, the
 /// final head.
 pub(crate) fn anchor_loop(shared: Arc<Shared>, dir: PathBuf, key: SigningKey) {
+    let mut writer = AnchorWriter::new(&dir);
     let mut last_write = Instant::now()
         .checked_sub(ANCHOR_INTERVAL)
         .unwrap_or_else(Instant::now);
@@ -470,9 +471,9 @@ pub(crate) fn anchor_loop(shared: Arc<Shared>, dir: PathBuf, key: SigningKey) {
                 // A newer head may have arrived while sleeping: anchor that one instead.
                 let newer = shared.anchor.lock().ok().and_then(|mut s| s.pending.take());
                 let (entries, head) = newer.unwrap_or((entries, head));
-                write_anchor(&shared, &dir, entries, &head, &key);
+                write_anchor(&shared, &mut writer, entries, &head, &key);
             } else {
-                write_anchor(&shared, &dir, entries, &head, &key);
+                write_anchor(&shared, &mut writer, entries, &head, &key);
             }
             last_write = Instant::now();
         }
@@ -480,7 +481,7 @@ pub(crate) fn anchor_loop(shared: Arc<Shared>, dir: PathBuf, key: SigningKey) {
             // Anything committed after `pending` was taken is anchored on the next turn.
             let more = shared.anchor.lock().ok().and_then(|mut s| s.pending.take());
             if let Some((entries, head)) = more {
-                write_anchor(&shared, &dir, entries, &head, &key);
+                write_anchor(&shared, &mut writer, entries, &head, &key);
             }
             return;
         }
@@ -489,12 +490,12 @@ pub(crate) fn anchor_loop(shared: Arc<Shared>, dir: PathBuf, key: SigningKey) {
 
 fn write_anchor(
     shared: &Shared,
-    dir: &std::path::Path,
+    writer: &mut AnchorWriter,
     entries: u64,
     head: &[u8; 32],
     key: &SigningKey,
 ) {
-    match Anchor::write(dir, entries, head, key) {
+    match writer.write(entries, head, key) {
         Ok(()) => shared.published.anchor_ok.store(true, Ordering::Release),
         Err(err) => {
             tracing::error!(error = %err, "cannot write the audit anchor: the node stops signing");
