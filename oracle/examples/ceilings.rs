@@ -24,6 +24,10 @@ use tollgate_oracle::config::Config;
 use tollgate_oracle::store::address_key;
 use tollgate_sdk::{Address, Attestation, Categories, Network};
 
+/// The node's allocator (main.rs): part of the stack the ceilings share with the node.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Deserialize)]
 struct SignRequest {
     subject: String,
