@@ -234,4 +234,12 @@ export function attest(
     config: ClientConfig,
     request: { subject: string; verifier: string; network?: 'mainnet' | 'testnet' | number; onProgress?: (event: Progress) => void },
 ): Promise<Proof>;
+/** One subject's outcome in `attestMany`: its proof, or why no quorum signed it. */
+export type AttestManyResult =
+    | { subject: string; proof: Proof; error?: undefined }
+    | { subject: string; proof?: undefined; error: TollgateError | QuorumError };
+export function attestMany(
+    config: ClientConfig,
+    request: { subjects: string[]; verifier: string; network?: 'mainnet' | 'testnet' | number },
+): Promise<AttestManyResult[]>;
 export function categoryNames(mask: number): string[];

@@ -193,6 +193,25 @@ export async function attest(config, { subject, verifier, network = 'mainnet', o
     }
 }
 
+/**
+ * Gets attestations of many subjects for one verifier, each signed by at least k nodes, with the
+ * nodes' batch endpoints (256 subjects per request, one audit commit per batch on each node).
+ * Resolves to one result per subject, in order: `{subject, proof}` or `{subject, error}` (a
+ * TollgateError, QuorumError when too few nodes signed that subject). Rejects only for a bad
+ * configuration, address or network.
+ */
+export async function attestMany(config, { subjects, verifier, network = 'mainnet' }) {
+    let results;
+    try {
+        results = await wasm.attestMany(json(config), JSON.stringify(subjects), verifier, String(network));
+    } catch (err) {
+        throw toError(err);
+    }
+    return results.map((item, i) => (typeof item === 'string'
+        ? { subject: subjects[i], proof: JSON.parse(item) }
+        : { subject: subjects[i], error: toError(item) }));
+}
+
 /** The SPEC.md §3 names of the categories in a bitmask, in bit order. */
 export function categoryNames(mask) {
     return JSON.parse(wasm.categoryNames(mask >>> 0));

@@ -461,19 +461,9 @@ struct NodeInput {
     public_key: String,
 }
 
-/// Gets an attestation of `subject` for `verifier` on `network` ("mainnet", "testnet" or a
-/// global_id) signed by at least k of the configured nodes, over `fetch`: the Rust client's
-/// rounds, bounds and failure report (`quorum_not_reached` with `failures`). `on_progress`, if
-/// given, is called with each event as JSON text. Resolves to the proof's JSON.
-#[wasm_bindgen]
-pub async fn attest(
-    config: String,
-    subject: String,
-    verifier: String,
-    network: String,
-    on_progress: Option<js_sys::Function>,
-) -> JsResult<String> {
-    let input: ClientInput = parse("config", &config)?;
+/// The quorum client's configuration from its JSON (`ClientConfig` in `index.d.ts`).
+fn client_config(config: &str) -> JsResult<ClientConfig> {
+    let input: ClientInput = parse("config", config)?;
     let nodes = input
         .nodes
         .iter()
@@ -498,8 +488,28 @@ pub async fn attest(
     if let Some(ms) = input.backoff_ms {
         client.backoff = std::time::Duration::from_millis(u64::from(ms));
     }
-    let network = Network::from_name(&network)
-        .ok_or_else(|| invalid_input("network", "expected mainnet, testnet or a global_id"))?;
+    Ok(client)
+}
+
+fn network(name: &str) -> JsResult<Network> {
+    Network::from_name(name)
+        .ok_or_else(|| invalid_input("network", "expected mainnet, testnet or a global_id"))
+}
+
+/// Gets an attestation of `subject` for `verifier` on `network` ("mainnet", "testnet" or a
+/// global_id) signed by at least k of the configured nodes, over `fetch`: the Rust client's
+/// rounds, bounds and failure report (`quorum_not_reached` with `failures`). `on_progress`, if
+/// given, is called with each event as JSON text. Resolves to the proof's JSON.
+#[wasm_bindgen]
+pub async fn attest(
+    config: String,
+    subject: String,
+    verifier: String,
+    network_name: String,
+    on_progress: Option<js_sys::Function>,
+) -> JsResult<String> {
+    let client = client_config(&config)?;
+    let network = network(&network_name)?;
     let transport = fetch::Fetch::new(&client, on_progress);
     let proof = tollgate_sdk::quorum::attest(
         &client,
@@ -511,6 +521,48 @@ pub async fn attest(
     .await
     .map_err(to_js)?;
     emit(&ProofJson::new(&proof).map_err(to_js)?)
+}
+
+/// Attestations of many `subjects` (a JSON array of addresses) for one `verifier`, each signed
+/// by at least k nodes, with the nodes' batch endpoints (the Rust sdk's `attest_many`: per 256
+/// subjects one `POST /v1/screen` and one `POST /v1/attestations/cosign/batch` to each node,
+/// which records the batch in one audit commit). Resolves to an array in the subjects' order:
+/// each element the proof's JSON text, or the error object of that subject (e.g.
+/// `quorum_not_reached` with the nodes that refused it). A bad configuration or address
+/// rejects the whole call. (The batch rounds report no progress events.)
+#[wasm_bindgen(js_name = attestMany)]
+pub async fn attest_many(
+    config: String,
+    subjects: String,
+    verifier: String,
+    network_name: String,
+) -> JsResult<js_sys::Array> {
+    let client = client_config(&config)?;
+    let network = network(&network_name)?;
+    let texts: Vec<String> = parse("subjects", &subjects)?;
+    let subjects = texts
+        .iter()
+        .map(|text| address(text))
+        .collect::<JsResult<Vec<_>>>()?;
+    let transport = fetch::Fetch::new(&client, None);
+    let results = tollgate_sdk::quorum::attest_many(
+        &client,
+        &transport,
+        &subjects,
+        address(&verifier)?,
+        network,
+    )
+    .await
+    .map_err(to_js)?;
+    let out = js_sys::Array::new();
+    for result in results {
+        let item = match result.and_then(|proof| ProofJson::new(&proof)) {
+            Ok(json) => JsValue::from_str(&emit(&json)?),
+            Err(err) => to_js(err),
+        };
+        out.push(&item);
+    }
+    Ok(out)
 }
 
 /// The SPEC.md §3 names of the categories in a bitmask (JSON array), in bit order.
