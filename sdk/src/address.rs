@@ -17,7 +17,10 @@ use crate::error::{Error, Result};
 const FLAG_BOUNCEABLE: u8 = 0x11;
 const FLAG_NON_BOUNCEABLE: u8 = 0x51;
 const FLAG_TESTNET: u8 = 0x80;
-const CRC16: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_XMODEM);
+/// Slice-by-16 tables (8 KiB): a screening node computes two checksums per address it answers
+/// (the bounceable and non-bounceable forms), and the byte-wise table was 2.5 % of its CPU.
+const CRC16: crc::Crc<u16, crc::Table<16>> =
+    crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_XMODEM);
 
 /// Bits an `addr_std` without anycast takes in a cell: `10` + `0` (no anycast) + int8 + 256.
 pub const ADDR_STD_BITS: usize = 267;
@@ -114,7 +117,19 @@ impl Address {
 
     /// The raw form `wc:hex` (lower-case hex), as attestations' JSON fields use.
     pub fn to_raw(&self) -> String {
-        format!("{}:{}", self.workchain, hex::encode(self.hash))
+        let mut hex = [0u8; 64];
+        let mut raw = String::with_capacity(69);
+        raw.push_str(workchain_text(self.workchain, &mut [0u8; 4]));
+        raw.push(':');
+        raw.push_str(self.hex(&mut hex));
+        raw
+    }
+
+    /// The account id as 64 lower-case hex digits, written into `out` (no allocation: the
+    /// `hex` crate's `encode` collects `char`s one by one, 7 % of a screening node's CPU).
+    fn hex<'a>(&self, out: &'a mut [u8; 64]) -> &'a str {
+        hex::encode_to_slice(self.hash, out).expect("32 bytes are 64 hex digits");
+        std::str::from_utf8(out).expect("hex digits are ASCII")
     }
 
     /// The user-friendly form in base64url, as wallets show it.
@@ -134,6 +149,26 @@ impl Address {
         bytes[34..].copy_from_slice(&checksum.to_be_bytes());
         URL_SAFE.encode(bytes)
     }
+}
+
+/// A workchain as decimal text (`-128` … `127`), written into `out`.
+fn workchain_text(workchain: i8, out: &mut [u8; 4]) -> &str {
+    let mut len = 0;
+    if workchain < 0 {
+        out[0] = b'-';
+        len = 1;
+    }
+    let magnitude = workchain.unsigned_abs();
+    if magnitude >= 100 {
+        out[len] = b'0' + magnitude / 100;
+        len += 1;
+    }
+    if magnitude >= 10 {
+        out[len] = b'0' + magnitude / 10 % 10;
+        len += 1;
+    }
+    out[len] = b'0' + magnitude % 10;
+    std::str::from_utf8(&out[..=len]).expect("ASCII digits")
 }
 
 fn invalid(input: &str, reason: &'static str) -> Error {
@@ -158,7 +193,9 @@ impl FromStr for Address {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.workchain, hex::encode(self.hash))
+        f.write_str(workchain_text(self.workchain, &mut [0u8; 4]))?;
+        f.write_str(":")?;
+        f.write_str(self.hex(&mut [0u8; 64]))
     }
 }
 
@@ -189,6 +226,18 @@ impl<'de> serde::Deserialize<'de> for Address {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_text_is_the_formatted_workchain_and_hex_for_every_workchain() {
+        let hash: [u8; 32] = std::array::from_fn(|i| (i * 37 + 5) as u8);
+        for workchain in i8::MIN..=i8::MAX {
+            let address = Address::new(workchain, hash);
+            let expected = format!("{workchain}:{}", hex::encode(hash));
+            assert_eq!(address.to_raw(), expected);
+            assert_eq!(address.to_string(), expected);
+            assert_eq!(expected.parse::<Address>().unwrap(), address);
+        }
+    }
 
     // The USDT jetton master on mainnet, as tonviewer prints it in both forms.
     const USDT_RAW: &str = "0:b113a994b5024a16719f69139328eb759596c38a25f59028b146fecdc3621dfe";

@@ -99,7 +99,8 @@ fn invalid(reason: &str) -> Error {
     Error::InvalidBoc(reason.to_string())
 }
 
-const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+const CRC32C: crc::Crc<u32, crc::Table<16>> =
+    crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
 
 /// One cell as serialised: data with the completion tag removed, and indexes of its refs.
 struct RawCell {

@@ -34,8 +34,9 @@ pub const RECORD_VERSION: u8 = 1;
 pub const GENESIS: [u8; 32] = [0; 32];
 
 /// CRC32C (Castagnoli), the checksum of every frame and of every sled record (`crc` crate's
-/// `CRC_32_ISCSI` is CRC32C).
-pub const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+/// `CRC_32_ISCSI` is CRC32C), with slice-by-16 tables: every judgement checks a record.
+pub const CRC32C: crc::Crc<u32, crc::Table<16>> =
+    crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
 
 /// SHA-256 of an entry's stored bytes (its payload).
 pub fn entry_hash(payload: &[u8]) -> [u8; 32] {
