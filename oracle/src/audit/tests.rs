@@ -35,6 +35,21 @@ async fn append_n(log: &AuditLog, from: u64, n: u64) -> Vec<u64> {
     seqs
 }
 
+/// Entry `seq` as a frame of the file (its link is not checked: the tests cut it).
+fn framed_entry(seq: u64) -> Vec<u8> {
+    let mut payload = Vec::new();
+    Entry {
+        seq,
+        prev_hash: [0; 32],
+        recorded_at: 0,
+        record: record(seq),
+    }
+    .encode(&mut payload);
+    let mut framed = Vec::new();
+    format::frame(&payload, &mut framed);
+    framed
+}
+
 fn close(log: AuditLog) {
     log.close();
 }
@@ -73,16 +88,7 @@ async fn a_torn_last_record_is_cut_and_the_log_goes_on() {
     let path = log::log_path(dir.path());
     let whole = std::fs::read(&path).unwrap();
     // A fourth record whose write stopped part-way, as a crash during the commit leaves it.
-    let mut framed = Vec::new();
-    let mut payload = Vec::new();
-    Entry {
-        seq: 3,
-        prev_hash: [0; 32],
-        recorded_at: 0,
-        record: record(3),
-    }
-    .encode(&mut payload);
-    format::frame(&payload, &mut framed);
+    let framed = framed_entry(3);
     for cut in [1, 7, 8, 100, framed.len() - 1] {
         let mut torn = whole.clone();
         torn.extend_from_slice(&framed[..cut]);
@@ -133,16 +139,7 @@ async fn a_running_log_writes_zeros_ahead_and_a_crash_there_loses_nothing_acknow
     );
     // A record whose write stopped part-way inside that space is torn, not damage.
     let mut bytes = std::fs::read(crashed.path().join(log::LOG_FILE)).unwrap();
-    let mut framed = Vec::new();
-    let mut payload = Vec::new();
-    Entry {
-        seq: 20,
-        prev_hash: [0; 32],
-        recorded_at: 0,
-        record: record(20),
-    }
-    .encode(&mut payload);
-    format::frame(&payload, &mut framed);
+    let framed = framed_entry(20);
     let at = records as usize;
     bytes[at..at + framed.len() / 2].copy_from_slice(&framed[..framed.len() / 2]);
     std::fs::write(crashed.path().join(log::LOG_FILE), &bytes).unwrap();
