@@ -16,7 +16,7 @@ use std::sync::{Arc, RwLock};
 use tollgate_sdk::exposure::{Direction, ExposureFinding, ExposurePath, Hop};
 use tollgate_sdk::{Address, Categories};
 
-use super::adjacency::{Flow, BLOCK};
+use super::adjacency::{Flow, ScanWork};
 use super::transfers::{Graph, NodeId, TransferStore};
 use super::{Policy, POLICY_VERSION};
 use crate::error::Result;
@@ -304,14 +304,7 @@ impl ExposureEngine {
                 Direction::Incoming => graph.incoming(),
                 Direction::Outgoing => graph.outgoing(),
             };
-            // Runs are sorted by asset: totals per asset in one pass.
-            let mut totals: BTreeMap<u16, f64> = BTreeMap::new();
-            for run in adjacency.runs(target) {
-                for f in run {
-                    *totals.entry(f.asset).or_default() += f.amount;
-                }
-            }
-            for (&asset, &total) in &totals {
+            for (asset, total) in adjacency.totals(target) {
                 self.trace(&mut query, target, direction, asset, total, &mut findings)?;
             }
         }
@@ -361,37 +354,21 @@ impl ExposureEngine {
                 // The transfers this trail may follow: same asset, earlier (later), contiguous.
                 let window = adjacency.window(trail.node, asset, trail.bound, before);
                 query.stats.trails += 1;
-                query.stats.flows_read += window.tail.len() as u64;
-                let sum = window.built_sum + window.tail.iter().map(|f| f.amount).sum::<f64>();
+                let sum = window.sum();
                 if sum <= 0.0 {
                     continue;
                 }
                 let scale = trail.share / sum;
-                // A transfer passes the pruning below only if its amount reaches this; whole
-                // blocks of the built part below it are skipped unread (a margin keeps the
-                // skip strictly on the safe side of rounding).
+                // A transfer passes the pruning below only if its amount reaches this; blocks
+                // of transfers below it are skipped unread (a margin keeps the skip strictly
+                // on the safe side of rounding).
                 let cutoff = prune / (scale * decay) * (1.0 - 1e-9);
                 candidates.clear();
-                let mut i = 0;
-                while i < window.built.len() {
-                    let global = window.built_start + i;
-                    let block = global / BLOCK;
-                    let block_end =
-                        ((block + 1) * BLOCK - window.built_start).min(window.built.len());
-                    query.stats.blocks_checked += 1;
-                    if (adjacency.block_max(block) as f64) < cutoff {
-                        i = block_end;
-                        continue;
-                    }
-                    query.stats.flows_read += (block_end - i) as u64;
-                    candidates.extend(
-                        window.built[i..block_end]
-                            .iter()
-                            .filter(|f| f.amount >= cutoff),
-                    );
-                    i = block_end;
-                }
-                candidates.extend(window.tail.iter().filter(|f| f.amount >= cutoff));
+                let mut work = ScanWork::default();
+                window.built.at_least(cutoff, &mut candidates, &mut work);
+                window.tail.at_least(cutoff, &mut candidates, &mut work);
+                query.stats.blocks_checked += work.blocks_checked;
+                query.stats.flows_read += work.flows_read;
                 query.stats.candidates += candidates.len() as u64;
                 for &Flow {
                     lt,
@@ -541,9 +518,7 @@ impl ExposureEngine {
                     {
                         continue;
                     }
-                    for run in adjacency.runs(node) {
-                        next.extend(run.iter().map(|f| f.other));
-                    }
+                    next.extend(adjacency.flows(node).map(|f| f.other));
                 }
                 frontier = next;
             }
