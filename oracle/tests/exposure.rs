@@ -625,3 +625,44 @@ async fn a_followed_node_judges_by_exposure_and_records_the_exposure_policy() {
     let _ = stop_tx.send(());
     running.await.unwrap();
 }
+
+#[test]
+fn a_label_added_after_a_query_is_seen_by_the_next_one() {
+    // The engine keeps labels per interned address between queries: a change of the label
+    // set must empty that, or a fresh drainer label would stay unseen.
+    use tollgate_oracle::exposure::StoreLabels;
+    use tollgate_oracle::store::{SledStore, Store};
+    let g = generate::generate(&Shape::small(3));
+    let store = Arc::new(TransferStore::in_memory());
+    store.append(&g.transfers, &[]).unwrap();
+    let labels: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
+    let p = &g.planted[0];
+    let label = |address: Address, categories: Categories| Label {
+        address,
+        categories,
+        source: "test/generated".into(),
+        name: "generated".into(),
+        first_seen: 1,
+    };
+    for (address, categories) in &g.labels {
+        if *address != p.drainer {
+            labels.put_label(&label(*address, *categories)).unwrap();
+        }
+    }
+    let engine = ExposureEngine::new(
+        store,
+        Arc::new(StoreLabels::new(labels.clone())),
+        Policy::default(),
+    );
+    let before = engine.findings(&p.deposit).unwrap();
+    assert!(
+        !before.iter().any(|f| f.counterparties.contains(&p.drainer)),
+        "unlabelled, the drainer is traced through, not reached"
+    );
+    labels
+        .put_label(&label(p.drainer, Categories::DRAINER))
+        .unwrap();
+    let after = engine.findings(&p.deposit).unwrap();
+    let found = drainer_in(&after, Direction::Incoming).expect("the new label is seen");
+    assert!(found.counterparties.contains(&p.drainer), "{found:?}");
+}

@@ -19,7 +19,7 @@
 //! reads nor 1,600 block checks; and that holds for transfers appended since the last build
 //! as much as for the built part, so an ingest never leaves a hub unsummarised.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::transfers::{Edge, NodeId};
 
@@ -362,7 +362,8 @@ pub struct Adjacency {
     /// Block maxima of `flows`.
     maxima: Maxima,
     /// Edges `built..` by address, one run per asset (sorted by asset).
-    tail: HashMap<NodeId, Vec<TailRun>>,
+    /// (A fast hash: the keys are ids, not input an adversary picks freely.)
+    tail: FxHashMap<NodeId, Vec<TailRun>>,
     tail_len: usize,
     built: usize,
 }
@@ -376,7 +377,7 @@ impl Adjacency {
             flows: Vec::new(),
             cum: Vec::new(),
             maxima: Maxima::default(),
-            tail: HashMap::new(),
+            tail: FxHashMap::default(),
             tail_len: 0,
             built: 0,
         }
@@ -397,7 +398,7 @@ impl Adjacency {
         self.flows = Vec::new();
         self.cum = Vec::new();
         self.maxima = Maxima::default();
-        self.tail = HashMap::new();
+        self.tail = FxHashMap::default();
         let mut flows = vec![
             Flow {
                 lt: 0,

@@ -11,7 +11,8 @@
 //! customer. *Outgoing* is the mirror image (later outgoing transfers of each receiver).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use tollgate_sdk::exposure::{Direction, ExposureFinding, ExposurePath, Hop};
 use tollgate_sdk::{Address, Categories};
@@ -66,6 +67,12 @@ pub trait LabelLookup: Send + Sync + 'static {
     fn refresh(&self) -> Result<()> {
         Ok(())
     }
+    /// A number that changes whenever [`LabelLookup::refresh`] finds the label set changed
+    /// (the engine keeps what it looked up per interned address until it does). A label set
+    /// that never changes keeps the default.
+    fn generation(&self) -> u64 {
+        0
+    }
     /// The address's categories and whether it is a service.
     fn lookup(&self, address: &Address) -> Result<LabelInfo>;
 }
@@ -74,6 +81,8 @@ pub trait LabelLookup: Send + Sync + 'static {
 pub struct StoreLabels {
     store: Arc<dyn Store>,
     cache: RwLock<(Option<LabelsVersion>, HashMap<Address, LabelInfo>)>,
+    /// Bumped each time the label set is found changed.
+    generation: AtomicU64,
 }
 
 impl StoreLabels {
@@ -82,6 +91,7 @@ impl StoreLabels {
         StoreLabels {
             store,
             cache: RwLock::new((None, HashMap::new())),
+            generation: AtomicU64::new(0),
         }
     }
 }
@@ -98,9 +108,16 @@ impl LabelLookup for StoreLabels {
         };
         if stale {
             let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-            *cache = (Some(version), HashMap::new());
+            if cache.0.as_ref() != Some(&version) {
+                *cache = (Some(version), HashMap::new());
+                self.generation.fetch_add(1, Ordering::AcqRel);
+            }
         }
         Ok(())
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn lookup(&self, address: &Address) -> Result<LabelInfo> {
@@ -140,7 +157,63 @@ impl LabelLookup for HashMap<Address, Categories> {
 pub struct ExposureEngine {
     transfers: Arc<TransferStore>,
     labels: Arc<dyn LabelLookup>,
+    node_labels: NodeLabels,
     policy: Policy,
+}
+
+/// Bit of a [`NodeLabels`] entry: the entry holds the address's labels.
+const KNOWN: u64 = 1 << 63;
+/// Bit of a [`NodeLabels`] entry: the address is a service.
+const SERVICE: u64 = 1 << 32;
+
+/// The labels of interned addresses, one word per address id, for one label generation: a
+/// trace reaches thousands of addresses, and an array read is what keeps that cheap (a
+/// lookup by address hashes 33 bytes, and the store behind it takes a lock). Emptied when
+/// the label set changes; grown with the graph.
+#[derive(Default)]
+struct NodeLabels {
+    /// (generation, entries): 0 = not looked up yet, else `KNOWN | SERVICE? | categories`.
+    cache: RwLock<(u64, Vec<AtomicU64>)>,
+}
+
+impl NodeLabels {
+    /// The entries for a query of label generation `generation` over `nodes` addresses.
+    fn for_query(
+        &self,
+        generation: u64,
+        nodes: usize,
+    ) -> RwLockReadGuard<'_, (u64, Vec<AtomicU64>)> {
+        {
+            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+            if cache.0 == generation && cache.1.len() >= nodes {
+                return cache;
+            }
+        }
+        {
+            let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+            if cache.0 != generation {
+                *cache = (generation, Vec::new());
+            }
+            if cache.1.len() < nodes {
+                // Room for growth, so a graph that grows does not take the write lock on
+                // every batch.
+                let len = nodes + nodes / 8;
+                cache.1.resize_with(len, || AtomicU64::new(0));
+            }
+        }
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn pack(info: LabelInfo) -> u64 {
+    KNOWN | if info.service { SERVICE } else { 0 } | u64::from(info.categories.0)
+}
+
+fn unpack(entry: u64) -> LabelInfo {
+    LabelInfo {
+        categories: Categories(entry as u32),
+        service: entry & SERVICE != 0,
+    }
 }
 
 /// One step of a trace, in an arena shared by the query: the edge taken, the node it reached
@@ -190,7 +263,8 @@ pub struct QueryStats {
     pub flows_read: u64,
     /// Transfers that passed the pruning threshold.
     pub candidates: u64,
-    /// Label lookups that went to the [`LabelLookup`] (the first per address and query).
+    /// Label lookups that went to the [`LabelLookup`] (the first per address and label
+    /// generation; later ones read the engine's per-address array).
     pub label_lookups: u64,
 }
 
@@ -209,18 +283,22 @@ struct Query<'a> {
     graph: &'a Graph,
     labels: &'a dyn LabelLookup,
     steps: Vec<Step>,
-    seen_labels: HashMap<NodeId, LabelInfo>,
+    /// The engine's [`NodeLabels`] entries (a newer generation may still be coming: an entry
+    /// written here is at worst discarded with this generation).
+    node_labels: &'a [AtomicU64],
     stats: QueryStats,
 }
 
 impl Query<'_> {
     fn labels(&mut self, node: NodeId) -> Result<LabelInfo> {
-        if let Some(info) = self.seen_labels.get(&node) {
-            return Ok(*info);
+        let entry = &self.node_labels[node as usize];
+        let known = entry.load(Ordering::Relaxed);
+        if known & KNOWN != 0 {
+            return Ok(unpack(known));
         }
         self.stats.label_lookups += 1;
         let info = self.labels.lookup(&self.graph.address(node))?;
-        self.seen_labels.insert(node, info);
+        entry.store(pack(info), Ordering::Relaxed);
         Ok(info)
     }
 
@@ -262,6 +340,7 @@ impl ExposureEngine {
         ExposureEngine {
             transfers,
             labels,
+            node_labels: NodeLabels::default(),
             policy,
         }
     }
@@ -291,11 +370,14 @@ impl ExposureEngine {
             return Ok((Vec::new(), QueryStats::default()));
         };
         self.labels.refresh()?;
+        let node_labels = self
+            .node_labels
+            .for_query(self.labels.generation(), graph.address_count());
         let mut query = Query {
             graph: &graph,
             labels: self.labels.as_ref(),
             steps: Vec::new(),
-            seen_labels: HashMap::new(),
+            node_labels: &node_labels.1,
             stats: QueryStats::default(),
         };
         let mut findings = Vec::new();
