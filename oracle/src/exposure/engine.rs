@@ -495,7 +495,15 @@ impl ExposureEngine {
                         }
                         continue;
                     }
-                    if info.service {
+                    // A trail is followed only if a transfer of its could still pass the
+                    // pruning at the next hop: what it passes on is at most its own share,
+                    // decayed once more. Below that (or after the last hop) opening its window
+                    // could only find nothing, so skipping it changes no finding (the margin
+                    // keeps the skip on the safe side of rounding).
+                    if info.service
+                        || hop == p.max_hops
+                        || share * decay * p.decay < prune * (1.0 - 1e-9)
+                    {
                         continue;
                     }
                     next.push(Trail {
