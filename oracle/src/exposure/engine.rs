@@ -11,12 +11,13 @@
 //! customer. *Outgoing* is the mirror image (later outgoing transfers of each receiver).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use tollgate_sdk::exposure::{Direction, ExposureFinding, ExposurePath, Hop};
 use tollgate_sdk::{Address, Categories};
 
-use super::adjacency::{Flow, BLOCK};
+use super::adjacency::{Flow, ScanWork};
 use super::transfers::{Graph, NodeId, TransferStore};
 use super::{Policy, POLICY_VERSION};
 use crate::error::Result;
@@ -66,6 +67,12 @@ pub trait LabelLookup: Send + Sync + 'static {
     fn refresh(&self) -> Result<()> {
         Ok(())
     }
+    /// A number that changes whenever [`LabelLookup::refresh`] finds the label set changed
+    /// (the engine keeps what it looked up per interned address until it does). A label set
+    /// that never changes keeps the default.
+    fn generation(&self) -> u64 {
+        0
+    }
     /// The address's categories and whether it is a service.
     fn lookup(&self, address: &Address) -> Result<LabelInfo>;
 }
@@ -74,6 +81,8 @@ pub trait LabelLookup: Send + Sync + 'static {
 pub struct StoreLabels {
     store: Arc<dyn Store>,
     cache: RwLock<(Option<LabelsVersion>, HashMap<Address, LabelInfo>)>,
+    /// Bumped each time the label set is found changed.
+    generation: AtomicU64,
 }
 
 impl StoreLabels {
@@ -82,6 +91,7 @@ impl StoreLabels {
         StoreLabels {
             store,
             cache: RwLock::new((None, HashMap::new())),
+            generation: AtomicU64::new(0),
         }
     }
 }
@@ -98,9 +108,16 @@ impl LabelLookup for StoreLabels {
         };
         if stale {
             let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-            *cache = (Some(version), HashMap::new());
+            if cache.0.as_ref() != Some(&version) {
+                *cache = (Some(version), HashMap::new());
+                self.generation.fetch_add(1, Ordering::AcqRel);
+            }
         }
         Ok(())
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn lookup(&self, address: &Address) -> Result<LabelInfo> {
@@ -140,7 +157,63 @@ impl LabelLookup for HashMap<Address, Categories> {
 pub struct ExposureEngine {
     transfers: Arc<TransferStore>,
     labels: Arc<dyn LabelLookup>,
+    node_labels: NodeLabels,
     policy: Policy,
+}
+
+/// Bit of a [`NodeLabels`] entry: the entry holds the address's labels.
+const KNOWN: u64 = 1 << 63;
+/// Bit of a [`NodeLabels`] entry: the address is a service.
+const SERVICE: u64 = 1 << 32;
+
+/// The labels of interned addresses, one word per address id, for one label generation: a
+/// trace reaches thousands of addresses, and an array read is what keeps that cheap (a
+/// lookup by address hashes 33 bytes, and the store behind it takes a lock). Emptied when
+/// the label set changes; grown with the graph.
+#[derive(Default)]
+struct NodeLabels {
+    /// (generation, entries): 0 = not looked up yet, else `KNOWN | SERVICE? | categories`.
+    cache: RwLock<(u64, Vec<AtomicU64>)>,
+}
+
+impl NodeLabels {
+    /// The entries for a query of label generation `generation` over `nodes` addresses.
+    fn for_query(
+        &self,
+        generation: u64,
+        nodes: usize,
+    ) -> RwLockReadGuard<'_, (u64, Vec<AtomicU64>)> {
+        {
+            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+            if cache.0 == generation && cache.1.len() >= nodes {
+                return cache;
+            }
+        }
+        {
+            let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+            if cache.0 != generation {
+                *cache = (generation, Vec::new());
+            }
+            if cache.1.len() < nodes {
+                // Room for growth, so a graph that grows does not take the write lock on
+                // every batch.
+                let len = nodes + nodes / 8;
+                cache.1.resize_with(len, || AtomicU64::new(0));
+            }
+        }
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn pack(info: LabelInfo) -> u64 {
+    KNOWN | if info.service { SERVICE } else { 0 } | u64::from(info.categories.0)
+}
+
+fn unpack(entry: u64) -> LabelInfo {
+    LabelInfo {
+        categories: Categories(entry as u32),
+        service: entry & SERVICE != 0,
+    }
 }
 
 /// One step of a trace, in an arena shared by the query: the edge taken, the node it reached
@@ -190,7 +263,8 @@ pub struct QueryStats {
     pub flows_read: u64,
     /// Transfers that passed the pruning threshold.
     pub candidates: u64,
-    /// Label lookups that went to the [`LabelLookup`] (the first per address and query).
+    /// Label lookups that went to the [`LabelLookup`] (the first per address and label
+    /// generation; later ones read the engine's per-address array).
     pub label_lookups: u64,
 }
 
@@ -209,18 +283,22 @@ struct Query<'a> {
     graph: &'a Graph,
     labels: &'a dyn LabelLookup,
     steps: Vec<Step>,
-    seen_labels: HashMap<NodeId, LabelInfo>,
+    /// The engine's [`NodeLabels`] entries (a newer generation may still be coming: an entry
+    /// written here is at worst discarded with this generation).
+    node_labels: &'a [AtomicU64],
     stats: QueryStats,
 }
 
 impl Query<'_> {
     fn labels(&mut self, node: NodeId) -> Result<LabelInfo> {
-        if let Some(info) = self.seen_labels.get(&node) {
-            return Ok(*info);
+        let entry = &self.node_labels[node as usize];
+        let known = entry.load(Ordering::Relaxed);
+        if known & KNOWN != 0 {
+            return Ok(unpack(known));
         }
         self.stats.label_lookups += 1;
         let info = self.labels.lookup(&self.graph.address(node))?;
-        self.seen_labels.insert(node, info);
+        entry.store(pack(info), Ordering::Relaxed);
         Ok(info)
     }
 
@@ -262,6 +340,7 @@ impl ExposureEngine {
         ExposureEngine {
             transfers,
             labels,
+            node_labels: NodeLabels::default(),
             policy,
         }
     }
@@ -291,11 +370,14 @@ impl ExposureEngine {
             return Ok((Vec::new(), QueryStats::default()));
         };
         self.labels.refresh()?;
+        let node_labels = self
+            .node_labels
+            .for_query(self.labels.generation(), graph.address_count());
         let mut query = Query {
             graph: &graph,
             labels: self.labels.as_ref(),
             steps: Vec::new(),
-            seen_labels: HashMap::new(),
+            node_labels: &node_labels.1,
             stats: QueryStats::default(),
         };
         let mut findings = Vec::new();
@@ -304,14 +386,7 @@ impl ExposureEngine {
                 Direction::Incoming => graph.incoming(),
                 Direction::Outgoing => graph.outgoing(),
             };
-            // Runs are sorted by asset: totals per asset in one pass.
-            let mut totals: BTreeMap<u16, f64> = BTreeMap::new();
-            for run in adjacency.runs(target) {
-                for f in run {
-                    *totals.entry(f.asset).or_default() += f.amount;
-                }
-            }
-            for (&asset, &total) in &totals {
+            for (asset, total) in adjacency.totals(target) {
                 self.trace(&mut query, target, direction, asset, total, &mut findings)?;
             }
         }
@@ -361,37 +436,21 @@ impl ExposureEngine {
                 // The transfers this trail may follow: same asset, earlier (later), contiguous.
                 let window = adjacency.window(trail.node, asset, trail.bound, before);
                 query.stats.trails += 1;
-                query.stats.flows_read += window.tail.len() as u64;
-                let sum = window.built_sum + window.tail.iter().map(|f| f.amount).sum::<f64>();
+                let sum = window.sum();
                 if sum <= 0.0 {
                     continue;
                 }
                 let scale = trail.share / sum;
-                // A transfer passes the pruning below only if its amount reaches this; whole
-                // blocks of the built part below it are skipped unread (a margin keeps the
-                // skip strictly on the safe side of rounding).
+                // A transfer passes the pruning below only if its amount reaches this; blocks
+                // of transfers below it are skipped unread (a margin keeps the skip strictly
+                // on the safe side of rounding).
                 let cutoff = prune / (scale * decay) * (1.0 - 1e-9);
                 candidates.clear();
-                let mut i = 0;
-                while i < window.built.len() {
-                    let global = window.built_start + i;
-                    let block = global / BLOCK;
-                    let block_end =
-                        ((block + 1) * BLOCK - window.built_start).min(window.built.len());
-                    query.stats.blocks_checked += 1;
-                    if (adjacency.block_max(block) as f64) < cutoff {
-                        i = block_end;
-                        continue;
-                    }
-                    query.stats.flows_read += (block_end - i) as u64;
-                    candidates.extend(
-                        window.built[i..block_end]
-                            .iter()
-                            .filter(|f| f.amount >= cutoff),
-                    );
-                    i = block_end;
-                }
-                candidates.extend(window.tail.iter().filter(|f| f.amount >= cutoff));
+                let mut work = ScanWork::default();
+                window.built.at_least(cutoff, &mut candidates, &mut work);
+                window.tail.at_least(cutoff, &mut candidates, &mut work);
+                query.stats.blocks_checked += work.blocks_checked;
+                query.stats.flows_read += work.flows_read;
                 query.stats.candidates += candidates.len() as u64;
                 for &Flow {
                     lt,
@@ -436,7 +495,15 @@ impl ExposureEngine {
                         }
                         continue;
                     }
-                    if info.service {
+                    // A trail is followed only if a transfer of its could still pass the
+                    // pruning at the next hop: what it passes on is at most its own share,
+                    // decayed once more. Below that (or after the last hop) opening its window
+                    // could only find nothing, so skipping it changes no finding (the margin
+                    // keeps the skip on the safe side of rounding).
+                    if info.service
+                        || hop == p.max_hops
+                        || share * decay * p.decay < prune * (1.0 - 1e-9)
+                    {
                         continue;
                     }
                     next.push(Trail {
@@ -541,9 +608,7 @@ impl ExposureEngine {
                     {
                         continue;
                     }
-                    for run in adjacency.runs(node) {
-                        next.extend(run.iter().map(|f| f.other));
-                    }
+                    next.extend(adjacency.flows(node).map(|f| f.other));
                 }
                 frontier = next;
             }

@@ -208,8 +208,9 @@ impl Graph {
         self.outgoing.build(&self.edges, nodes);
     }
 
-    /// Applies a decoded frame.
-    fn apply(&mut self, batch: Batch) -> Result<()> {
+    /// Applies a decoded frame; `index` as for [`Graph::push_edge`] (a caller that passes
+    /// `false` owes one [`Graph::reindex`] when done).
+    fn apply(&mut self, batch: Batch, index: bool) -> Result<()> {
         for address in batch.addresses {
             self.push_address(address);
         }
@@ -225,7 +226,7 @@ impl Graph {
                 return Err(Error::Corrupt("transfer log: unknown asset id".into()));
             }
             let identity = Graph::identity(&edge.tx_hash, edge.asset != 0);
-            self.push_edge(edge, identity, false);
+            self.push_edge(edge, identity, index);
         }
         self.cursors.extend(batch.cursors);
         Ok(())
@@ -409,8 +410,11 @@ impl TransferStore {
     pub fn shared(mut log: Box<dyn SharedLog>) -> Result<TransferStore> {
         let mut graph = Graph::default();
         for payload in log.fetch_new()? {
-            graph.apply(Batch::decode(&payload)?)?;
+            graph.apply(Batch::decode(&payload)?, false)?;
         }
+        // One index build over everything caught up, as when a log file is opened: without it
+        // the replica's adjacency would hold none of these transfers.
+        graph.reindex();
         Ok(TransferStore {
             graph: RwLock::new(graph),
             log: Mutex::new(Log::Shared(log)),
@@ -439,8 +443,13 @@ impl TransferStore {
             .map(|f| Batch::decode(f))
             .collect::<Result<Vec<_>>>()?;
         let mut graph = self.graph.write().unwrap_or_else(|p| p.into_inner());
+        // Frames of other replicas are appended like this process's own batches: into the
+        // adjacency's tail, rebuilt once it has grown.
         for batch in batches {
-            graph.apply(batch)?;
+            graph.apply(batch, true)?;
+        }
+        if graph.incoming.wants_rebuild() || graph.outgoing.wants_rebuild() {
+            graph.reindex();
         }
         Ok(())
     }
@@ -690,7 +699,7 @@ fn replay(file: &File, len: u64, graph: &mut Graph) -> Result<u64> {
         if CRC32C.checksum(&payload) != crc {
             return Err(damaged(&format!("frame at byte {at} fails its checksum")));
         }
-        graph.apply(Batch::decode(&payload)?)?;
+        graph.apply(Batch::decode(&payload)?, false)?;
         at += 8 + size as u64;
     }
     Ok(at)
@@ -754,6 +763,86 @@ mod tests {
                 .duplicates,
             1,
             "the identity set is rebuilt at open"
+        );
+    }
+
+    /// A shared log in memory: every handle sees the same frames, each applies them in order.
+    struct MemoryShared {
+        frames: std::sync::Arc<Mutex<Vec<Vec<u8>>>>,
+        applied: usize,
+    }
+
+    impl SharedLog for MemoryShared {
+        fn fetch_new(&mut self) -> Result<Vec<Vec<u8>>> {
+            let frames = self.frames.lock().unwrap();
+            let new = frames[self.applied..].to_vec();
+            self.applied = frames.len();
+            Ok(new)
+        }
+        fn append(&mut self, payload: &[u8]) -> Result<Option<Vec<Vec<u8>>>> {
+            let mut frames = self.frames.lock().unwrap();
+            if frames.len() != self.applied {
+                drop(frames);
+                return self.fetch_new().map(Some);
+            }
+            frames.push(payload.to_vec());
+            self.applied += 1;
+            Ok(None)
+        }
+        fn hold_lease(&mut self, _: &str, _: std::time::Duration) -> Result<bool> {
+            Ok(true)
+        }
+    }
+
+    /// The transfer ids into `to` as a graph's incoming adjacency holds them.
+    fn into(store: &TransferStore, to: u8) -> Vec<u32> {
+        let graph = store.graph();
+        let id = graph.id(&Address::new(0, [to; 32])).expect("known address");
+        let mut edges: Vec<u32> = graph.incoming().flows(id).map(|f| f.edge).collect();
+        edges.sort();
+        edges
+    }
+
+    #[test]
+    fn a_replica_indexes_the_frames_it_catches_up_on_and_refreshes() {
+        let frames = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let handle = || {
+            Box::new(MemoryShared {
+                frames: frames.clone(),
+                applied: 0,
+            })
+        };
+        let writer = TransferStore::shared(handle()).unwrap();
+        writer
+            .append(
+                &[transfer(1, 2, 1, Asset::Ton), transfer(3, 2, 2, Asset::Ton)],
+                &[],
+            )
+            .unwrap();
+        // Opened after the writer's first frame: caught up at open.
+        let replica = TransferStore::shared(handle()).unwrap();
+        assert_eq!(
+            into(&replica, 2),
+            vec![0, 1],
+            "frames read at open are indexed"
+        );
+        assert_eq!(into(&writer, 2), vec![0, 1]);
+        writer
+            .append(&[transfer(4, 2, 3, Asset::Ton)], &[])
+            .unwrap();
+        assert_eq!(replica.refresh().unwrap(), 1);
+        assert_eq!(
+            into(&replica, 2),
+            vec![0, 1, 2],
+            "frames of other replicas applied by refresh are indexed"
+        );
+        let graph = replica.graph();
+        let id = graph.id(&Address::new(0, [2; 32])).unwrap();
+        let window = graph.incoming().window(id, 0, 3, true);
+        assert_eq!(
+            window.built.flows().len() + window.tail.flows().len(),
+            2,
+            "before lt 3"
         );
     }
 
