@@ -213,13 +213,7 @@ impl CommitBackend for FileBackend {
         let mut offsets = Vec::new();
         for record in records {
             payload.clear();
-            Entry {
-                seq,
-                prev_hash: head,
-                recorded_at,
-                record: record.clone(),
-            }
-            .encode(payload);
+            Entry::encode_parts(seq, &head, recorded_at, record, payload);
             if seq % INDEX_EVERY == 0 {
                 offsets.push(self.len + buffer.len() as u64);
             }

@@ -215,12 +215,29 @@ pub struct Malformed(pub String);
 impl Entry {
     /// The payload bytes (see the module docs; SPEC.md §11.1 lists the fields in order).
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let r = &self.record;
+        Entry::encode_parts(
+            self.seq,
+            &self.prev_hash,
+            self.recorded_at,
+            &self.record,
+            out,
+        );
+    }
+
+    /// [`Entry::encode`] of an entry made of these parts, without building it (the committer
+    /// encodes records it does not own, and a clone of each would cost its evidence strings).
+    pub fn encode_parts(
+        seq: u64,
+        prev_hash: &[u8; 32],
+        recorded_at: u64,
+        r: &AuditRecord,
+        out: &mut Vec<u8>,
+    ) {
         let a = &r.attestation;
         out.push(RECORD_VERSION);
-        out.extend_from_slice(&self.seq.to_le_bytes());
-        out.extend_from_slice(&self.prev_hash);
-        out.extend_from_slice(&self.recorded_at.to_le_bytes());
+        out.extend_from_slice(&seq.to_le_bytes());
+        out.extend_from_slice(prev_hash);
+        out.extend_from_slice(&recorded_at.to_le_bytes());
         out.push(match r.kind {
             Kind::Attest => 0,
             Kind::Cosign => 1,
