@@ -208,8 +208,9 @@ impl Graph {
         self.outgoing.build(&self.edges, nodes);
     }
 
-    /// Applies a decoded frame.
-    fn apply(&mut self, batch: Batch) -> Result<()> {
+    /// Applies a decoded frame; with `index`, its edges go into the adjacency indexes too
+    /// (else the caller rebuilds them once, after a whole log).
+    fn apply(&mut self, batch: Batch, index: bool) -> Result<()> {
         for address in batch.addresses {
             self.push_address(address);
         }
@@ -225,7 +226,7 @@ impl Graph {
                 return Err(Error::Corrupt("transfer log: unknown asset id".into()));
             }
             let identity = Graph::identity(&edge.tx_hash, edge.asset != 0);
-            self.push_edge(edge, identity, false);
+            self.push_edge(edge, identity, index);
         }
         self.cursors.extend(batch.cursors);
         Ok(())
@@ -409,8 +410,11 @@ impl TransferStore {
     pub fn shared(mut log: Box<dyn SharedLog>) -> Result<TransferStore> {
         let mut graph = Graph::default();
         for payload in log.fetch_new()? {
-            graph.apply(Batch::decode(&payload)?)?;
+            graph.apply(Batch::decode(&payload)?, false)?;
         }
+        // One index build over the whole log, as at a file log's open: without it a replica's
+        // traces would see none of the shared transfers.
+        graph.reindex();
         Ok(TransferStore {
             graph: RwLock::new(graph),
             log: Mutex::new(Log::Shared(log)),
@@ -440,7 +444,10 @@ impl TransferStore {
             .collect::<Result<Vec<_>>>()?;
         let mut graph = self.graph.write().unwrap_or_else(|p| p.into_inner());
         for batch in batches {
-            graph.apply(batch)?;
+            graph.apply(batch, true)?;
+        }
+        if graph.incoming.wants_rebuild() || graph.outgoing.wants_rebuild() {
+            graph.reindex();
         }
         Ok(())
     }
@@ -690,7 +697,7 @@ fn replay(file: &File, len: u64, graph: &mut Graph) -> Result<u64> {
         if CRC32C.checksum(&payload) != crc {
             return Err(damaged(&format!("frame at byte {at} fails its checksum")));
         }
-        graph.apply(Batch::decode(&payload)?)?;
+        graph.apply(Batch::decode(&payload)?, false)?;
         at += 8 + size as u64;
     }
     Ok(at)
@@ -710,6 +717,63 @@ mod tests {
             utime: 100,
             tx_hash: [hash; 32],
         }
+    }
+
+    /// A shared log in memory: the frames every "process" appends to.
+    struct MemLog {
+        frames: std::sync::Arc<Mutex<Vec<Vec<u8>>>>,
+        applied: usize,
+    }
+
+    impl SharedLog for MemLog {
+        fn fetch_new(&mut self) -> Result<Vec<Vec<u8>>> {
+            let frames = self.frames.lock().unwrap();
+            let new = frames[self.applied..].to_vec();
+            self.applied = frames.len();
+            Ok(new)
+        }
+        fn append(&mut self, payload: &[u8]) -> Result<Option<Vec<Vec<u8>>>> {
+            if self.frames.lock().unwrap().len() != self.applied {
+                return self.fetch_new().map(Some);
+            }
+            self.frames.lock().unwrap().push(payload.to_vec());
+            self.applied += 1;
+            Ok(None)
+        }
+        fn hold_lease(&mut self, _: &str, _: std::time::Duration) -> Result<bool> {
+            Ok(true)
+        }
+    }
+
+    /// A replica opening a shared log, and one refreshing from it, index the transfers they
+    /// apply: a trace (which reads the adjacency) sees them, not just the edge count.
+    #[test]
+    fn shared_frames_are_indexed_at_open_and_on_refresh() {
+        let frames = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let shared = || {
+            TransferStore::shared(Box::new(MemLog {
+                frames: frames.clone(),
+                applied: 0,
+            }))
+            .unwrap()
+        };
+        let writer = shared();
+        writer
+            .append(&[transfer(1, 2, 1, Asset::Ton)], &[])
+            .unwrap();
+        let reader = shared();
+        let runs = |store: &TransferStore, to: u8| {
+            let graph = store.graph();
+            let id = graph.id(&Address::new(0, [to; 32])).unwrap();
+            let [built, tail] = graph.incoming().runs(id);
+            built.len() + tail.len()
+        };
+        assert_eq!(runs(&reader, 2), 1, "indexed at open");
+        writer
+            .append(&[transfer(3, 4, 2, Asset::Ton)], &[])
+            .unwrap();
+        assert_eq!(reader.refresh().unwrap(), 1);
+        assert_eq!(runs(&reader, 4), 1, "indexed on refresh");
     }
 
     #[test]
