@@ -130,9 +130,10 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Copy this data dir's sled store and audit log into an empty PostgreSQL database, for
-    /// replicas (`serve --store postgres://…`). Stop the node first. Checks both sides, copies
-    /// in one transaction, then checks the database as a replica would; prints records/s.
+    /// Copy this data dir's sled store, audit log, change feed (with webhook states) and
+    /// transfer log into an empty PostgreSQL database, for replicas (`serve --store
+    /// postgres://…`). Stop the node first. Checks both sides, copies in one transaction, then
+    /// checks the database as a replica would; prints records/s, in all and per part.
     Migrate {
         /// The PostgreSQL database to copy into (postgres://…).
         #[arg(long, env = "TOLLGATE_STORE", hide_env_values = true)]
@@ -508,20 +509,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let copied = tollgate_oracle::store::to_postgres::migrate_to_postgres(
                 &opened,
-                &audit::dir_in(&config.data_dir),
+                &config.data_dir,
                 anchor_key,
                 &to,
             )?;
             println!(
-                "migrated {} records ({} labels, {} overrides and changes, {} metadata, {} audit entries) in {:.2} s: {:.0} records/s",
+                "migrated {} records ({} labels, {} overrides and changes, {} metadata, {} audit entries, {} feed changes, {} feed levels, {} webhook states, {} transfer frames of {} transfers) in {:.2} s: {:.0} records/s",
                 copied.records(),
                 copied.labels,
                 copied.overrides,
                 copied.meta,
                 copied.audit_entries,
+                copied.changes,
+                copied.levels,
+                copied.webhooks,
+                copied.transfer_frames,
+                copied.transfers,
                 copied.took.as_secs_f64(),
                 copied.per_second()
             );
+            for part in &copied.parts {
+                println!(
+                    "  {}: {} in {:.3} s: {:.0} records/s",
+                    part.name,
+                    part.records,
+                    part.took.as_secs_f64(),
+                    part.per_second()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::MigrateAudit { key_file } => {
