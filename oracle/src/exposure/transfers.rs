@@ -667,6 +667,20 @@ impl TransferStore {
 
 /// Reads every frame into `graph`; returns the length of the intact prefix.
 fn replay(file: &File, len: u64, graph: &mut Graph) -> Result<u64> {
+    read_frames(file, len, |_, payload| {
+        graph.apply(Batch::decode(payload)?, false)
+    })
+}
+
+/// The one reader of the log file's framing: checks the header, then each frame's length bound
+/// and checksum, and hands every whole frame (its CRC32C and payload) to `visit`, in order.
+/// Returns the length of the intact prefix: a frame cut short at the end is a torn append
+/// (never acknowledged), anything else wrong is [`Error::Corrupt`].
+pub(crate) fn read_frames(
+    file: &File,
+    len: u64,
+    mut visit: impl FnMut(u32, &[u8]) -> Result<()>,
+) -> Result<u64> {
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut magic = [0u8; 8];
     reader
@@ -699,7 +713,7 @@ fn replay(file: &File, len: u64, graph: &mut Graph) -> Result<u64> {
         if CRC32C.checksum(&payload) != crc {
             return Err(damaged(&format!("frame at byte {at} fails its checksum")));
         }
-        graph.apply(Batch::decode(&payload)?, false)?;
+        visit(crc, &payload)?;
         at += 8 + size as u64;
     }
     Ok(at)

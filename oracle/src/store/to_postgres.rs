@@ -13,7 +13,6 @@
 //! compared with the sources.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -22,12 +21,12 @@ use super::{
     decode_address_labels, label_key, to_json, unwrap, wrap, LabelValue, SledStore, Store,
     LABELS_VERSION_KEY,
 };
-use crate::audit::format::{entry_hash, CRC32C};
+use crate::audit::format::entry_hash;
 use crate::audit::log::{log_path, scan};
 use crate::changes::postgres::PgFeed;
 use crate::changes::{decode_change, decode_level, ChangeLog, CHANGES, LEVELS, WEBHOOKS};
 use crate::error::{Error, Result};
-use crate::exposure::transfers::{LOG_FILE, MAGIC};
+use crate::exposure::transfers::{read_frames, LOG_FILE};
 use crate::exposure::transfers_pg::PgFrames;
 use crate::exposure::TransferStore;
 
@@ -436,21 +435,13 @@ impl FeedRows {
 
 /// Copies the frames of the transfer log at `path` (already checked whole by
 /// [`TransferStore::open`], whose lock is held) as rows numbered from 1, streaming in bounded
-/// chunks; returns how many. The checksum is checked again as each frame is read, so a frame
-/// that changed since the check is refused rather than copied.
+/// chunks; returns how many. The frames are read again through the log's own reader
+/// ([`read_frames`]), so a frame that changed since the check is refused rather than copied.
 fn copy_frames(path: &Path, tx: &mut postgres::Transaction<'_>) -> Result<u64> {
-    let damaged = |what: &str| Error::Corrupt(format!("transfer log {}: {what}", path.display()));
-    let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
-    let mut magic = [0u8; 8];
-    reader
-        .read_exact(&mut magic)
-        .map_err(|_| damaged("shorter than its header"))?;
-    if &magic != MAGIC {
-        return Err(damaged("not a transfer log (wrong header)"));
-    }
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
     let (mut seqs, mut crcs, mut payloads) = (Vec::new(), Vec::new(), Vec::<Vec<u8>>::new());
     let mut bytes = 0;
-    let mut seq = 0i64;
     let flush = |tx: &mut postgres::Transaction<'_>,
                  seqs: &mut Vec<i64>,
                  crcs: &mut Vec<i64>,
@@ -469,33 +460,26 @@ fn copy_frames(path: &Path, tx: &mut postgres::Transaction<'_>) -> Result<u64> {
         payloads.clear();
         Ok(())
     };
-    loop {
-        let mut head = [0u8; 8];
-        match reader.read_exact(&mut head) {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(err) => return Err(err.into()),
-        }
-        let size = u32::from_le_bytes(head[..4].try_into().expect("4 bytes"));
-        let crc = u32::from_le_bytes(head[4..].try_into().expect("4 bytes"));
-        let mut payload = Vec::new();
-        (&mut reader)
-            .take(u64::from(size))
-            .read_to_end(&mut payload)?;
+    let mut seq = 0i64;
+    let intact = read_frames(&file, len, |crc, payload| {
         seq += 1;
-        if payload.len() != size as usize || CRC32C.checksum(&payload) != crc {
-            return Err(damaged(&format!(
-                "frame {seq} changed since it was checked"
-            )));
-        }
         bytes += payload.len();
         seqs.push(seq);
         crcs.push(i64::from(crc));
-        payloads.push(payload);
+        payloads.push(payload.to_vec());
         if seqs.len() >= CHUNK || bytes >= FRAME_CHUNK_BYTES {
             flush(tx, &mut seqs, &mut crcs, &mut payloads)?;
             bytes = 0;
         }
+        Ok(())
+    })?;
+    if intact != len {
+        // Open cut any torn tail: a cut-short frame now was written since the check.
+        return Err(Error::Corrupt(format!(
+            "transfer log {}: frame {} changed since it was checked",
+            path.display(),
+            seq + 1
+        )));
     }
     flush(tx, &mut seqs, &mut crcs, &mut payloads)?;
     Ok(seq as u64)
