@@ -291,6 +291,9 @@ pub struct ConfigArgs {
     /// Decayed share at which a finding carries its category's full severity [default: 0.1].
     #[arg(long, env = "TOLLGATE_EXPOSURE_FULL_SEVERITY_SHARE")]
     pub exposure_full_severity_share: Option<f64>,
+    /// Work budget of one exposure query, in reads of the transfer index [default: 40000].
+    #[arg(long, env = "TOLLGATE_EXPOSURE_MAX_WORK")]
+    pub exposure_max_work: Option<u64>,
     /// Follow a toncenter-v3-compatible endpoint while serving (e.g. https://toncenter.com).
     #[arg(long, env = "TOLLGATE_FOLLOW")]
     pub follow: Option<String>,
@@ -368,6 +371,9 @@ impl Config {
         }
         if let Some(v) = args.exposure_full_severity_share {
             self.exposure.full_severity_share = v;
+        }
+        if let Some(v) = args.exposure_max_work {
+            self.exposure.max_work = v;
         }
         if let Some(store) = &args.store {
             self.store = Some(store.clone());
@@ -615,6 +621,7 @@ mod tests {
         let args = ConfigArgs {
             config: Some(file.clone()),
             exposure_min_share: Some(0.01),
+            exposure_max_work: Some(5_000),
             ..Default::default()
         };
         let config = Config::load(&args).unwrap();
@@ -622,9 +629,10 @@ mod tests {
             (
                 config.exposure.max_hops,
                 config.exposure.decay,
-                config.exposure.min_share
+                config.exposure.min_share,
+                config.exposure.max_work
             ),
-            (3, 0.25, 0.01)
+            (3, 0.25, 0.01, 5_000)
         );
         for bad in [
             "max_hops = 0",
@@ -634,6 +642,8 @@ mod tests {
             "min_share = 1.0",
             "full_severity_share = 0.0",
             "max_paths = 0",
+            "max_work = 0",
+            "max_work = -1",
             "bogus = 1",
         ] {
             std::fs::write(&file, format!("[exposure]\n{bad}\n")).unwrap();

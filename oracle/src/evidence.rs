@@ -80,6 +80,7 @@ pub fn case_file(sources: &Sources<'_>, address: &Address, now: u64) -> Result<C
     exposure_policies.sort();
     exposure_policies.dedup();
     let (history, audit) = history(sources.audit, address)?;
+    let exposure_untraced = assessment.exposure_untraced.clone();
     let case = Case {
         format: FORMAT.into(),
         subject: *address,
@@ -108,6 +109,7 @@ pub fn case_file(sources: &Sources<'_>, address: &Address, now: u64) -> Result<C
         labels,
         override_decision,
         exposure: findings,
+        exposure_untraced,
         history,
         audit,
     };

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use tollgate_sdk::exposure::{Direction, ExposureFinding};
+use tollgate_sdk::exposure::{Direction, ExposureFinding, Untraced};
 use tollgate_sdk::{Address, Categories};
 
 use crate::error::Result;
@@ -137,6 +137,11 @@ pub struct Assessment {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub exposure: Vec<ExposureFinding>,
+    /// What the exposure traces could not follow, per direction and asset traced (SPEC.md
+    /// §15.2): pruned value and what the node's work budget cut.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub exposure_untraced: Vec<Untraced>,
 }
 
 impl Assessment {
@@ -164,6 +169,15 @@ impl Assessment {
 pub trait ExposureSource: Send + Sync + 'static {
     /// Exposure findings for an address.
     fn exposure(&self, address: &Address) -> Result<Vec<ExposureFinding>>;
+
+    /// [`ExposureSource::exposure`] with what the traces could not follow, per direction and
+    /// asset traced; a source that traces nothing reports nothing untraced.
+    fn exposure_with_untraced(
+        &self,
+        address: &Address,
+    ) -> Result<(Vec<ExposureFinding>, Vec<Untraced>)> {
+        Ok((self.exposure(address)?, Vec::new()))
+    }
 
     /// The exposure policy and the data it read (e.g. `exposure-v1@1234`, 1234 transfers),
     /// recorded with every judgement; `None` without transaction data.
@@ -242,7 +256,7 @@ impl RiskEngine {
             });
         }
         let exposure_version = self.exposure.version();
-        let exposure = self.exposure.exposure(address)?;
+        let (exposure, exposure_untraced) = self.exposure.exposure_with_untraced(address)?;
         for finding in exposure.iter().cloned() {
             score = score.max(finding.severity);
             categories |= finding.categories;
@@ -274,6 +288,7 @@ impl RiskEngine {
             labels_version,
             exposure_version,
             exposure,
+            exposure_untraced,
         })
     }
 }

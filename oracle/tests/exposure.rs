@@ -546,11 +546,11 @@ async fn a_followed_node_judges_by_exposure_and_records_the_exposure_policy() {
     assert!(judged["exposure_version"]
         .as_str()
         .unwrap()
-        .starts_with("exposure-v1@"));
+        .starts_with("exposure-v2@"));
     let evidence = judged["evidence"].as_array().unwrap();
     assert!(evidence
         .iter()
-        .any(|e| e["kind"] == "exposure" && e["source"] == "exposure-v1"));
+        .any(|e| e["kind"] == "exposure" && e["source"] == "exposure-v2"));
     let finding = &judged["exposure"][0];
     assert_eq!(finding["direction"], "incoming");
     assert_eq!(finding["min_hops"], 2);
@@ -573,7 +573,7 @@ async fn a_followed_node_judges_by_exposure_and_records_the_exposure_policy() {
     let audit = admin_get(&app, "/v1/audit").await.json;
     let policy = audit["entries"][0]["policy_version"].as_str().unwrap();
     assert!(
-        policy.starts_with("severity-v1;labels-") && policy.contains(";exposure-v1@"),
+        policy.starts_with("severity-v1;labels-") && policy.contains(";exposure-v2@"),
         "{policy}"
     );
 

@@ -16,7 +16,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::exposure::ExposureFinding;
+use crate::exposure::{ExposureFinding, Untraced};
 use crate::{Address, Categories, Error, Result};
 
 /// The format name every case file carries in `case.format`; a new layout gets a new name.
@@ -164,6 +164,10 @@ pub struct Case {
     pub override_decision: Option<OverrideEvidence>,
     /// Exposure findings with their paths.
     pub exposure: Vec<ExposureFinding>,
+    /// What the exposure traces could not follow, per direction and asset traced (SPEC.md
+    /// §15.2); absent from files of nodes before `exposure-v2` and of nodes without transfers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposure_untraced: Vec<Untraced>,
     /// Every judgement the node signed about the subject, oldest first.
     pub history: Vec<HistoryEntry>,
     /// The audit log the history was read from.
@@ -318,7 +322,7 @@ fn json_error(err: serde_json::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposure::{Asset, Direction, ExposurePath, Hop};
+    use crate::exposure::{Asset, Direction, ExposurePath, Hop, Untraced};
 
     fn key() -> SigningKey {
         SigningKey::from_bytes(&[7; 32])
@@ -379,6 +383,12 @@ mod tests {
                     share_ppm: 500_000,
                 }],
             }],
+            exposure_untraced: vec![Untraced {
+                direction: Direction::Incoming,
+                asset: Asset::Ton,
+                share_ppm: 1_250,
+                budget_cut: true,
+            }],
             history: vec![],
             audit: AuditCoverage {
                 entries: 0,
@@ -397,6 +407,30 @@ mod tests {
         let compact =
             serde_json::to_string(&serde_json::from_str::<Value>(&text).unwrap()).unwrap();
         verify(&compact, &key().verifying_key()).unwrap();
+    }
+
+    #[test]
+    fn a_case_file_without_untraced_shares_still_verifies() {
+        // Nodes before exposure-v2 wrote no `exposure_untraced`: their signed files stay valid.
+        let mut old = case(&key());
+        old.exposure_untraced.clear();
+        let text = CaseFile::sign(old.clone(), &key())
+            .unwrap()
+            .to_json()
+            .unwrap();
+        assert!(!text.contains("exposure_untraced"), "{text}");
+        assert_eq!(verify(&text, &key().verifying_key()).unwrap(), old);
+        // And the untraced share is covered by the signature like the rest.
+        let text = CaseFile::sign(case(&key()), &key())
+            .unwrap()
+            .to_json()
+            .unwrap();
+        let tampered = text.replace("\"share_ppm\": 1250", "\"share_ppm\": 0");
+        assert_ne!(tampered, text);
+        assert_eq!(
+            verify(&tampered, &key().verifying_key()),
+            Err(Error::EvidenceSignature)
+        );
     }
 
     #[test]

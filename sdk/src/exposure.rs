@@ -88,6 +88,29 @@ pub struct ExposureFinding {
     pub paths: Vec<ExposurePath>,
 }
 
+/// What the exposure trace of one direction and asset could not follow: value that reached
+/// unlabelled addresses whose own transfers the node did not read, because each piece was below
+/// its pruning threshold or because its per-query work budget ran out (SPEC.md §15.2).
+///
+/// The share is weighted by the hop decay as findings are, so it bounds how much every finding
+/// of this direction and asset together could still grow had the node traced without limits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Untraced {
+    /// Source of funds or destination of funds.
+    pub direction: Direction,
+    /// The asset traced.
+    pub asset: Asset,
+    /// The untraced share, after the per-hop decay, in parts per million.
+    pub share_ppm: u32,
+    /// Whether the node's work budget (not only pruning) stopped the trace.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub budget_cut: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +151,28 @@ mod tests {
         assert!(json.contains(r#""asset":"ton""#), "{json}");
         let back: ExposureFinding = serde_json::from_str(&json).unwrap();
         assert_eq!(back, finding);
+    }
+
+    #[test]
+    fn untraced_shares_round_trip_and_omit_an_uncut_budget() {
+        let cut = Untraced {
+            direction: Direction::Outgoing,
+            asset: Asset::Ton,
+            share_ppm: 12_345,
+            budget_cut: true,
+        };
+        let json = serde_json::to_string(&cut).unwrap();
+        assert_eq!(
+            json,
+            r#"{"direction":"outgoing","asset":"ton","share_ppm":12345,"budget_cut":true}"#
+        );
+        assert_eq!(serde_json::from_str::<Untraced>(&json).unwrap(), cut);
+        let uncut = Untraced {
+            budget_cut: false,
+            ..cut
+        };
+        let json = serde_json::to_string(&uncut).unwrap();
+        assert!(!json.contains("budget_cut"), "{json}");
+        assert_eq!(serde_json::from_str::<Untraced>(&json).unwrap(), uncut);
     }
 }

@@ -23,6 +23,7 @@ fn signed(key: &SigningKey) -> String {
             scoring: "severity-v1".into(),
             labels: "labels-1-00".into(),
             exposure: vec![],
+            exposure_untraced: vec![],
         },
         judgement: Judgement {
             score: 85,

@@ -1,5 +1,5 @@
 //! The exposure engine: haircut tracing of source and destination of funds over the transfer
-//! graph (policy `exposure-v1`, SPEC.md §"Exposure").
+//! graph (policy `exposure-v2`, SPEC.md §15).
 //!
 //! For a judged address A, direction *incoming* and one asset: each transfer into A carries the
 //! share `amount / (A's incoming total)` of A's funds. A sender that is labelled with a risk
@@ -9,12 +9,18 @@
 //! to their amounts (haircut), up to `max_hops`. Services (exchanges, bridges, DeFi pools) stop
 //! the trace: they mix many customers' funds, so what they forward says nothing of one
 //! customer. *Outgoing* is the mirror image (later outgoing transfers of each receiver).
+//!
+//! Partial traces are expanded strongest first (by the most their onward transfers could
+//! still attribute), under a per-query budget of index reads ([`Policy::max_work`]): a count,
+//! so every node with the same data cuts at the same place, and best-first, so a cut drops the
+//! weakest traces. Whatever is not followed — pruned pieces and what the budget cut — is added
+//! up per direction and asset as the *untraced* share ([`Untraced`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
-use tollgate_sdk::exposure::{Direction, ExposureFinding, ExposurePath, Hop};
+use tollgate_sdk::exposure::{Direction, ExposureFinding, ExposurePath, Hop, Untraced};
 use tollgate_sdk::{Address, Categories};
 
 use super::adjacency::{Flow, ScanWork};
@@ -228,7 +234,8 @@ struct Step {
 
 const NO_STEP: u32 = u32::MAX;
 
-/// One partial trace: a node reached with a share of the judged address's value.
+/// One partial trace: a node reached with a share of the judged address's value, waiting to
+/// have its own transfers read at hop `hop`.
 struct Trail {
     /// Its last step in the arena.
     step: u32,
@@ -237,6 +244,35 @@ struct Trail {
     share: f64,
     /// Only transfers strictly before (incoming) or after (outgoing) this logical time count.
     bound: u64,
+    /// The hop its transfers are at (1 for the judged address's own).
+    hop: u8,
+    /// `decay^(hop-1)`: the weight of a counterparty reached at that hop.
+    weight: f64,
+}
+
+impl Trail {
+    /// The most its onward transfers could attribute: its share at its hop's weight.
+    fn reach(&self) -> f64 {
+        self.share * self.weight
+    }
+}
+
+/// Order of the waiting traces: strongest [`Trail::reach`] last (popped first); between equal
+/// ones the earlier step (`!step` sorts it last). The reach is positive and finite, so its
+/// bits order as the numbers do.
+type QueueKey = (u64, u32);
+
+fn queue_key(trail: &Trail) -> QueueKey {
+    (trail.reach().to_bits(), !trail.step)
+}
+
+/// The findings and the untraced shares of one query.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Traced {
+    /// Findings, highest severity first.
+    pub findings: Vec<ExposureFinding>,
+    /// One entry per direction and asset traced, in that order (incoming first).
+    pub untraced: Vec<Untraced>,
 }
 
 /// Findings being assembled for one (direction, asset, categories).
@@ -266,6 +302,10 @@ pub struct QueryStats {
     /// Label lookups that went to the [`LabelLookup`] (the first per address and label
     /// generation; later ones read the engine's per-address array).
     pub label_lookups: u64,
+    /// Work counted against [`Policy::max_work`]: trails + blocks checked + flows read.
+    pub work: u64,
+    /// Traces (direction, asset) the budget or the frontier bound cut.
+    pub cut: u64,
 }
 
 impl std::ops::AddAssign for QueryStats {
@@ -275,6 +315,8 @@ impl std::ops::AddAssign for QueryStats {
         self.flows_read += o.flows_read;
         self.candidates += o.candidates;
         self.label_lookups += o.label_lookups;
+        self.work += o.work;
+        self.cut += o.cut;
     }
 }
 
@@ -357,7 +399,7 @@ impl ExposureEngine {
 
     /// Findings for an address: per direction, asset and risk categories reached.
     pub fn findings(&self, address: &Address) -> Result<Vec<ExposureFinding>> {
-        Ok(self.findings_counted(address)?.0)
+        Ok(self.traced_counted(address)?.0.findings)
     }
 
     /// [`ExposureEngine::findings`] with an account of the work the query did.
@@ -365,9 +407,15 @@ impl ExposureEngine {
         &self,
         address: &Address,
     ) -> Result<(Vec<ExposureFinding>, QueryStats)> {
+        let (traced, stats) = self.traced_counted(address)?;
+        Ok((traced.findings, stats))
+    }
+
+    /// Findings and untraced shares for an address, with an account of the work.
+    pub fn traced_counted(&self, address: &Address) -> Result<(Traced, QueryStats)> {
         let graph = self.transfers.graph();
         let Some(target) = graph.id(address) else {
-            return Ok((Vec::new(), QueryStats::default()));
+            return Ok((Traced::default(), QueryStats::default()));
         };
         self.labels.refresh()?;
         let node_labels = self
@@ -380,24 +428,43 @@ impl ExposureEngine {
             node_labels: &node_labels.1,
             stats: QueryStats::default(),
         };
-        let mut findings = Vec::new();
+        let mut traces = Vec::new();
         for direction in [Direction::Incoming, Direction::Outgoing] {
             let adjacency = match direction {
                 Direction::Incoming => graph.incoming(),
                 Direction::Outgoing => graph.outgoing(),
             };
             for (asset, total) in adjacency.totals(target) {
-                self.trace(&mut query, target, direction, asset, total, &mut findings)?;
+                traces.push((direction, asset, total));
             }
         }
-        findings.sort_by(|a, b| {
+        let mut traced = Traced::default();
+        for (i, &(direction, asset, total)) in traces.iter().enumerate() {
+            // Each trace may use an equal part of what the earlier ones left of the budget.
+            let left = self.policy.max_work.saturating_sub(query.stats.work);
+            let allowance = left / (traces.len() - i) as u64;
+            let untraced = self.trace(
+                &mut query,
+                target,
+                direction,
+                asset,
+                total,
+                allowance,
+                &mut traced.findings,
+            )?;
+            traced.untraced.push(untraced);
+        }
+        traced.findings.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
                 .then(b.share_ppm.cmp(&a.share_ppm))
         });
-        Ok((findings, query.stats))
+        Ok((traced, query.stats))
     }
 
+    /// Traces one direction and asset, best-first, within `allowance` work; appends its
+    /// findings and returns what it could not follow.
+    #[allow(clippy::too_many_arguments)]
     fn trace(
         &self,
         query: &mut Query<'_>,
@@ -405,8 +472,9 @@ impl ExposureEngine {
         direction: Direction,
         asset: u16,
         total: f64,
+        allowance: u64,
         findings: &mut Vec<ExposureFinding>,
-    ) -> Result<()> {
+    ) -> Result<Untraced> {
         let p = &self.policy;
         let graph = query.graph;
         let (adjacency, before) = match direction {
@@ -422,108 +490,130 @@ impl ExposureEngine {
             edge: 0,
             node: target,
         });
-        let mut frontier = vec![Trail {
+        let start = Trail {
             step: 0,
             node: target,
             share: 1.0,
             bound: if before { u64::MAX } else { 0 },
-        }];
-        let mut decay = 1.0;
+            hop: 1,
+            weight: 1.0,
+        };
+        let mut queue: BTreeMap<QueueKey, Trail> = BTreeMap::new();
+        queue.insert(queue_key(&start), start);
+        // Decayed share not followed (pruned, or cut by the budget or the frontier bound).
+        let mut untraced = 0.0;
+        let mut cut = false;
+        let work_at_start = query.stats.work;
         let mut candidates: Vec<Flow> = Vec::new();
-        for hop in 1..=p.max_hops {
-            let mut next = Vec::new();
-            for trail in &frontier {
-                // The transfers this trail may follow: same asset, earlier (later), contiguous.
-                let window = adjacency.window(trail.node, asset, trail.bound, before);
-                query.stats.trails += 1;
-                let sum = window.sum();
-                if sum <= 0.0 {
-                    continue;
-                }
-                let scale = trail.share / sum;
-                // A transfer passes the pruning below only if its amount reaches this; blocks
-                // of transfers below it are skipped unread (a margin keeps the skip strictly
-                // on the safe side of rounding).
-                let cutoff = prune / (scale * decay) * (1.0 - 1e-9);
-                candidates.clear();
-                let mut work = ScanWork::default();
-                window.built.at_least(cutoff, &mut candidates, &mut work);
-                window.tail.at_least(cutoff, &mut candidates, &mut work);
-                query.stats.blocks_checked += work.blocks_checked;
-                query.stats.flows_read += work.flows_read;
-                query.stats.candidates += candidates.len() as u64;
-                for &Flow {
-                    lt,
-                    amount,
-                    other,
-                    edge,
-                    ..
-                } in candidates.iter()
-                {
-                    let share = scale * amount;
-                    if share * decay < prune || query.on_path(trail.step, other) {
-                        continue;
-                    }
-                    let info = query.labels(other)?;
-                    let risk = risk_part(info.categories);
-                    query.steps.push(Step {
-                        parent: trail.step,
-                        edge,
-                        node: other,
-                    });
-                    let step = (query.steps.len() - 1) as u32;
-                    if !risk.is_empty() {
-                        let group = groups.entry(risk.0).or_insert(Group {
-                            share: 0.0,
-                            min_hops: hop,
-                            counterparties: Vec::new(),
-                            paths: Vec::new(),
-                        });
-                        group.share += share * decay;
-                        group.min_hops = group.min_hops.min(hop);
-                        let cp = graph.address(other);
-                        if group.counterparties.len() < MAX_COUNTERPARTIES
-                            && !group.counterparties.contains(&cp)
-                        {
-                            group.counterparties.push(cp);
-                        }
-                        group.paths.push((share * decay, step));
-                        // Keep the strongest paths only, so memory stays bounded.
-                        if group.paths.len() > 4 * p.max_paths.max(1) {
-                            group.paths.sort_by(|a, b| b.0.total_cmp(&a.0));
-                            group.paths.truncate(p.max_paths);
-                        }
-                        continue;
-                    }
-                    // A trail is followed only if a transfer of its could still pass the
-                    // pruning at the next hop: what it passes on is at most its own share,
-                    // decayed once more. Below that (or after the last hop) opening its window
-                    // could only find nothing, so skipping it changes no finding (the margin
-                    // keeps the skip on the safe side of rounding).
-                    if info.service
-                        || hop == p.max_hops
-                        || share * decay * p.decay < prune * (1.0 - 1e-9)
-                    {
-                        continue;
-                    }
-                    next.push(Trail {
-                        step,
-                        node: other,
-                        share,
-                        bound: lt,
-                    });
-                }
-            }
-            if next.len() > p.max_frontier {
-                next.sort_by(|a, b| b.share.total_cmp(&a.share));
-                next.truncate(p.max_frontier);
-            }
-            frontier = next;
-            decay *= p.decay;
-            if frontier.is_empty() {
+        while let Some((_, trail)) = queue.pop_last() {
+            if query.stats.work - work_at_start >= allowance {
+                // Out of budget: this trail and every weaker one stay unread.
+                untraced += trail.reach() + queue.values().map(Trail::reach).sum::<f64>();
+                cut = true;
                 break;
             }
+            let (hop, decay) = (trail.hop, trail.weight);
+            // The transfers this trail may follow: same asset, earlier (later), contiguous.
+            let window = adjacency.window(trail.node, asset, trail.bound, before);
+            query.stats.trails += 1;
+            query.stats.work += 1;
+            let sum = window.sum();
+            if sum <= 0.0 {
+                continue;
+            }
+            let scale = trail.share / sum;
+            // A transfer passes the pruning below only if its amount reaches this; blocks of
+            // transfers below it are skipped unread (a margin keeps the skip strictly on the
+            // safe side of rounding).
+            let cutoff = prune / (scale * decay) * (1.0 - 1e-9);
+            candidates.clear();
+            let mut work = ScanWork::default();
+            window.built.at_least(cutoff, &mut candidates, &mut work);
+            window.tail.at_least(cutoff, &mut candidates, &mut work);
+            query.stats.blocks_checked += work.blocks_checked;
+            query.stats.flows_read += work.flows_read;
+            query.stats.work += work.blocks_checked + work.flows_read;
+            query.stats.candidates += candidates.len() as u64;
+            // What the skipped transfers carried is pruned, not lost.
+            let read: f64 = candidates.iter().map(|f| f.amount).sum();
+            untraced += (sum - read).max(0.0) * scale * decay;
+            for &Flow {
+                lt,
+                amount,
+                other,
+                edge,
+                ..
+            } in candidates.iter()
+            {
+                let share = scale * amount;
+                if share * decay < prune {
+                    untraced += share * decay;
+                    continue;
+                }
+                if query.on_path(trail.step, other) {
+                    continue;
+                }
+                let info = query.labels(other)?;
+                let risk = risk_part(info.categories);
+                query.steps.push(Step {
+                    parent: trail.step,
+                    edge,
+                    node: other,
+                });
+                let step = (query.steps.len() - 1) as u32;
+                if !risk.is_empty() {
+                    let group = groups.entry(risk.0).or_insert(Group {
+                        share: 0.0,
+                        min_hops: hop,
+                        counterparties: Vec::new(),
+                        paths: Vec::new(),
+                    });
+                    group.share += share * decay;
+                    group.min_hops = group.min_hops.min(hop);
+                    let cp = graph.address(other);
+                    if group.counterparties.len() < MAX_COUNTERPARTIES
+                        && !group.counterparties.contains(&cp)
+                    {
+                        group.counterparties.push(cp);
+                    }
+                    group.paths.push((share * decay, step));
+                    // Keep the strongest paths only, so memory stays bounded.
+                    if group.paths.len() > 4 * p.max_paths.max(1) {
+                        group.paths.sort_by(|a, b| b.0.total_cmp(&a.0));
+                        group.paths.truncate(p.max_paths);
+                    }
+                    continue;
+                }
+                // Services stop the trace and the last hop is the policy's horizon: neither
+                // is untraced value.
+                if info.service || hop == p.max_hops {
+                    continue;
+                }
+                let next = Trail {
+                    step,
+                    node: other,
+                    share,
+                    bound: lt,
+                    hop: hop + 1,
+                    weight: decay * p.decay,
+                };
+                // A trail is followed only if a transfer of its could still pass the pruning
+                // at the next hop: what it passes on is at most its own share, decayed once
+                // more (the margin keeps the skip on the safe side of rounding).
+                if next.reach() < prune * (1.0 - 1e-9) {
+                    untraced += next.reach();
+                    continue;
+                }
+                queue.insert(queue_key(&next), next);
+                if queue.len() > p.max_frontier {
+                    if let Some((_, weakest)) = queue.pop_first() {
+                        untraced += weakest.reach();
+                        cut = true;
+                    }
+                }
+            }
         }
+        query.stats.cut += u64::from(cut);
         for (bits, mut group) in groups {
             if group.share < p.min_share {
                 continue;
@@ -553,7 +643,12 @@ impl ExposureEngine {
                     .collect(),
             });
         }
-        Ok(())
+        Ok(Untraced {
+            direction,
+            asset: graph.asset(asset),
+            share_ppm: ppm(untraced),
+            budget_cut: cut,
+        })
     }
 
     /// Addresses whose exposure the given new edges may change: receivers and everything they
@@ -637,6 +732,14 @@ fn hop_of(graph: &Graph, e: u32) -> Hop {
 impl ExposureSource for ExposureEngine {
     fn exposure(&self, address: &Address) -> Result<Vec<ExposureFinding>> {
         self.findings(address)
+    }
+
+    fn exposure_with_untraced(
+        &self,
+        address: &Address,
+    ) -> Result<(Vec<ExposureFinding>, Vec<Untraced>)> {
+        let traced = self.traced_counted(address)?.0;
+        Ok((traced.findings, traced.untraced))
     }
 
     fn version(&self) -> Option<String> {

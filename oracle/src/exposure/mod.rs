@@ -8,7 +8,8 @@
 //!   CRC-checked append-only log, the in-memory graph.
 //! - [`adjacency`]: per-address runs of transfers sorted by asset and time (CSR), both
 //!   directions, which the engine scans.
-//! - [`engine`]: haircut tracing (`exposure-v1`), findings with their paths, and the set of
+//! - [`engine`]: haircut tracing (`exposure-v2`: best-first under a deterministic work
+//!   budget, with the untraced share reported), findings with their paths, and the set of
 //!   addresses a new batch may affect.
 //! - [`ingest`]: recorded pages (files, JSON lines) into the store.
 //! - [`issuer_locks`]: owners whose USDT wallet the issuer locked, as a label source.
@@ -31,13 +32,14 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
-pub use engine::{ExposureEngine, LabelLookup, StoreLabels};
+pub use engine::{ExposureEngine, LabelLookup, StoreLabels, Traced};
 pub use moves::Transfer;
 pub use transfers::TransferStore;
 
 /// The exposure policy version recorded with every judgement (with the number of transfers it
-/// read: `exposure-v1@N`).
-pub const POLICY_VERSION: &str = "exposure-v1";
+/// read: `exposure-v2@N`). v2 (SPEC.md §15.2): traces expand strongest first under a per-query
+/// work budget, and each direction and asset traced reports the share it could not follow.
+pub const POLICY_VERSION: &str = "exposure-v2";
 
 /// Most addresses reported as affected by one batch (a rescreen beyond is a full rescan).
 pub const AFFECTED_LIMIT: usize = 100_000;
@@ -60,9 +62,19 @@ pub struct Policy {
     pub full_severity_share: f64,
     /// Most paths kept per finding, strongest first.
     pub max_paths: usize,
-    /// Most partial traces kept per hop (strongest first), bounding the work per query.
+    /// Most partial traces waiting to be expanded at once; beyond, the weakest is dropped (and
+    /// counted untraced). Bounds the memory of one query.
     pub max_frontier: usize,
+    /// Work budget of one query: reads of the transfer index (partial traces opened, block
+    /// maxima checked, transfers read), shared by the query's directions and assets. A count,
+    /// not a time, so every node with the same data reaches the same judgement; what it cuts
+    /// is reported as untraced (SPEC.md §15.2).
+    pub max_work: u64,
 }
+
+/// Default [`Policy::max_work`], chosen from `oracle/benches/exposure.rs` at full size
+/// (oracle README §"Exposure query"): it keeps p99 over HTTP within 10 ms.
+pub const DEFAULT_MAX_WORK: u64 = 40_000;
 
 impl Default for Policy {
     fn default() -> Self {
@@ -73,6 +85,7 @@ impl Default for Policy {
             full_severity_share: 0.1,
             max_paths: 5,
             max_frontier: 20_000,
+            max_work: DEFAULT_MAX_WORK,
         }
     }
 }
@@ -93,8 +106,8 @@ impl Policy {
         if !(self.full_severity_share > 0.0 && self.full_severity_share <= 1.0) {
             return bad("full_severity_share must be in (0, 1]");
         }
-        if self.max_paths == 0 || self.max_frontier == 0 {
-            return bad("max_paths and max_frontier must be positive");
+        if self.max_paths == 0 || self.max_frontier == 0 || self.max_work == 0 {
+            return bad("max_paths, max_frontier and max_work must be positive");
         }
         Ok(())
     }
