@@ -18,7 +18,7 @@ use tollgate_oracle::exposure::ingest::{self, PageKind};
 use tollgate_oracle::exposure::{ExposureEngine, Policy, TransferStore};
 use tollgate_oracle::store::Label;
 use tollgate_oracle::Error;
-use tollgate_sdk::exposure::{Asset, Direction, ExposureFinding};
+use tollgate_sdk::exposure::{Asset, Direction, ExposureFinding, Untraced};
 use tollgate_sdk::{Address, Categories};
 
 use crate::support::{self, admin_get, get, post};
@@ -727,8 +727,21 @@ fn a_hub_with_a_very_large_fan_in_is_answered_exactly_with_little_work() {
                 ..Policy::default()
             },
         );
-        let (findings, stats) = engine.findings_counted(&judged).unwrap();
+        let (traced, stats) = engine.traced_counted(&judged).unwrap();
+        let findings = traced.findings;
         let f = drainer_in(&findings, Direction::Incoming).expect("the drainer is reached");
+        // The hub's 200,000 small inflows are pruned, not lost: half of the hub's inflow, one
+        // hop further, is reported untraced (and the budget did not cut).
+        assert_eq!(
+            traced.untraced,
+            vec![Untraced {
+                direction: Direction::Incoming,
+                asset: Asset::Ton,
+                share_ppm: 250_000,
+                budget_cut: false,
+            }],
+            "one entry: the judged address only received"
+        );
         // 200,000,000 of H's 400,000,000 inflow, one hop further: 0.5 × 0.5.
         assert_eq!((f.min_hops, f.share_ppm), (2, 250_000), "{f:?}");
         assert_eq!(f.paths[0].hops.len(), 2);
@@ -739,4 +752,142 @@ fn a_hub_with_a_very_large_fan_in_is_answered_exactly_with_little_work() {
         answers.push(findings);
     }
     assert_eq!(answers[0], answers[1], "built or appended, the same answer");
+}
+
+/// The share of `categories` in `findings` for one direction (0 without a finding).
+fn share_of(findings: &[ExposureFinding], direction: Direction, categories: Categories) -> u32 {
+    findings
+        .iter()
+        .filter(|f| f.direction == direction && f.categories == categories)
+        .map(|f| f.share_ppm)
+        .sum()
+}
+
+#[test]
+fn a_work_budget_cuts_the_weakest_traces_and_reports_what_it_cut() {
+    // The judged address A was paid by 100 unlabelled wallets W_i (amount 1,000 + i, so each
+    // carries about 1 % and W_99 the most); each W_i was funded earlier by a scammer S_i and
+    // an unlabelled U_i in equal parts. Unbudgeted, half of A's funds are 2 hops from scammers
+    // (share 0.5 × 0.5 = 25 %). A budget of half the work that takes cuts the weakest W_i.
+    use std::collections::HashMap;
+    use tollgate_oracle::exposure::Transfer;
+    let addr = |tag: u8, i: u32| {
+        let mut hash = [tag; 32];
+        hash[..4].copy_from_slice(&i.to_le_bytes());
+        Address::new(0, hash)
+    };
+    let judged = addr(1, 0);
+    let mut transfers = Vec::new();
+    let mut labels: HashMap<Address, Categories> = HashMap::new();
+    for i in 0..100u32 {
+        let (w, s, u) = (addr(2, i), addr(3, i), addr(4, i));
+        labels.insert(s, Categories::SCAM);
+        for (n, (from, to, amount, lt)) in [
+            (s, w, 500u128, 10 + u64::from(i)),
+            (u, w, 500, 200 + u64::from(i)),
+            (w, judged, 1_000 + u128::from(i), 400 + u64::from(i)),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut tx_hash = [7; 32];
+            tx_hash[..4].copy_from_slice(&i.to_le_bytes());
+            tx_hash[4] = n as u8;
+            transfers.push(Transfer {
+                from,
+                to,
+                asset: Asset::Ton,
+                amount,
+                lt,
+                utime: 1_700_000_000,
+                tx_hash,
+            });
+        }
+    }
+    let store = Arc::new(TransferStore::in_memory());
+    store.append(&transfers, &[]).unwrap();
+    let engine = |max_work: u64| {
+        ExposureEngine::new(
+            store.clone(),
+            Arc::new(labels.clone()),
+            Policy {
+                max_hops: 3,
+                max_work,
+                ..Policy::default()
+            },
+        )
+    };
+    let (full, full_stats) = engine(u64::MAX).traced_counted(&judged).unwrap();
+    assert_eq!(full_stats.cut, 0);
+    let full_share = share_of(&full.findings, Direction::Incoming, Categories::SCAM);
+    assert!(full_share.abs_diff(250_000) <= 1, "{full_share}");
+    assert!(!full.untraced[0].budget_cut);
+
+    let budget = full_stats.work / 2;
+    let (cut, stats) = engine(budget).traced_counted(&judged).unwrap();
+    // The budget is checked before each trace is opened, so it is overrun by at most one
+    // trace's reads (here a handful).
+    assert!(stats.work >= budget && stats.work < budget + 16, "{stats:?}");
+    assert_eq!(stats.cut, 1);
+    let untraced = &cut.untraced[0];
+    assert_eq!(
+        (untraced.direction, untraced.asset, untraced.budget_cut),
+        (Direction::Incoming, Asset::Ton, true)
+    );
+    let cut_share = share_of(&cut.findings, Direction::Incoming, Categories::SCAM);
+    assert!(
+        cut_share > 50_000 && cut_share < full_share,
+        "{cut_share}: part found"
+    );
+    // What was cut is reported, and it bounds what the finding lost.
+    assert!(
+        cut_share + untraced.share_ppm + 1 >= full_share,
+        "{cut_share} + {untraced:?} covers {full_share}"
+    );
+    // Strongest first: the wallets that paid A the most were traced, so the strongest path is
+    // the unbudgeted run's strongest path.
+    let strongest = |t: &tollgate_oracle::exposure::Traced| {
+        t.findings
+            .iter()
+            .find(|f| f.categories == Categories::SCAM)
+            .unwrap()
+            .paths[0]
+            .clone()
+    };
+    assert_eq!(strongest(&cut), strongest(&full));
+    assert_eq!(strongest(&cut).hops[0].from, addr(2, 99));
+    // A count, not a clock: the same data and budget give the same judgement, every time.
+    for _ in 0..3 {
+        assert_eq!(engine(budget).traced_counted(&judged).unwrap().0, cut);
+    }
+}
+
+#[test]
+fn where_the_budget_does_not_cut_the_findings_equal_the_unbudgeted_run() {
+    // The generated graph's planted paths and a sample of its addresses (by degree), under
+    // the default budget and without one.
+    let (g, budgeted) = generated(4, Policy::default(), false);
+    let unbudgeted = ExposureEngine::new(
+        budgeted.transfers().clone(),
+        Arc::new(g.labels.clone()),
+        Policy {
+            max_work: u64::MAX,
+            ..Policy::default()
+        },
+    );
+    let mut addresses: Vec<Address> = g.planted.iter().map(|p| p.deposit).collect();
+    addresses.extend(g.transfers.iter().step_by(97).map(|t| t.to));
+    let (mut uncut, mut with_untraced) = (0, 0);
+    for a in &addresses {
+        let (b, stats) = budgeted.traced_counted(a).unwrap();
+        let (u, _) = unbudgeted.traced_counted(a).unwrap();
+        if stats.cut == 0 {
+            assert_eq!(b, u, "{a}");
+            assert!(b.untraced.iter().all(|u| !u.budget_cut));
+            uncut += 1;
+        }
+        with_untraced += usize::from(b.untraced.iter().any(|u| u.share_ppm > 0));
+    }
+    assert_eq!(uncut, addresses.len(), "the default budget cuts nothing here");
+    assert!(with_untraced > 0, "pruned value is reported");
 }
