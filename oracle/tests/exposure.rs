@@ -557,6 +557,17 @@ async fn a_followed_node_judges_by_exposure_and_records_the_exposure_policy() {
     let hops = finding["paths"][0]["hops"].as_array().unwrap();
     assert_eq!(hops.len(), 2);
     assert_eq!(hops[1]["from"], p.drainer.to_raw());
+    // Every direction and asset traced says what it could not follow, in the judgement and
+    // in the signed case file alike.
+    let untraced = judged["exposure_untraced"].as_array().expect("untraced shares");
+    assert!(
+        untraced.iter().any(|u| u["direction"] == "incoming"
+            && u["share_ppm"].as_u64().is_some()
+            && u.get("budget_cut").is_none()),
+        "{judged}"
+    );
+    let case = admin_get(&app, &format!("/v1/evidence/{deposit}")).await.json;
+    assert_eq!(case["case"]["exposure_untraced"], judged["exposure_untraced"]);
     let hot = get(&app, &format!("/v1/risk/{}", g.hot_wallets[0].to_raw()))
         .await
         .json;
