@@ -3,27 +3,33 @@
 //! `KYT_WALLETS` (default 2,000,000), `KYT_TRANSFERS` (default 10,000,000 background transfers;
 //! exchange flows add about 15 %), `KYT_PAGE_TRANSFERS` (transfers rendered as toncenter pages
 //! for the page-ingest figure, default 200,000), `KYT_SLED` (records for the raw sled
-//! baseline, default 1,000,000), `KYT_QUERIES` (default 10,000).
+//! baseline, default 1,000,000), `KYT_QUERIES` (default 10,000), `KYT_BUDGETS` (work budgets
+//! compared besides the node's default, default `5000,10000,20000,80000`), `KYT_MAX_WORK`
+//! (the budget of the node measured over HTTP, default the node's default).
 //!
 //! `cargo bench -p tollgate-oracle --bench exposure`
 //!
 //! Prints: ingest transfers/s from pages and from decoded transfers, against raw sled inserts of
 //! the same 70-byte records; bytes per transfer on disk; 3-hop exposure query p50/p99 in process
-//! and over HTTP (the node's `GET /v1/risk`, loopback, one client); time from a new page to the
-//! changed score; peak RSS.
+//! without a work budget (the exact answer) and under each budget, with how many queries'
+//! findings each budget changed and the largest share difference; over HTTP (the node's
+//! `GET /v1/risk`, loopback, one client, default budget); time from a new page to the changed
+//! score; peak RSS.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use tollgate_oracle::config::Config;
-use tollgate_oracle::exposure::engine::QueryStats;
+use tollgate_oracle::exposure::engine::{QueryStats, Traced};
 use tollgate_oracle::exposure::generate::{self, pages, Shape};
 use tollgate_oracle::exposure::ingest::{self, PageKind};
 use tollgate_oracle::exposure::{ExposureEngine, Policy, TransferStore};
 use tollgate_oracle::node::Node;
 use tollgate_oracle::signer::{KeyOrigin, Signer};
 use tollgate_oracle::store::{Label, SledStore, Store};
+use tollgate_sdk::exposure::ExposureFinding;
 
 /// A size from the environment, else `default` under `cargo bench` (which passes `--bench`),
 /// else `smoke`: `cargo test --all-targets` runs this binary too, and there it only has to show
@@ -188,12 +194,15 @@ fn main() {
     println!("peak RSS after ingest: {} MiB", rss_peak_mib());
 
     // 2. Queries, 3 hops, over addresses sampled from transfer ends (so by degree) and the
-    // planted deposits.
+    // planted deposits; the node's default work budget (Policy::default().max_work).
     let policy = Policy {
         max_hops: 3,
+        max_work: {
+            let default = Policy::default().max_work as usize;
+            env("KYT_MAX_WORK", default, default) as u64
+        },
         ..Policy::default()
     };
-    let engine = ExposureEngine::new(store.clone(), Arc::new(g.labels.clone()), policy.clone());
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let queries = env("KYT_QUERIES", 10_000, 100);
     let sample: Vec<_> = (0..queries)
@@ -210,15 +219,6 @@ fn main() {
             }
         })
         .collect();
-    let mut timed = Vec::with_capacity(queries);
-    let mut found = 0usize;
-    for a in &sample {
-        let t = Instant::now();
-        let (f, stats) = engine.findings_counted(a).unwrap();
-        timed.push((t.elapsed(), stats));
-        found += usize::from(!f.is_empty());
-    }
-    timed.sort_by_key(|(t, _)| *t);
     // Where the time of the slowest queries goes: their work counters against the median's.
     let mean = |part: &[(Duration, QueryStats)]| {
         let mut sum = QueryStats::default();
@@ -227,32 +227,112 @@ fn main() {
         }
         let n = part.len().max(1) as u64;
         format!(
-            "trails {}, blocks checked {}, flows read {}, candidates {}, label lookups {}",
+            "trails {}, blocks checked {}, flows read {}, candidates {}, label lookups {}, work {}",
             sum.trails / n,
             sum.blocks_checked / n,
             sum.flows_read / n,
             sum.candidates / n,
-            sum.label_lookups / n
+            sum.label_lookups / n,
+            sum.work / n
         )
     };
-    let slow = &timed[timed.len() - (timed.len() / 100).max(1)..];
-    let mid = timed.len() / 2;
-    println!(
-        "work per query: slowest 1 % (mean) {}; median query {}",
-        mean(slow),
-        mean(&timed[mid..=mid])
-    );
-    let times: Vec<Duration> = timed.iter().map(|(t, _)| *t).collect();
-    println!(
-        "exposure query, 3 hops, in process: {queries} queries, p50 {:?}, p99 {:?}, max {:?} ({found} with findings)",
-        percentile(&times, 0.5),
-        percentile(&times, 0.99),
-        times.last().unwrap()
-    );
+    // The exact answer first (no budget: every trace that passes the pruning is expanded, as
+    // exposure-v1 did), then the node's default budget and the others of KYT_BUDGETS. Each
+    // budgeted run is compared with the exact one: queries whose findings differ at all, whose
+    // highest severity differs, and the largest share difference of one finding.
+    let budgets: Vec<u64> = std::env::var("KYT_BUDGETS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|b| b.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![5_000, 10_000, 20_000, 80_000]);
+    let mut runs = vec![u64::MAX, policy.max_work];
+    runs.extend(budgets.into_iter().filter(|b| *b != policy.max_work));
+    let mut exact: Vec<Traced> = Vec::new();
+    for max_work in runs {
+        let engine = ExposureEngine::new(
+            store.clone(),
+            Arc::new(g.labels.clone()),
+            Policy {
+                max_work,
+                ..policy.clone()
+            },
+        );
+        let name = if max_work == u64::MAX {
+            "no budget (exact)".to_string()
+        } else {
+            format!("budget {max_work}")
+        };
+        let mut timed = Vec::with_capacity(queries);
+        let mut answers = Vec::with_capacity(queries);
+        for a in &sample {
+            let t = Instant::now();
+            let (traced, stats) = engine.traced_counted(a).unwrap();
+            timed.push((t.elapsed(), stats));
+            answers.push(traced);
+        }
+        let found = answers.iter().filter(|t| !t.findings.is_empty()).count();
+        let cut = timed.iter().filter(|(_, s)| s.cut > 0).count();
+        let untraced_max = answers
+            .iter()
+            .flat_map(|t| &t.untraced)
+            .map(|u| u.share_ppm)
+            .max()
+            .unwrap_or(0);
+        timed.sort_by_key(|(t, _)| *t);
+        let slow = &timed[timed.len() - (timed.len() / 100).max(1)..];
+        let mid = timed.len() / 2;
+        println!(
+            "[{name}] work per query: slowest 1 % (mean) {}; median query {}",
+            mean(slow),
+            mean(&timed[mid..=mid])
+        );
+        let times: Vec<Duration> = timed.iter().map(|(t, _)| *t).collect();
+        println!(
+            "[{name}] exposure query, 3 hops, in process: {queries} queries, p50 {:?}, p99 {:?}, max {:?} ({found} with findings, {cut} cut by the budget, largest untraced share {:.2} %)",
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
+            times.last().unwrap(),
+            untraced_max as f64 / 1e4
+        );
+        if exact.is_empty() {
+            exact = answers;
+            continue;
+        }
+        let mut differ = 0;
+        let mut severity_differs = 0;
+        let mut largest = 0u32;
+        for (budgeted, exact) in answers.iter().zip(&exact) {
+            if budgeted.findings == exact.findings {
+                continue;
+            }
+            differ += 1;
+            let top = |t: &Traced| t.findings.iter().map(|f| f.severity).max().unwrap_or(0);
+            severity_differs += usize::from(top(budgeted) != top(exact));
+            let key = |f: &ExposureFinding| (f.direction, f.asset, f.categories.0);
+            let shares = |t: &Traced| {
+                t.findings
+                    .iter()
+                    .map(|f| (key(f), f.share_ppm))
+                    .collect::<HashMap<_, _>>()
+            };
+            let (b, e) = (shares(budgeted), shares(exact));
+            for k in b.keys().chain(e.keys()) {
+                let d = b
+                    .get(k)
+                    .copied()
+                    .unwrap_or(0)
+                    .abs_diff(e.get(k).copied().unwrap_or(0));
+                largest = largest.max(d);
+            }
+        }
+        println!(
+            "[{name}] findings against the exact run: {differ} of {queries} queries differ ({severity_differs} in their highest severity); largest share difference {:.3} % ({largest} ppm)",
+            largest as f64 / 1e4
+        );
+    }
 
     // 3. Over HTTP: the node's GET /v1/risk over the same transfer store, loopback.
     let node_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    drop(engine);
+    drop(exact);
     let log = store.path().unwrap().to_path_buf();
     drop(store);
     std::fs::create_dir_all(node_dir.path().join("transfers")).unwrap();

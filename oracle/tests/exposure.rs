@@ -559,15 +559,22 @@ async fn a_followed_node_judges_by_exposure_and_records_the_exposure_policy() {
     assert_eq!(hops[1]["from"], p.drainer.to_raw());
     // Every direction and asset traced says what it could not follow, in the judgement and
     // in the signed case file alike.
-    let untraced = judged["exposure_untraced"].as_array().expect("untraced shares");
+    let untraced = judged["exposure_untraced"]
+        .as_array()
+        .expect("untraced shares");
     assert!(
         untraced.iter().any(|u| u["direction"] == "incoming"
             && u["share_ppm"].as_u64().is_some()
             && u.get("budget_cut").is_none()),
         "{judged}"
     );
-    let case = admin_get(&app, &format!("/v1/evidence/{deposit}")).await.json;
-    assert_eq!(case["case"]["exposure_untraced"], judged["exposure_untraced"]);
+    let case = admin_get(&app, &format!("/v1/evidence/{deposit}"))
+        .await
+        .json;
+    assert_eq!(
+        case["case"]["exposure_untraced"],
+        judged["exposure_untraced"]
+    );
     let hot = get(&app, &format!("/v1/risk/{}", g.hot_wallets[0].to_raw()))
         .await
         .json;
@@ -838,7 +845,10 @@ fn a_work_budget_cuts_the_weakest_traces_and_reports_what_it_cut() {
     let (cut, stats) = engine(budget).traced_counted(&judged).unwrap();
     // The budget is checked before each trace is opened, so it is overrun by at most one
     // trace's reads (here a handful).
-    assert!(stats.work >= budget && stats.work < budget + 16, "{stats:?}");
+    assert!(
+        stats.work >= budget && stats.work < budget + 16,
+        "{stats:?}"
+    );
     assert_eq!(stats.cut, 1);
     let untraced = &cut.untraced[0];
     assert_eq!(
@@ -899,6 +909,10 @@ fn where_the_budget_does_not_cut_the_findings_equal_the_unbudgeted_run() {
         }
         with_untraced += usize::from(b.untraced.iter().any(|u| u.share_ppm > 0));
     }
-    assert_eq!(uncut, addresses.len(), "the default budget cuts nothing here");
+    assert_eq!(
+        uncut,
+        addresses.len(),
+        "the default budget cuts nothing here"
+    );
     assert!(with_untraced > 0, "pruned value is reported");
 }

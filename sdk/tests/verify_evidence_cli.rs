@@ -23,7 +23,6 @@ fn signed(key: &SigningKey) -> String {
             scoring: "severity-v1".into(),
             labels: "labels-1-00".into(),
             exposure: vec![],
-            exposure_untraced: vec![],
         },
         judgement: Judgement {
             score: 85,
@@ -40,6 +39,7 @@ fn signed(key: &SigningKey) -> String {
         }],
         override_decision: None,
         exposure: vec![],
+        exposure_untraced: vec![],
         history: vec![],
         audit: AuditCoverage {
             entries: 0,
