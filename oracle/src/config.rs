@@ -291,7 +291,7 @@ pub struct ConfigArgs {
     /// Decayed share at which a finding carries its category's full severity [default: 0.1].
     #[arg(long, env = "TOLLGATE_EXPOSURE_FULL_SEVERITY_SHARE")]
     pub exposure_full_severity_share: Option<f64>,
-    /// Work budget of one exposure query, in reads of the transfer index [default: 40000].
+    /// Work budget of one exposure query, in reads of the transfer index [default: 10000].
     #[arg(long, env = "TOLLGATE_EXPOSURE_MAX_WORK")]
     pub exposure_max_work: Option<u64>,
     /// Follow a toncenter-v3-compatible endpoint while serving (e.g. https://toncenter.com).

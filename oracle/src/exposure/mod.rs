@@ -74,7 +74,7 @@ pub struct Policy {
 
 /// Default [`Policy::max_work`], chosen from `oracle/benches/exposure.rs` at full size
 /// (oracle README §"Exposure query"): it keeps p99 over HTTP within 10 ms.
-pub const DEFAULT_MAX_WORK: u64 = 40_000;
+pub const DEFAULT_MAX_WORK: u64 = 10_000;
 
 impl Default for Policy {
     fn default() -> Self {
