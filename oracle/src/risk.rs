@@ -130,7 +130,7 @@ pub struct Assessment {
     #[serde(skip)]
     pub labels_version: LabelsVersion,
     /// The exposure policy and transfer data the exposure findings came from (e.g.
-    /// `exposure-v1@1234`); absent on a node without transaction data.
+    /// `exposure-v2@1234`); absent on a node without transaction data.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exposure_version: Option<String>,
     /// The exposure findings behind the `exposure` evidence, with their transfer paths.
@@ -146,7 +146,7 @@ pub struct Assessment {
 
 impl Assessment {
     /// The policy versions the audit log records: scoring, label set and, with transaction
-    /// data, exposure (`severity-v1;labels-…;exposure-v1@N`).
+    /// data, exposure (`severity-v1;labels-…;exposure-v2@N`).
     pub fn audit_policy_version(&self) -> String {
         match &self.exposure_version {
             Some(exposure) => format!("{};{};{exposure}", self.policy_version, self.labels_version),
@@ -179,7 +179,7 @@ pub trait ExposureSource: Send + Sync + 'static {
         Ok((self.exposure(address)?, Vec::new()))
     }
 
-    /// The exposure policy and the data it read (e.g. `exposure-v1@1234`, 1234 transfers),
+    /// The exposure policy and the data it read (e.g. `exposure-v2@1234`, 1234 transfers),
     /// recorded with every judgement; `None` without transaction data.
     fn version(&self) -> Option<String> {
         None
