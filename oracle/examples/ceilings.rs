@@ -12,6 +12,11 @@
 //!
 //! Usage: `cargo run --release -p tollgate-oracle --example ceilings -- LABELS`; prints
 //! `ceilings listening on http://ADDR` when ready.
+//!
+//! `ceilings fsync DIR SECONDS` is the disk's ceiling instead: it writes one 8 KiB block in
+//! place and fdatasyncs it, back to back (what one audit commit asks of the disk), and prints
+//! the latency percentiles and the stalls. A durable answer cannot come back sooner than its
+//! fdatasync, and every request in flight waits for a stalled one.
 
 use std::sync::Arc;
 
@@ -104,7 +109,54 @@ async fn lookup(
     }))
 }
 
+/// `fsync DIR SECONDS`: the flush latency of the disk under `DIR`.
+fn fsync_probe(dir: &std::path::Path, seconds: f64) -> anyhow::Result<()> {
+    use std::os::unix::fs::FileExt as _;
+    const AREA: u64 = 4 << 20;
+    let path = dir.join("ceilings-fsync.dat");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)?;
+    // Written and flushed first, as the audit log's zeros ahead are: the probe then rewrites
+    // blocks inside the file, so its size never changes.
+    file.write_all_at(&vec![0; AREA as usize], 0)?;
+    file.sync_all()?;
+    let block = [0x5a_u8; 8192];
+    let (mut latencies, mut offset) = (Vec::new(), 0u64);
+    let end = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    while std::time::Instant::now() < end {
+        let started = std::time::Instant::now();
+        file.write_all_at(&block, offset)?;
+        file.sync_data()?;
+        latencies.push(started.elapsed().as_secs_f64() * 1e3);
+        offset = (offset + block.len() as u64) % AREA;
+    }
+    std::fs::remove_file(&path)?;
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    println!(
+        "fdatasyncs {} p50_ms {:.3} p99_ms {:.3} p999_ms {:.3} max_ms {:.1} over_10ms {}",
+        latencies.len(),
+        at(0.5),
+        at(0.99),
+        at(0.999),
+        latencies[latencies.len() - 1],
+        latencies.iter().filter(|&&ms| ms > 10.0).count()
+    );
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("fsync") {
+        let (Some(dir), Some(seconds)) = (args.get(2), args.get(3)) else {
+            anyhow::bail!("usage: ceilings fsync DIR SECONDS");
+        };
+        return fsync_probe(std::path::Path::new(dir), seconds.parse()?);
+    }
     let labels: u64 = std::env::args()
         .nth(1)
         .map(|n| n.parse())

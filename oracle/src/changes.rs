@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tollgate_sdk::{Address, Categories};
 
-use crate::audit::AuditLog;
+use crate::audit::{AttestedSubject, AuditLog};
 use crate::error::{Error, Result};
 use crate::evidence::level_name;
 use crate::risk::{Assessment, Level, RiskEngine};
@@ -407,8 +407,10 @@ pub(crate) fn decode_level(key: &[u8], value: &[u8]) -> Result<Snapshot> {
     serde_json::from_slice(payload).map_err(|err| corrupt(LEVELS, &err))
 }
 
-/// Subjects of attestations still valid, kept from the audit log: read once in full at start,
-/// then only the entries appended since.
+/// Subjects of attestations still valid, kept from the audit log: the entries a node finds at
+/// start are read once; those it commits itself the committer hands over
+/// ([`AuditLog::take_committed`]), so a busy node does not decode back every entry it wrote
+/// once a minute. Replicas of a shared database read the entries appended since the last call.
 #[derive(Default)]
 pub struct Attested {
     /// Audit entries read.
@@ -419,33 +421,17 @@ pub struct Attested {
 }
 
 impl Attested {
-    /// Reads the audit entries appended since the last call and forgets expired attestations;
+    /// Takes in the attestations committed since the last call and forgets expired ones;
     /// returns the subjects still attested at `now` with the snapshot their attestation recorded.
     pub fn refresh(&mut self, audit: &AuditLog, now: u64) -> Result<HashMap<Address, Snapshot>> {
-        loop {
-            let after = self.read.checked_sub(1);
-            let page = audit.page(after, 1000)?;
-            let Some((last, _)) = page.last() else {
-                break;
-            };
-            self.read = last.seq + 1;
-            for (entry, _) in &page {
-                let a = &entry.record.attestation;
-                let snapshot = Snapshot::from_score(
-                    entry.record.judgement.score,
-                    Categories(entry.record.judgement.categories),
-                );
-                let slot = self
-                    .subjects
-                    .entry(a.subject)
-                    .or_insert((0, snapshot.clone()));
-                if a.valid_until >= slot.0 {
-                    *slot = (a.valid_until, snapshot);
+        match audit.take_committed() {
+            Some((at_open, committed)) => {
+                self.read_log(audit, Some(at_open))?;
+                for (subject, attested) in committed {
+                    self.note(subject, attested);
                 }
             }
-            if page.len() < 1000 {
-                break;
-            }
+            None => self.read_log(audit, None)?,
         }
         self.subjects
             .retain(|_, (valid_until, _)| u64::from(*valid_until) >= now);
@@ -454,6 +440,53 @@ impl Attested {
             .iter()
             .map(|(address, (_, snapshot))| (*address, snapshot.clone()))
             .collect())
+    }
+
+    /// Reads the entries after those already read, up to `until` (exclusive) or the end.
+    fn read_log(&mut self, audit: &AuditLog, until: Option<u64>) -> Result<()> {
+        const PAGE: usize = 1000;
+        while until.is_none_or(|until| self.read < until) {
+            let page = audit.page(self.read.checked_sub(1), PAGE)?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            let full = page.len() == PAGE;
+            let next = last.seq + 1;
+            for (entry, _) in &page {
+                if until.is_some_and(|until| entry.seq >= until) {
+                    break;
+                }
+                let a = &entry.record.attestation;
+                self.note(
+                    a.subject,
+                    AttestedSubject {
+                        valid_until: a.valid_until,
+                        score: entry.record.judgement.score,
+                        categories: entry.record.judgement.categories,
+                    },
+                );
+            }
+            self.read = until.map_or(next, |until| next.min(until));
+            if !full {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps a subject's latest attestation.
+    fn note(&mut self, subject: Address, attested: AttestedSubject) {
+        let snapshot = || Snapshot::from_score(attested.score, Categories(attested.categories));
+        match self.subjects.get_mut(&subject) {
+            Some(slot) if attested.valid_until >= slot.0 => {
+                *slot = (attested.valid_until, snapshot())
+            }
+            Some(_) => {}
+            None => {
+                self.subjects
+                    .insert(subject, (attested.valid_until, snapshot()));
+            }
+        }
     }
 }
 

@@ -251,10 +251,14 @@ impl Node {
                 loop {
                     ticks.tick().await;
                     let state = state.clone();
+                    let started = std::time::Instant::now();
                     let done = tokio::task::spawn_blocking(move || {
                         crate::changes::rescreen_attested(&state, "rescreen", crate::unix_now())
                     })
                     .await;
+                    // It shares the node's cores with signing: operators watch its cost.
+                    metrics::histogram!("tollgate_rescreen_seconds")
+                        .record(started.elapsed().as_secs_f64());
                     match done {
                         Ok(Ok(changes)) if !changes.is_empty() => {
                             tracing::info!(

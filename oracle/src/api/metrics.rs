@@ -123,6 +123,11 @@ fn describe() {
         "tollgate_audit_entries_total",
         "Audit entries written and flushed"
     );
+    describe_histogram!(
+        "tollgate_rescreen_seconds",
+        Unit::Seconds,
+        "Time to re-judge the subjects of valid attestations (every rescreen_interval_secs)"
+    );
     ::metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     // Zero-valued series exist from the start, so dashboards and alerts see them before the
     // first event.

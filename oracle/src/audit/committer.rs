@@ -34,7 +34,7 @@
 //! would otherwise cost more than the commits themselves. The anchor therefore trails the log
 //! by at most that interval; it is written once more when the log closes.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use tokio::sync::oneshot;
+use tollgate_sdk::Address;
 
 use super::anchor::AnchorWriter;
 use super::format::{entry_hash, frame, AuditRecord, Entry};
@@ -129,6 +130,53 @@ pub(crate) struct Shared {
     pub(crate) published: Published,
     pub(crate) anchor: Mutex<AnchorState>,
     pub(crate) anchor_wake: Condvar,
+    /// What this process committed since [`super::AuditLog::take_committed`] last took it.
+    pub(crate) committed: Mutex<Committed>,
+}
+
+/// The latest attestation of a subject, as its audit record has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttestedSubject {
+    /// The attestation's `valid_until`.
+    pub valid_until: u32,
+    /// The judgement's score.
+    pub score: u8,
+    /// The judgement's category mask.
+    pub categories: u32,
+}
+
+/// Subjects of the attestations the committer made durable since they were last taken, so the
+/// set of valid attestations (`changes::Attested`) need not read back every entry it wrote.
+/// Bounded without a reader: expired subjects are dropped whenever the map doubles.
+#[derive(Default)]
+pub(crate) struct Committed {
+    pub(crate) subjects: HashMap<Address, AttestedSubject>,
+    prune_at: usize,
+}
+
+impl Committed {
+    /// Notes a committed record; a subject keeps its latest `valid_until` (the same rule as
+    /// reading the log).
+    fn note(&mut self, record: &AuditRecord, now: u64) {
+        let seen = AttestedSubject {
+            valid_until: record.attestation.valid_until,
+            score: record.judgement.score,
+            categories: record.judgement.categories,
+        };
+        self.subjects
+            .entry(record.attestation.subject)
+            .and_modify(|kept| {
+                if seen.valid_until >= kept.valid_until {
+                    *kept = seen;
+                }
+            })
+            .or_insert(seen);
+        if self.subjects.len() >= self.prune_at.max(4096) {
+            self.subjects
+                .retain(|_, kept| u64::from(kept.valid_until) >= now);
+            self.prune_at = self.subjects.len() * 2;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -153,6 +201,7 @@ impl Shared {
             },
             anchor: Mutex::new(AnchorState::default()),
             anchor_wake: Condvar::new(),
+            committed: Mutex::new(Committed::default()),
         }
     }
 }
@@ -305,6 +354,9 @@ pub(crate) struct Committer {
     pub(crate) batch_max: usize,
     /// Whether heads go to the anchor thread (the files do; a database holds its head itself).
     pub(crate) anchored: bool,
+    /// Whether to note committed subjects in [`Shared::committed`]: the files have this one
+    /// writer, so it sees every entry after those at open; replicas of a database read the log.
+    pub(crate) notes_subjects: bool,
 }
 
 impl Committer {
@@ -412,6 +464,18 @@ impl Committer {
             if let Ok(mut anchor) = self.shared.anchor.lock() {
                 anchor.pending = Some((appended.entries, appended.head));
                 self.shared.anchor_wake.notify_one();
+            }
+        }
+        if self.notes_subjects {
+            // A panic elsewhere while holding the lock cannot leave the map half-written in a
+            // way that matters (each insert is whole): keep noting rather than lose subjects.
+            let mut committed = self
+                .shared
+                .committed
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for record in batch.iter().flat_map(|p| &p.records) {
+                committed.note(record, recorded_at);
             }
         }
         metrics::histogram!("tollgate_audit_batch_size").record(count as f64);

@@ -24,6 +24,7 @@ pub mod pg_head;
 pub mod postgres;
 pub mod view;
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -33,8 +34,10 @@ use std::time::Duration;
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use serde::Serialize;
 use tokio::sync::oneshot;
+use tollgate_sdk::Address;
 
 use self::anchor::Anchor;
+pub use self::committer::AttestedSubject;
 use self::committer::{Committer, FileBackend, LogSink, Pending, Shared};
 pub use self::format::{
     entry_hash, AuditRecord, Entry, EvidenceRecord, JudgementRecord, Kind, GENESIS,
@@ -147,6 +150,7 @@ impl AuditLog {
             shared: shared.clone(),
             batch_max: options.batch_max.max(1),
             anchored: true,
+            notes_subjects: true,
         };
         let mut threads = Vec::new();
         threads.push(
@@ -202,6 +206,8 @@ impl AuditLog {
             shared: shared.clone(),
             batch_max: options.batch_max.max(1),
             anchored: false,
+            // Other replicas append to the same chain: the log is the only complete account.
+            notes_subjects: false,
         };
         let thread = std::thread::Builder::new()
             .name("audit-commit".into())
@@ -355,6 +361,28 @@ impl AuditLog {
             .copied()
             .ok_or_else(|| Error::AuditUnavailable("index behind the log".into()))?;
         PageReader { file, end }.read(offset, slot * log::INDEX_EVERY, from, limit)
+    }
+
+    /// The subjects of the attestations this process committed since the last call, with the
+    /// number of entries the log held when it was opened (entries before that are read from the
+    /// log); `None` for a database shared by replicas, whose log is the only complete account.
+    /// Each subject has its latest attestation; expired ones may already be gone.
+    pub fn take_committed(&self) -> Option<(u64, HashMap<Address, AttestedSubject>)> {
+        match self.inner.reader {
+            Reader::File(_) => {
+                let mut committed = self
+                    .inner
+                    .shared
+                    .committed
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                Some((
+                    self.inner.opened.entries,
+                    std::mem::take(&mut committed.subjects),
+                ))
+            }
+            Reader::Postgres(_) => None,
+        }
     }
 
     /// Stops taking records, commits what is queued, writes the final anchor and joins the

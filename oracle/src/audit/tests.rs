@@ -508,3 +508,102 @@ async fn a_batch_is_one_submission_one_fdatasync_and_acknowledged_after_it() {
     let report = verify_dir(dir.path(), Some(key().verifying_key().to_bytes())).unwrap();
     assert_eq!(report.entries, 101);
 }
+
+/// A record of `subject` valid until `valid_until`, judged `score`.
+fn attestation_of(nonce: u64, subject: u8, valid_until: u32, score: u8) -> AuditRecord {
+    let mut record = record(nonce);
+    record.attestation.subject = tollgate_sdk::Address::new(0, [subject; 32]);
+    record.attestation.valid_until = valid_until;
+    record.judgement.score = score;
+    record
+}
+
+/// The set of valid attestations (`changes::Attested`) takes the subjects the committer noted
+/// instead of decoding back every entry it wrote, reads the log only for what it found at open,
+/// and agrees with a full read of the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_committer_hands_over_what_it_committed_and_it_agrees_with_the_log() {
+    use crate::changes::{Attested, Snapshot};
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path()).unwrap();
+    for record in [
+        attestation_of(1, 1, 5000, 10),
+        attestation_of(2, 2, 1500, 20),
+        attestation_of(3, 3, 9000, 90),
+    ] {
+        log.append(record).await.unwrap();
+    }
+    close(log);
+    let log = open(dir.path()).unwrap();
+    assert_eq!(log.opened().entries, 3);
+    log.append(attestation_of(4, 1, 7000, 60)).await.unwrap();
+    // An earlier `valid_until` than the one before the restart: the later one stays.
+    log.append(attestation_of(5, 3, 8000, 5)).await.unwrap();
+    log.append_all(vec![
+        attestation_of(6, 4, 6000, 30),
+        attestation_of(7, 5, 1200, 40),
+    ])
+    .await
+    .unwrap();
+
+    let now = 2000;
+    let mut attested = Attested::default();
+    let got = attested.refresh(&log, now).unwrap();
+
+    let mut latest: std::collections::HashMap<_, (u32, Snapshot)> = Default::default();
+    for (entry, _) in log.page(None, 100).unwrap() {
+        let a = &entry.record.attestation;
+        let snapshot = Snapshot::from_score(
+            entry.record.judgement.score,
+            tollgate_sdk::Categories(entry.record.judgement.categories),
+        );
+        let slot = latest.entry(a.subject).or_insert((0, snapshot.clone()));
+        if a.valid_until >= slot.0 {
+            *slot = (a.valid_until, snapshot);
+        }
+    }
+    let want: std::collections::HashMap<_, _> = latest
+        .into_iter()
+        .filter(|(_, (valid_until, _))| u64::from(*valid_until) >= now)
+        .map(|(subject, (_, snapshot))| (subject, snapshot))
+        .collect();
+    assert_eq!(got, want);
+    let subject = |n| tollgate_sdk::Address::new(0, [n; 32]);
+    let mut subjects: Vec<_> = got.keys().map(|a| a.hash[0]).collect();
+    subjects.sort();
+    assert_eq!(subjects, vec![1, 3, 4], "2 and 5 expired");
+    assert_eq!(got[&subject(1)].score, 60, "the later attestation of 1");
+    assert_eq!(got[&subject(3)].score, 90, "the later valid_until of 3");
+
+    // Handed over once; the set still knows them, and takes what is committed next.
+    assert!(log.take_committed().unwrap().1.is_empty());
+    assert_eq!(attested.refresh(&log, now).unwrap(), got);
+    log.append(attestation_of(8, 6, 3000, 70)).await.unwrap();
+    let next = attested.refresh(&log, now).unwrap();
+    assert_eq!(next.len(), 4);
+    assert_eq!(next[&subject(6)].score, 70);
+    close(log);
+}
+
+/// With no one taking them (re-screening off), the noted subjects stay bounded: expired ones
+/// are dropped as the map grows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn noted_subjects_stay_bounded_without_a_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path()).unwrap();
+    // valid_until 1600 is long past at the committer's clock: every one has expired.
+    for chunk in 0..50u64 {
+        let records = (0..200u64)
+            .map(|i| {
+                let mut record = record(chunk * 200 + i);
+                let n = (chunk * 200 + i).to_be_bytes();
+                record.attestation.subject.hash[..8].copy_from_slice(&n);
+                record
+            })
+            .collect();
+        log.append_all(records).await.unwrap();
+    }
+    let (_, noted) = log.take_committed().unwrap();
+    assert!(noted.len() < 4096, "{} expired subjects kept", noted.len());
+    close(log);
+}
