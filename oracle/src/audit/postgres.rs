@@ -395,6 +395,15 @@ pub fn check_head_at_open(
 /// unsigned row passes only for the empty chain: a non-empty one is signed by the first
 /// replica that opens it (after `migrate`, pin the head `migrate` printed).
 pub fn signed_head(client: &mut Client, key: &VerifyingKey) -> Result<TrustedHead> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('audit_head') IS NOT NULL", &[])
+        .map_err(pg_error)?
+        .get(0);
+    if !exists {
+        return Err(Error::Store(
+            "this database holds no audit chain yet (no replica or `migrate` has used it): the first replica on it needs no pin".into(),
+        ));
+    }
     check_tail(client)?;
     let HeadRow {
         entries,
