@@ -103,6 +103,19 @@ fn audit_head(url: &str, key: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// `tollgate-oracle audit head --data-dir DATA --key-file KEY`: a sled node's log or a
+/// replica's seen head.
+fn audit_head_of_dir(data: &Path, key: &Path) -> std::process::Output {
+    Command::new(binary())
+        .args(["audit", "head", "--data-dir"])
+        .arg(data)
+        .arg("--key-file")
+        .arg(key)
+        .env_remove("TOLLGATE_STORE")
+        .output()
+        .unwrap()
+}
+
 /// The head to pin, read with `audit head --store` (which must verify it).
 fn read_pin(url: &str, key: &Path) -> String {
     let output = audit_head(url, key);
@@ -155,6 +168,24 @@ impl Setting {
     /// [`join_replica`] with data dir `name`.
     fn join(&self, name: &str) -> (Node, SocketAddr) {
         join_replica(&self.data(name), &self.key, &self.url)
+    }
+
+    /// The first replica, data dir "a", signs `n` attestations and is killed; then the
+    /// database is copied as a backup would keep it (`CREATE DATABASE … TEMPLATE`). The
+    /// backup's name.
+    async fn backup_after(&self, n: usize) -> String {
+        let (mut replica, addr) = self.replica("a");
+        attest(addr, n).await;
+        replica.kill();
+        let (cluster, db) = (self.cluster.clone(), self.db());
+        let backup = format!("{db}_backup");
+        let sql = format!("CREATE DATABASE {backup} TEMPLATE {db}");
+        tokio::task::spawn_blocking(move || {
+            cluster.client("postgres").batch_execute(&sql).unwrap()
+        })
+        .await
+        .unwrap();
+        backup
     }
 }
 
@@ -465,16 +496,7 @@ async fn a_sled_node_migrates_to_postgres_and_its_replicas_continue_the_chain() 
     let pin = migrate_pin(&output);
     let sled_head = tokio::task::spawn_blocking({
         let (data, key) = (sled_data.clone(), key.clone());
-        move || {
-            Command::new(binary())
-                .args(["audit", "head", "--data-dir"])
-                .arg(&data)
-                .arg("--key-file")
-                .arg(&key)
-                .env_remove("TOLLGATE_STORE")
-                .output()
-                .unwrap()
-        }
+        move || audit_head_of_dir(&data, &key)
     })
     .await
     .unwrap();
@@ -1135,22 +1157,8 @@ async fn a_restored_rolled_back_or_foreign_signed_database_is_refused() {
         setting.db(),
     );
     let data = setting.data("a");
-    let (mut replica, addr) = setting.replica("a");
-    attest(addr, 3).await;
-    replica.kill();
     // The backup: a copy of the database with 3 entries.
-    let backup = format!("{db}_backup");
-    {
-        let (cluster, sql) = (
-            cluster.clone(),
-            format!("CREATE DATABASE {backup} TEMPLATE {db}"),
-        );
-        tokio::task::spawn_blocking(move || {
-            cluster.client("postgres").batch_execute(&sql).unwrap()
-        })
-        .await
-        .unwrap();
-    }
+    let backup = setting.backup_after(3).await;
     let (mut replica, addr) = start_replica(&data, &key, &url);
     attest(addr, 3).await;
     // The file remembers 6 entries, 0600.
@@ -1290,14 +1298,7 @@ async fn audit_head_prints_the_signed_head_and_refuses_a_bad_signature() {
         assert!(output.status.success(), "{}", printed(&output));
         assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), pin);
         // The replica's own record of what it has seen is the same head.
-        let output = Command::new(binary())
-            .args(["audit", "head", "--data-dir"])
-            .arg(&data)
-            .arg("--key-file")
-            .arg(&key)
-            .env_remove("TOLLGATE_STORE")
-            .output()
-            .unwrap();
+        let output = audit_head_of_dir(&data, &key);
         assert!(output.status.success(), "{}", printed(&output));
         assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), pin);
         // Another key: not this node's head.
@@ -1403,27 +1404,14 @@ fn refused_start(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_data_dir_trusts_only_an_empty_database_or_the_head_it_is_given() {
     let setting = Setting::start().await;
-    let (cluster, url, key, db) = (
-        setting.cluster.clone(),
-        setting.url.clone(),
-        setting.key.clone(),
-        setting.db(),
-    );
+    let (url, key) = (setting.url.clone(), setting.key.clone());
     let dir = setting.dir.path().to_path_buf();
-    // The first replica ever: an empty database, no pin needed.
-    let (mut replica, addr) = setting.replica("a");
-    attest(addr, 3).await;
-    replica.kill();
-    // A backup at 3 entries, then 3 more on the live database.
-    let backup = format!("{db}_backup");
-    let backup_url = cluster.url_of(&backup);
+    // The first replica ever (an empty database, no pin needed) signs 3; a backup at 3
+    // entries; then 3 more on the live database.
+    let backup_url = setting.cluster.url_of(&setting.backup_after(3).await);
     let old_pin = tokio::task::spawn_blocking({
-        let (cluster, url, key) = (cluster.clone(), url.clone(), key.clone());
-        let sql = format!("CREATE DATABASE {backup} TEMPLATE {db}");
-        move || {
-            cluster.client("postgres").batch_execute(&sql).unwrap();
-            read_pin(&url, &key)
-        }
+        let (url, key) = (url.clone(), key.clone());
+        move || read_pin(&url, &key)
     })
     .await
     .unwrap();
@@ -1444,43 +1432,49 @@ async fn a_fresh_data_dir_trusts_only_an_empty_database_or_the_head_it_is_given(
                 pin.starts_with("6:") && old_pin.starts_with("3:"),
                 "{old_pin} {pin}"
             );
-            // No pin, no seen-file, a non-empty database: refused, naming the command to run.
-            let log = refused_start(&dir.join("fresh1"), &key, &url, &[], None);
-            assert!(
-                log.contains("has not seen this database before")
-                    && log.contains("tollgate-oracle audit head --store")
-                    && log.contains("--trust-head ENTRIES:HASH"),
-                "{log}"
-            );
-            // The restored backup (3 entries) under the pin of the newest head (6): older.
-            let log = refused_start(
-                &dir.join("fresh2"),
-                &key,
-                &backup_url,
-                &["--trust-head", &pin],
-                None,
-            );
-            assert!(
-                log.contains("older than the pinned head") && log.contains(&pin),
-                "{log}"
-            );
-            // The same pin through the environment.
-            let log = refused_start(&dir.join("fresh3"), &key, &backup_url, &[], Some(&pin));
-            assert!(log.contains("older than the pinned head"), "{log}");
-            // Malformed pins, by flag and by variable: configuration errors, nothing written.
-            let log = refused_start(
-                &dir.join("fresh4"),
-                &key,
-                &url,
-                &["--trust-head", "6"],
-                None,
-            );
-            assert!(
-                log.contains("trust_head `6`") && log.contains("no `:`"),
-                "{log}"
-            );
-            let log = refused_start(&dir.join("fresh5"), &key, &url, &[], Some("6:nothex"));
-            assert!(log.contains("not hex"), "{log}");
+            let flag = ["--trust-head", pin.as_str()];
+            let cases: [(&str, &[&str], Option<&str>, &[&str]); 5] = [
+                // No pin, no seen-file, a non-empty database: refused, naming the command.
+                (
+                    &url,
+                    &[],
+                    None,
+                    &[
+                        "has not seen this database before",
+                        "tollgate-oracle audit head --store",
+                        "--trust-head ENTRIES:HASH",
+                    ],
+                ),
+                // The restored backup (3 entries) under the pin of the newest head (6): older;
+                // by flag and by variable.
+                (
+                    &backup_url,
+                    &flag,
+                    None,
+                    &["older than the pinned head", &pin],
+                ),
+                (
+                    &backup_url,
+                    &[],
+                    Some(&pin),
+                    &["older than the pinned head"],
+                ),
+                // Malformed pins, by flag and by variable: configuration errors.
+                (
+                    &url,
+                    &["--trust-head", "6"],
+                    None,
+                    &["trust_head `6`", "no `:`"],
+                ),
+                (&url, &[], Some("6:nothex"), &["not hex"]),
+            ];
+            for (n, (url, flags, env_pin, expected)) in cases.into_iter().enumerate() {
+                let data = dir.join(format!("fresh{n}"));
+                let log = refused_start(&data, &key, url, flags, env_pin);
+                for text in expected {
+                    assert!(log.contains(text), "case {n}: {text}: {log}");
+                }
+            }
             pin
         }
     })
@@ -1496,13 +1490,8 @@ async fn a_fresh_data_dir_trusts_only_an_empty_database_or_the_head_it_is_given(
             (key.clone(), backup_url.clone(), dir.clone(), pin.clone());
         move || {
             assert!(head_row(&backup_url).starts_with("7:"));
-            let log = refused_start(
-                &dir.join("fresh6"),
-                &key,
-                &backup_url,
-                &["--trust-head", &pin],
-                None,
-            );
+            let flag = ["--trust-head", pin.as_str()];
+            let log = refused_start(&dir.join("fresh6"), &key, &backup_url, &flag, None);
             assert!(
                 log.contains("another branch") && log.contains("entry 5"),
                 "{log}"
