@@ -1397,6 +1397,10 @@ fn refused_start(
     printed(&output)
 }
 
+/// A start that must be refused: the database, the flags, TOLLGATE_TRUST_HEAD, and what the
+/// message must say.
+type RefusalCase<'a> = (&'a str, &'a [&'a str], Option<&'a str>, &'a [&'a str]);
+
 /// Issue 13: a fresh data dir has seen nothing. On an empty database (the first replica) it
 /// starts; on a non-empty one it refuses unless given the head to trust (`--trust-head`,
 /// TOLLGATE_TRUST_HEAD), and then refuses a database older than the pin or on another branch,
@@ -1433,7 +1437,7 @@ async fn a_fresh_data_dir_trusts_only_an_empty_database_or_the_head_it_is_given(
                 "{old_pin} {pin}"
             );
             let flag = ["--trust-head", pin.as_str()];
-            let cases: [(&str, &[&str], Option<&str>, &[&str]); 5] = [
+            let cases: [RefusalCase; 5] = [
                 // No pin, no seen-file, a non-empty database: refused, naming the command.
                 (
                     &url,
@@ -1517,6 +1521,16 @@ async fn a_fresh_data_dir_trusts_only_an_empty_database_or_the_head_it_is_given(
     tokio::task::spawn_blocking(move || {
         let log = failed_start(&data_b, &key, &backup_url);
         assert!(log.contains("older than this replica has seen"), "{log}");
+        // With the seen-file, a pin still applies: one the database does not reach refuses.
+        let mut command = serve(&data_b, &key, &url);
+        command.args(["--trust-head", &format!("99:{}", "ab".repeat(32))]);
+        let output = exits_within(command, PROGRESS_DEADLINE).expect("refused");
+        assert!(!output.status.success());
+        assert!(
+            printed(&output).contains("older than the pinned head"),
+            "{}",
+            printed(&output)
+        );
     })
     .await
     .unwrap();
