@@ -373,8 +373,8 @@ pub fn check_head_at_open(
         seen.check(entries, &head)?;
         if standing(entries, &head, seen_head, &mut hash_at)? == Standing::OtherBranch {
             return Err(Error::AnchorMismatch(format!(
-                    "the database's audit chain does not hold the head this replica has seen (entry {}): it was restored from a backup and grew again on another branch. Bring back the newest database; if the rollback is intended, stop every replica and remove {} on each",
-                    seen_head.0 - 1,
+                "the database's audit chain does not hold the head this replica has seen (entry {}): it was restored from a backup and grew again on another branch. Bring back the newest database; if the rollback is intended, stop every replica and remove {} on each",
+                seen_head.0 - 1,
                 super::pg_head::SEEN_FILE
             )));
         }
