@@ -92,6 +92,11 @@ pub struct Config {
     /// PostgreSQL connection string (`postgres://user@host:port/db`) for a store and audit
     /// log shared by replicas ([`crate::store::postgres`]).
     pub store: Option<String>,
+    /// The audit head (`ENTRIES:HASH`) the operator vouches for, for a replica whose data dir
+    /// has not seen the shared database yet: it refuses a database older than this or on
+    /// another branch (SPEC.md §11.3). Printed by `audit head --store …` and `migrate`. Only
+    /// with `store`; once the replica serves, its `audit-head-seen` file takes over.
+    pub trust_head: Option<crate::audit::pg_head::TrustedHead>,
     /// The compliant jetton's payload API (TOML table `[jetton_payload]`; SPEC.md §16.6):
     /// unset, the payload routes answer `unknown_jetton` for every jetton.
     pub jetton_payload: Option<JettonPayloadConfig>,
@@ -182,6 +187,7 @@ impl Default for Config {
             follow_api_key: None,
             follow_interval_ms: 1_000,
             store: None,
+            trust_head: None,
             jetton_payload: None,
         }
     }
@@ -275,6 +281,11 @@ pub struct ConfigArgs {
     /// TOLLGATE_STORE variable or the TOML file to the command line.
     #[arg(long, env = "TOLLGATE_STORE", hide_env_values = true)]
     pub store: Option<String>,
+    /// The audit head a replica that has not seen the shared database yet must find there,
+    /// ENTRIES:HASH as `tollgate-oracle audit head --store …` prints it: an older database, or
+    /// one on another branch, is refused. Needed to start a new replica on a non-empty database.
+    #[arg(long, env = "TOLLGATE_TRUST_HEAD")]
+    pub trust_head: Option<String>,
     /// Do not load the bundled label lists on first start (the variable takes 1/0, true/false,
     /// yes/no, on/off).
     #[arg(long, env = "TOLLGATE_NO_DEFAULT_DATA", value_parser = clap::builder::BoolishValueParser::new())]
@@ -378,6 +389,9 @@ impl Config {
         if let Some(store) = &args.store {
             self.store = Some(store.clone());
         }
+        if let Some(pin) = &args.trust_head {
+            self.trust_head = Some(pin.parse()?);
+        }
         if let Some(names) = &args.networks {
             self.networks = names
                 .iter()
@@ -451,6 +465,11 @@ impl Config {
                     "store must be a PostgreSQL connection string (postgres://…); leave it unset for the embedded sled store".into(),
                 ));
             }
+        } else if self.trust_head.is_some() {
+            // A sled node's audit log has its own signed anchor; a pin there would do nothing.
+            return Err(Error::Config(
+                "trust_head applies to a replica on a PostgreSQL store (store = \"postgres://…\"); the embedded store checks its audit log against its own anchor".into(),
+            ));
         }
         Ok(())
     }
@@ -604,6 +623,7 @@ mod tests {
             "max_paths",
             "max_frontier",
             "store",
+            "trust_head",
         ];
         for key in keys {
             assert!(
@@ -669,6 +689,62 @@ mod tests {
         let err = wrong.validate().unwrap_err();
         assert!(
             err.to_string().contains("PostgreSQL connection string"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_trusted_head_comes_from_the_file_or_the_flag_and_needs_a_postgres_store() {
+        let pin = format!("12:{}", "ab".repeat(32));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node.toml");
+        std::fs::write(
+            &file,
+            format!("store = \"postgres://u@127.0.0.1:5432/db\"\ntrust_head = \"{pin}\"\n"),
+        )
+        .unwrap();
+        let args = ConfigArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.trust_head.unwrap().to_string(), pin);
+        // The flag (or TOLLGATE_TRUST_HEAD, which clap folds into it) wins over the file.
+        let flagged = format!("13:{}", "cd".repeat(32));
+        let config = Config::load(&ConfigArgs {
+            trust_head: Some(flagged.clone()),
+            ..args.clone()
+        })
+        .unwrap();
+        assert_eq!(config.trust_head.unwrap().to_string(), flagged);
+        // Malformed, from the flag or the file: a configuration error naming the value.
+        let err = Config::load(&ConfigArgs {
+            trust_head: Some("12".into()),
+            ..args.clone()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(what) if what.contains("trust_head `12`")),
+            "{err}"
+        );
+        std::fs::write(
+            &file,
+            "store = \"postgres://u@127.0.0.1:5432/db\"\ntrust_head = \"12:xyz\"\n",
+        )
+        .unwrap();
+        let err = Config::load(&args).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(what) if what.contains("not hex")),
+            "{err}"
+        );
+        // Without a PostgreSQL store a pin would check nothing: refused.
+        let err = Config::load(&ConfigArgs {
+            trust_head: Some(pin),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(what) if what.contains("trust_head applies to a replica")),
             "{err}"
         );
     }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand::rngs::OsRng;
 use tollgate_oracle::config::{Config, ConfigArgs};
 use tollgate_oracle::exposure::follower::{Follower, Options as FollowOptions};
@@ -231,6 +231,25 @@ enum AuditCommand {
         key_file: Option<PathBuf>,
         /// Verify the store and audit chain in this PostgreSQL database (postgres://…) instead
         /// of the data dir's.
+        #[arg(long, env = "TOLLGATE_STORE", hide_env_values = true)]
+        store: Option<String>,
+    },
+    /// Print the audit chain's head as ENTRIES:HASH, the value a new replica pins with `serve
+    /// --trust-head`: with --store, the PostgreSQL database's head row, its signature checked
+    /// with the node's key; else the data dir's audit log, checked against its signed anchor;
+    /// else, for a replica's data dir, the newest head it has seen (its own record). Exit code
+    /// 2 when the signature or the chain does not verify. Read-only.
+    Head {
+        /// Signing key file whose public key must have signed the head [default:
+        /// TOLLGATE_SIGNING_KEY, else the data dir's development key].
+        #[arg(long, env = "TOLLGATE_KEY_FILE")]
+        key_file: Option<PathBuf>,
+        /// The node's public key (64 hex digits) instead of a key file, to check the head on a
+        /// machine that does not hold the key.
+        #[arg(long, conflicts_with = "key_file")]
+        public_key: Option<String>,
+        /// The PostgreSQL database (postgres://…) whose head to print [default: the TOML
+        /// file's `store`].
         #[arg(long, env = "TOLLGATE_STORE", hide_env_values = true)]
         store: Option<String>,
     },
@@ -466,6 +485,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             verify(&config)
         }
         Command::Audit {
+            command:
+                AuditCommand::Head {
+                    key_file,
+                    public_key,
+                    store,
+                },
+        } => {
+            let config = global.config_with_key(key_file)?;
+            let key = head_key(&config, public_key.as_deref())?;
+            audit_head(&config, store.or(config.store.clone()), &key)
+        }
+        Command::Audit {
             command: AuditCommand::Reanchor { key_file },
         } => {
             let config = global.config_with_key(key_file)?;
@@ -537,6 +568,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     part.per_second()
                 );
             }
+            // No replica has seen this database yet: each needs the head to refuse an older one.
+            println!(
+                "start each replica on it with: --trust-head {}",
+                copied.trust_head
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::MigrateAudit { key_file } => {
@@ -797,6 +833,86 @@ fn spawn_follower(
             .await;
     });
     Ok((task, stop_tx))
+}
+
+/// The key `audit head` checks signatures with: `--public-key`, else the signing key the
+/// configuration names. Never generates a development key (this command only reads).
+fn head_key(config: &Config, public_key: Option<&str>) -> anyhow::Result<VerifyingKey> {
+    if let Some(text) = public_key {
+        let bytes: [u8; 32] = hex::decode(text.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| anyhow::anyhow!("--public-key must be 64 hex digits (32 bytes)"))?;
+        return VerifyingKey::from_bytes(&bytes)
+            .map_err(|_| anyhow::anyhow!("--public-key is not an ed25519 public key"));
+    }
+    if config.key_file.is_none()
+        && std::env::var(signer::KEY_ENV).is_err()
+        && !config.data_dir.join(signer::DEV_KEY_FILE).exists()
+    {
+        anyhow::bail!(
+            "no key to check the head's signature with: name the replicas' signing key (--key-file, TOLLGATE_KEY_FILE or {}) or its public key (--public-key HEX)",
+            signer::KEY_ENV
+        );
+    }
+    Ok(*signer::Signer::load(config)?.public_key())
+}
+
+/// `audit head`: prints ENTRIES:HASH (see [`AuditCommand::Head`]). Exit code 2 when what holds
+/// the head does not verify; other failures (no database, no log) are errors.
+fn audit_head(
+    config: &Config,
+    store: Option<String>,
+    key: &VerifyingKey,
+) -> anyhow::Result<ExitCode> {
+    use tollgate_oracle::audit::pg_head::{SeenHead, TrustedHead};
+    use tollgate_oracle::Error;
+    let head = match store {
+        Some(url) => {
+            let options = tollgate_oracle::store::postgres::PgOptions::default();
+            let mut client = tollgate_oracle::store::postgres::client_config(&url, &options)?
+                .connect()
+                .context("cannot connect to the PostgreSQL store")?;
+            audit::postgres::signed_head(&mut client, key)
+        }
+        None => {
+            let dir = audit::dir_in(&config.data_dir);
+            if audit::log::log_path(&dir).exists() {
+                audit::verify_dir(&dir, Some(key.to_bytes())).and_then(|report| {
+                    format!("{}:{}", report.entries, report.head).parse::<TrustedHead>()
+                })
+            } else {
+                let seen = SeenHead::load(&config.data_dir)?;
+                let Some((entries, head)) = seen.seen else {
+                    anyhow::bail!(
+                        "no audit log and no seen head in {} (check --data-dir; for replicas, name the database with --store)",
+                        config.data_dir.display()
+                    );
+                };
+                eprintln!(
+                    "the newest head this replica has seen ({}; its own record, not signed)",
+                    seen.path().display()
+                );
+                Ok(TrustedHead { entries, head })
+            }
+        }
+    };
+    match head {
+        Ok(head) => {
+            println!("{head}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(
+            err @ (Error::AnchorMismatch(_)
+            | Error::AnchorInvalid(_)
+            | Error::AuditBroken { .. }
+            | Error::Corrupt(_)),
+        ) => {
+            eprintln!("audit head NOT TRUSTED: {err}");
+            Ok(ExitCode::from(2))
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// `audit verify --store postgres://…`: the whole chain and head row, then every store record.

@@ -93,9 +93,10 @@ impl Node {
             warn_development_key(path);
         }
         let store: Arc<dyn Store> = Arc::new(store);
-        load_default_data_once(&config, store.as_ref())?;
         let pool = PgPool::new(&url, &options)?;
         create_private_dir(&config.data_dir)?;
+        // The audit chain is judged (seen head, pin) before anything is written: a refused
+        // database gets not even the bundled lists.
         let audit = AuditLog::open_postgres(
             &url,
             pool,
@@ -106,7 +107,9 @@ impl Node {
             },
             signer.anchor_key(),
             &config.data_dir,
+            config.trust_head,
         )?;
+        load_default_data_once(&config, store.as_ref())?;
         // The feed and the transfer log on connections of their own, so a long catch-up
         // never waits behind the audit log's readers.
         let shared_pool = PgPool::new(&url, &options)?;

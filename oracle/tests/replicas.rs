@@ -53,15 +53,20 @@ impl Drop for Node {
     }
 }
 
-/// Starts a replica on `url` on a free port and waits for its "listening on" line.
-fn start_replica(data: &Path, key: &Path, url: &str) -> (Node, SocketAddr) {
+/// Starts a replica on `url` on a free port and waits for its "listening on" line, with
+/// `--trust-head PIN` when given.
+fn launch(data: &Path, key: &Path, url: &str, pin: Option<&str>) -> (Node, SocketAddr) {
     std::fs::create_dir_all(data).unwrap();
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(data.join("node.log"))
         .unwrap();
-    let mut child = serve(data, key, url)
+    let mut command = serve(data, key, url);
+    if let Some(pin) = pin {
+        command.args(["--trust-head", pin]);
+    }
+    let mut child = command
         .env("RUST_LOG", "warn")
         .env("TOLLGATE_ADMIN_TOKEN", ADMIN)
         .stdout(Stdio::piped())
@@ -75,6 +80,113 @@ fn start_replica(data: &Path, key: &Path, url: &str) -> (Node, SocketAddr) {
         panic!("replica did not start: {log}")
     });
     (child, addr)
+}
+
+/// Starts a replica without a pin: the first one on an empty database, or one whose data dir
+/// has seen the database before.
+fn start_replica(data: &Path, key: &Path, url: &str) -> (Node, SocketAddr) {
+    launch(data, key, url, None)
+}
+
+/// Adds a replica with a fresh data dir to a database in use, as an operator does: reads the
+/// head with `audit head --store` and pins it.
+fn join_replica(data: &Path, key: &Path, url: &str) -> (Node, SocketAddr) {
+    launch(data, key, url, Some(&read_pin(url, key)))
+}
+
+/// `tollgate-oracle audit head --store URL --key-file KEY`.
+fn audit_head(url: &str, key: &Path) -> std::process::Output {
+    Command::new(binary())
+        .args(["audit", "head", "--store", url, "--key-file"])
+        .arg(key)
+        .output()
+        .unwrap()
+}
+
+/// `tollgate-oracle audit head --data-dir DATA --key-file KEY`: a sled node's log or a
+/// replica's seen head.
+fn audit_head_of_dir(data: &Path, key: &Path) -> std::process::Output {
+    Command::new(binary())
+        .args(["audit", "head", "--data-dir"])
+        .arg(data)
+        .arg("--key-file")
+        .arg(key)
+        .env_remove("TOLLGATE_STORE")
+        .output()
+        .unwrap()
+}
+
+/// The head to pin, read with `audit head --store` (which must verify it).
+fn read_pin(url: &str, key: &Path) -> String {
+    let output = audit_head(url, key);
+    assert!(output.status.success(), "audit head: {}", printed(&output));
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+/// What every test here starts from: a throwaway cluster, a database of its own on it, a
+/// temporary directory and the replicas' key file in it.
+struct Setting {
+    cluster: Arc<PgCluster>,
+    url: String,
+    dir: tempfile::TempDir,
+    key: std::path::PathBuf,
+}
+
+impl Setting {
+    async fn start() -> Setting {
+        tokio::task::spawn_blocking(|| {
+            let cluster = Arc::new(PgCluster::start());
+            let url = cluster.fresh_db();
+            let dir = tempfile::tempdir().unwrap();
+            let key = key_file(dir.path());
+            Setting {
+                cluster,
+                url,
+                dir,
+                key,
+            }
+        })
+        .await
+        .unwrap()
+    }
+
+    /// The data dir of the replica `name`.
+    fn data(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The database's name on the cluster.
+    fn db(&self) -> String {
+        self.url.rsplit('/').next().unwrap().to_string()
+    }
+
+    /// [`start_replica`] with data dir `name`.
+    fn replica(&self, name: &str) -> (Node, SocketAddr) {
+        start_replica(&self.data(name), &self.key, &self.url)
+    }
+
+    /// [`join_replica`] with data dir `name`.
+    fn join(&self, name: &str) -> (Node, SocketAddr) {
+        join_replica(&self.data(name), &self.key, &self.url)
+    }
+
+    /// The first replica, data dir "a", signs `n` attestations and is killed; then the
+    /// database is copied as a backup would keep it (`CREATE DATABASE … TEMPLATE`). The
+    /// backup's name.
+    async fn backup_after(&self, n: usize) -> String {
+        let (mut replica, addr) = self.replica("a");
+        attest(addr, n).await;
+        replica.kill();
+        let (cluster, db) = (self.cluster.clone(), self.db());
+        let backup = format!("{db}_backup");
+        let sql = format!("CREATE DATABASE {backup} TEMPLATE {db}");
+        tokio::task::spawn_blocking(move || {
+            cluster.client("postgres").batch_execute(&sql).unwrap()
+        })
+        .await
+        .unwrap();
+        backup
+    }
 }
 
 /// What the workers saw.
@@ -144,12 +256,9 @@ fn key_file(dir: &Path) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_one_replica_mid_load_loses_nothing_and_keeps_one_chain() {
-    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
-    let url = cluster.url_of("postgres");
-    let dir = tempfile::tempdir().unwrap();
-    let key = key_file(dir.path());
-    let (mut a, addr_a) = start_replica(&dir.path().join("a"), &key, &url);
-    let (b, addr_b) = start_replica(&dir.path().join("b"), &key, &url);
+    let setting = Setting::start().await;
+    let (mut a, addr_a) = setting.replica("a");
+    let (b, addr_b) = setting.join("b");
     let stop = Arc::new(AtomicBool::new(false));
     let (seen_a, seen_b) = (Arc::default(), Arc::<Mutex<Seen>>::default());
     let mut workers = Vec::new();
@@ -181,7 +290,7 @@ async fn killing_one_replica_mid_load_loses_nothing_and_keeps_one_chain() {
         seen_a.acked.len(),
         &seen_a.refused[..seen_a.refused.len().min(5)],
         seen_a.unanswered,
-        std::fs::read_to_string(dir.path().join("a/node.log")).unwrap_or_default()
+        std::fs::read_to_string(setting.data("a").join("node.log")).unwrap_or_default()
     );
     assert!(
         seen_b.acked.len() > acked_b_at_kill,
@@ -197,7 +306,7 @@ async fn killing_one_replica_mid_load_loses_nothing_and_keeps_one_chain() {
     let logged = check_audit_log(addr_b, &all).await;
     assert!(logged >= all.len());
     // The killed replica comes back on the same chain and signs after B's entries.
-    let (a, addr_a) = start_replica(&dir.path().join("a"), &key, &url);
+    let (a, addr_a) = setting.replica("a");
     let body = format!(r#"{{"subject":"{SCAMMER}","verifier":"{VERIFIER}","network":"mainnet"}}"#);
     let (status, text) = http(addr_a, "POST", "/v1/attestations", Some(&body))
         .await
@@ -207,21 +316,18 @@ async fn killing_one_replica_mid_load_loses_nothing_and_keeps_one_chain() {
     for mut child in [a, b] {
         child.kill(); // SIGKILL
     }
-    let data = dir.path().join("a");
+    let (url, data) = (setting.url.clone(), setting.data("a"));
     tokio::task::spawn_blocking(move || verify_with_cli(&url, &data))
         .await
         .unwrap();
-    drop(cluster);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarting_postgres_under_load_fails_fast_and_recovers() {
-    let cluster = Arc::new(tokio::task::spawn_blocking(PgCluster::start).await.unwrap());
-    let url = cluster.url_of("postgres");
-    let dir = tempfile::tempdir().unwrap();
-    let key = key_file(dir.path());
-    let (a, addr_a) = start_replica(&dir.path().join("a"), &key, &url);
-    let (b, addr_b) = start_replica(&dir.path().join("b"), &key, &url);
+    let setting = Setting::start().await;
+    let cluster = setting.cluster.clone();
+    let (a, addr_a) = setting.replica("a");
+    let (b, addr_b) = setting.join("b");
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::<Mutex<Seen>>::default();
     let workers: Vec<_> = [addr_a, addr_b]
@@ -291,7 +397,7 @@ async fn restarting_postgres_under_load_fails_fast_and_recovers() {
     for mut child in [a, b] {
         child.kill(); // SIGKILL
     }
-    let data = dir.path().join("a");
+    let (url, data) = (setting.url.clone(), setting.data("a"));
     tokio::task::spawn_blocking(move || verify_with_cli(&url, &data))
         .await
         .unwrap();
@@ -325,6 +431,15 @@ fn start_sled_node(data: &Path, key: &Path) -> (Node, SocketAddr) {
     (child, addr)
 }
 
+/// The `--trust-head` value `migrate` printed at the end.
+fn migrate_pin(output: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    line.strip_prefix("start each replica on it with: --trust-head ")
+        .unwrap_or_else(|| panic!("no pin at the end: {text}"))
+        .to_string()
+}
+
 fn migrate_cli(data: &Path, key: &Path, url: &str) -> std::process::Output {
     Command::new(binary())
         .args(["migrate", "--to", url, "--data-dir"])
@@ -337,11 +452,9 @@ fn migrate_cli(data: &Path, key: &Path, url: &str) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sled_node_migrates_to_postgres_and_its_replicas_continue_the_chain() {
-    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
-    let url = cluster.url_of("postgres");
-    let dir = tempfile::tempdir().unwrap();
-    let key = key_file(dir.path());
-    let sled_data = dir.path().join("sled");
+    let setting = Setting::start().await;
+    let (url, key) = (setting.url.clone(), setting.key.clone());
+    let sled_data = setting.data("sled");
     // A node on sled, with the bundled lists, signs a few attestations.
     let (mut node, addr) = tokio::task::spawn_blocking({
         let (data, key) = (sled_data.clone(), key.clone());
@@ -379,6 +492,17 @@ async fn a_sled_node_migrates_to_postgres_and_its_replicas_continue_the_chain() 
         printed.contains(&format!("{} audit entries", acked.len())),
         "{printed}"
     );
+    // The head to pin, printed last: the sled node's head, as `audit head` reads it there.
+    let pin = migrate_pin(&output);
+    let sled_head = tokio::task::spawn_blocking({
+        let (data, key) = (sled_data.clone(), key.clone());
+        move || audit_head_of_dir(&data, &key)
+    })
+    .await
+    .unwrap();
+    assert!(sled_head.status.success(), "{}", self::printed(&sled_head));
+    assert_eq!(String::from_utf8_lossy(&sled_head.stdout).trim(), pin);
+    assert!(pin.starts_with(&format!("{}:", acked.len())), "{pin}");
     // A second migration into the same database is refused: nothing is overwritten.
     let again = tokio::task::spawn_blocking({
         let (data, key, url) = (sled_data.clone(), key.clone(), url.clone());
@@ -393,8 +517,26 @@ async fn a_sled_node_migrates_to_postgres_and_its_replicas_continue_the_chain() 
         String::from_utf8_lossy(&again.stderr)
     );
 
-    // A replica on the database serves the same labels and continues the same chain.
-    let (replica, addr) = start_replica(&dir.path().join("r"), &key, &url);
+    // No replica has signed the migrated head yet: `audit head --store` cannot vouch for it,
+    // and a replica without the pin refuses the database, saying what to run.
+    let (data, key2, url2) = (setting.data("r"), key.clone(), url.clone());
+    tokio::task::spawn_blocking(move || {
+        let output = audit_head(&url2, &key2);
+        let text = self::printed(&output);
+        assert_eq!(output.status.code(), Some(2), "{text}");
+        assert!(text.contains("not signed yet"), "{text}");
+        let log = failed_start(&data, &key2, &url2);
+        assert!(
+            log.contains("has not seen this database before") && log.contains("audit head --store"),
+            "{log}"
+        );
+    })
+    .await
+    .unwrap();
+    // A replica on the database, with the pin, serves the same labels and continues the same
+    // chain; it signed the head, which `audit head --store` now reads as the pin.
+    let (replica, addr) = launch(&setting.data("r"), &key, &url, Some(&pin));
+    assert_eq!(read_pin(&url, &key), pin);
     let (_, replica_counts) = http_with(addr, "GET", "/v1/admin/labels", None, &[admin_header()])
         .await
         .unwrap();
@@ -451,16 +593,14 @@ async fn exposure_of(addr: SocketAddr, address: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_copies_the_change_feed_webhook_states_and_transfer_log() {
     use tollgate_oracle::exposure::generate::{self, pages, Shape};
-    let cluster = Arc::new(tokio::task::spawn_blocking(PgCluster::start).await.unwrap());
-    let url = {
-        let cluster = cluster.clone();
-        tokio::task::spawn_blocking(move || cluster.fresh_db())
-            .await
-            .unwrap()
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let key = key_file(dir.path());
-    let sled_data = dir.path().join("sled");
+    let setting = Setting::start().await;
+    let (cluster, url, key) = (
+        setting.cluster.clone(),
+        setting.url.clone(),
+        setting.key.clone(),
+    );
+    let dir = &setting.dir;
+    let sled_data = setting.data("sled");
     // A transfer graph with planted drainers, its labels, ingested by the CLI into sled.
     let g = generate::generate(&Shape {
         wallets: 300,
@@ -567,7 +707,7 @@ async fn migrate_copies_the_change_feed_webhook_states_and_transfer_log() {
         "{text}"
     );
 
-    let (mut replica, addr) = start_replica(&dir.path().join("r"), &key, &url);
+    let (mut replica, addr) = launch(&setting.data("r"), &key, &url, Some(&migrate_pin(&output)));
     assert_eq!(
         get_json(addr, "/v1/changes?limit=1000").await,
         sled_changes,
@@ -649,10 +789,10 @@ fn serve(data: &Path, key: &Path, url: &str) -> Command {
 /// A replica that cannot start: its exit status and what it logged.
 fn failed_start(data: &Path, key: &Path, url: &str) -> String {
     std::fs::create_dir_all(data).unwrap();
-    let output = serve(data, key, url)
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap();
+    let mut command = serve(data, key, url);
+    command.env("RUST_LOG", "error");
+    let output = exits_within(command, PROGRESS_DEADLINE)
+        .unwrap_or_else(|| panic!("the replica started on {url}: it must refuse"));
     assert!(
         !output.status.success(),
         "a damaged chain must refuse the start"
@@ -673,12 +813,9 @@ fn verify_fails(url: &str, data: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_or_shortened_chain_in_postgres_refuses_start_and_verify() {
-    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
-    let url = cluster.url_of("postgres");
-    let dir = tempfile::tempdir().unwrap();
-    let key = key_file(dir.path());
-    let data = dir.path().join("a");
-    let (mut replica, addr) = start_replica(&data, &key, &url);
+    let setting = Setting::start().await;
+    let (url, key, data) = (setting.url.clone(), setting.key.clone(), setting.data("a"));
+    let (mut replica, addr) = setting.replica("a");
     let body = format!(r#"{{"subject":"{SCAMMER}","verifier":"{VERIFIER}","network":"mainnet"}}"#);
     for _ in 0..5 {
         let (status, text) = http(addr, "POST", "/v1/attestations", Some(&body))
@@ -727,12 +864,9 @@ async fn a_damaged_or_shortened_chain_in_postgres_refuses_start_and_verify() {
 /// so do a start and `audit verify`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_head_row_of_the_wrong_length_is_a_broken_chain_on_every_path() {
-    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
-    let url = cluster.url_of("postgres");
-    let dir = tempfile::tempdir().unwrap();
-    let key = key_file(dir.path());
-    let data = dir.path().join("a");
-    let (mut replica, addr) = start_replica(&data, &key, &url);
+    let setting = Setting::start().await;
+    let (url, key, data) = (setting.url.clone(), setting.key.clone(), setting.data("a"));
+    let (mut replica, addr) = setting.replica("a");
     attest(addr, 2).await;
     {
         let url = url.clone();
@@ -770,7 +904,6 @@ async fn a_head_row_of_the_wrong_length_is_a_broken_chain_on_every_path() {
             printed.contains("BROKEN") && printed.contains("not 32 bytes"),
             "{printed}"
         );
-        drop(cluster);
     })
     .await
     .unwrap();
@@ -814,12 +947,10 @@ fn toncenter_fixture(name: &str) -> String {
 /// transfers are frames of the one transfer log, and the CLI's data dir holds no store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_ingests_labels_and_transfers_into_the_shared_database() {
-    let cluster = tokio::task::spawn_blocking(PgCluster::start).await.unwrap();
-    let url = cluster.url_of("postgres");
-    let dir = tempfile::tempdir().unwrap();
-    let key = key_file(dir.path());
-    let (a, addr_a) = start_replica(&dir.path().join("a"), &key, &url);
-    let (b, addr_b) = start_replica(&dir.path().join("b"), &key, &url);
+    let setting = Setting::start().await;
+    let (url, dir) = (setting.url.clone(), &setting.dir);
+    let (a, addr_a) = setting.replica("a");
+    let (b, addr_b) = setting.join("b");
     for addr in [addr_a, addr_b] {
         let (_, text) = http(addr, "GET", &format!("/v1/risk/{UNKNOWN}"), None)
             .await
@@ -944,7 +1075,6 @@ async fn the_cli_ingests_labels_and_transfers_into_the_shared_database() {
     for mut child in [a, b] {
         child.kill();
     }
-    drop(cluster);
 }
 
 /// A store that is not a PostgreSQL connection string, a malformed one, and a database nobody
@@ -1019,33 +1149,16 @@ async fn attest(addr: SocketAddr, n: usize) {
 /// another key, refuses readiness and signing with a message saying what to do.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restored_rolled_back_or_foreign_signed_database_is_refused() {
-    let cluster = Arc::new(tokio::task::spawn_blocking(PgCluster::start).await.unwrap());
-    let url = {
-        let cluster = cluster.clone();
-        tokio::task::spawn_blocking(move || cluster.fresh_db())
-            .await
-            .unwrap()
-    };
-    let db = url.rsplit('/').next().unwrap().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let key = key_file(dir.path());
-    let data = dir.path().join("a");
-    let (mut replica, addr) = start_replica(&data, &key, &url);
-    attest(addr, 3).await;
-    replica.kill();
+    let setting = Setting::start().await;
+    let (cluster, url, key, db) = (
+        setting.cluster.clone(),
+        setting.url.clone(),
+        setting.key.clone(),
+        setting.db(),
+    );
+    let data = setting.data("a");
     // The backup: a copy of the database with 3 entries.
-    let backup = format!("{db}_backup");
-    {
-        let (cluster, sql) = (
-            cluster.clone(),
-            format!("CREATE DATABASE {backup} TEMPLATE {db}"),
-        );
-        tokio::task::spawn_blocking(move || {
-            cluster.client("postgres").batch_execute(&sql).unwrap()
-        })
-        .await
-        .unwrap();
-    }
+    let backup = setting.backup_after(3).await;
     let (mut replica, addr) = start_replica(&data, &key, &url);
     attest(addr, 3).await;
     // The file remembers 6 entries, 0600.
@@ -1122,6 +1235,302 @@ async fn a_restored_rolled_back_or_foreign_signed_database_is_refused() {
         let log = failed_start(&fresh, &key2, &backup_url);
         assert!(log.contains("not signed by this node's key"), "{log}");
         drop(cluster2);
+    })
+    .await
+    .unwrap();
+}
+
+/// The head row of the database `url`: `ENTRIES:HASH`, read behind the node's back.
+fn head_row(url: &str) -> String {
+    let row = PgCluster::client_of(url)
+        .query_one("SELECT entries, head FROM audit_head WHERE id = 1", &[])
+        .unwrap();
+    let (entries, head): (i64, Vec<u8>) = (row.get(0), row.get(1));
+    format!("{entries}:{}", hex::encode(head))
+}
+
+/// `audit head --store` prints the database's head once its signature verifies under the
+/// node's key (from the key file or as `--public-key`); another key, or a signature altered
+/// in the database, is exit code 2. A replica's data dir gives the head it has seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_head_prints_the_signed_head_and_refuses_a_bad_signature() {
+    let setting = Setting::start().await;
+    let (url, key, data) = (setting.url.clone(), setting.key.clone(), setting.data("a"));
+    tokio::task::spawn_blocking({
+        let (url, key) = (url.clone(), key.clone());
+        move || {
+            let output = audit_head(&url, &key);
+            assert!(!output.status.success());
+            assert!(
+                printed(&output).contains("no audit chain yet"),
+                "{}",
+                printed(&output)
+            );
+        }
+    })
+    .await
+    .unwrap();
+    let (mut replica, addr) = setting.replica("a");
+    attest(addr, 3).await;
+    replica.kill();
+    tokio::task::spawn_blocking(move || {
+        let pin = read_pin(&url, &key);
+        assert!(pin.starts_with("3:"), "{pin}");
+        assert_eq!(pin, head_row(&url));
+        let public = hex::encode(
+            ed25519_dalek::SigningKey::from_bytes(&[11; 32])
+                .verifying_key()
+                .as_bytes(),
+        );
+        let other = hex::encode(
+            ed25519_dalek::SigningKey::from_bytes(&[12; 32])
+                .verifying_key()
+                .as_bytes(),
+        );
+        let with_public = |public: &str| {
+            Command::new(binary())
+                .args(["audit", "head", "--store", &url, "--public-key", public])
+                .env_remove("TOLLGATE_KEY_FILE")
+                .output()
+                .unwrap()
+        };
+        let output = with_public(&public);
+        assert!(output.status.success(), "{}", printed(&output));
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), pin);
+        // The replica's own record of what it has seen is the same head.
+        let output = audit_head_of_dir(&data, &key);
+        assert!(output.status.success(), "{}", printed(&output));
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), pin);
+        // Another key: not this node's head.
+        let output = with_public(&other);
+        assert_eq!(output.status.code(), Some(2), "{}", printed(&output));
+        assert!(
+            printed(&output).contains("not signed by this node's key"),
+            "{}",
+            printed(&output)
+        );
+        let output = with_public("abcd");
+        assert_eq!(output.status.code(), Some(1));
+        assert!(printed(&output).contains("64 hex digits"), "{}", printed(&output));
+        // A signature altered in the database.
+        PgCluster::client_of(&url)
+            .execute(
+                "UPDATE audit_head SET signature = set_byte(signature, 5, get_byte(signature, 5) # 1) WHERE id = 1",
+                &[],
+            )
+            .unwrap();
+        let output = audit_head(&url, &key);
+        assert_eq!(output.status.code(), Some(2), "{}", printed(&output));
+        assert!(
+            printed(&output).contains("audit head NOT TRUSTED")
+                && printed(&output).contains("not signed by this node's key"),
+            "{}",
+            printed(&output)
+        );
+        assert!(output.stdout.is_empty(), "no head printed");
+    })
+    .await
+    .unwrap();
+}
+
+/// Runs `command` to its end, or kills it after `limit` (a node that started serving): its
+/// output, or `None` when it had to be killed.
+fn exits_within(mut command: Command, limit: Duration) -> Option<std::process::Output> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(child.wait_with_output().unwrap())
+}
+
+/// Labels in the database `url`.
+fn label_rows(url: &str) -> i64 {
+    PgCluster::client_of(url)
+        .query_one("SELECT count(*) FROM labels", &[])
+        .unwrap()
+        .get(0)
+}
+
+/// A replica with the fresh data dir `data` that must refuse `url` (flags `extra`, pin
+/// `env_pin` in TOLLGATE_TRUST_HEAD), with the bundled lists on so that a write would show:
+/// checks that nothing was written (no seen-file, head row and labels as before); what it said.
+fn refused_start(
+    data: &Path,
+    key: &Path,
+    url: &str,
+    extra: &[&str],
+    env_pin: Option<&str>,
+) -> String {
+    std::fs::create_dir_all(data).unwrap();
+    let (head, labels) = (head_row(url), label_rows(url));
+    let mut command = Command::new(binary());
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .arg("--key-file")
+        .arg(key)
+        .args(extra)
+        .env("TOLLGATE_STORE", url)
+        .env("RUST_LOG", "error");
+    if let Some(pin) = env_pin {
+        command.env("TOLLGATE_TRUST_HEAD", pin);
+    }
+    let output = exits_within(command, PROGRESS_DEADLINE)
+        .unwrap_or_else(|| panic!("the replica started on {url}: it must refuse"));
+    assert!(!output.status.success(), "{}", printed(&output));
+    assert!(
+        !data.join("audit-head-seen").exists(),
+        "nothing recorded in the data dir"
+    );
+    assert_eq!(head_row(url), head, "the head row is untouched");
+    assert_eq!(label_rows(url), labels, "nothing written to the database");
+    printed(&output)
+}
+
+/// A start that must be refused: the database, the flags, TOLLGATE_TRUST_HEAD, and what the
+/// message must say.
+type RefusalCase<'a> = (&'a str, &'a [&'a str], Option<&'a str>, &'a [&'a str]);
+
+/// Issue 13: a fresh data dir has seen nothing. On an empty database (the first replica) it
+/// starts; on a non-empty one it refuses unless given the head to trust (`--trust-head`,
+/// TOLLGATE_TRUST_HEAD), and then refuses a database older than the pin or on another branch,
+/// writing nothing. Once it has served, its seen-file takes over from the pin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_data_dir_trusts_only_an_empty_database_or_the_head_it_is_given() {
+    let setting = Setting::start().await;
+    let (url, key) = (setting.url.clone(), setting.key.clone());
+    let dir = setting.dir.path().to_path_buf();
+    // The first replica ever (an empty database, no pin needed) signs 3; a backup at 3
+    // entries; then 3 more on the live database.
+    let backup_url = setting.cluster.url_of(&setting.backup_after(3).await);
+    let old_pin = tokio::task::spawn_blocking({
+        let (url, key) = (url.clone(), key.clone());
+        move || read_pin(&url, &key)
+    })
+    .await
+    .unwrap();
+    let (mut replica, addr) = setting.replica("a");
+    attest(addr, 3).await;
+    replica.kill();
+    let pin = tokio::task::spawn_blocking({
+        let (url, key, backup_url, dir, old_pin) = (
+            url.clone(),
+            key.clone(),
+            backup_url.clone(),
+            dir.clone(),
+            old_pin.clone(),
+        );
+        move || {
+            let pin = read_pin(&url, &key);
+            assert!(
+                pin.starts_with("6:") && old_pin.starts_with("3:"),
+                "{old_pin} {pin}"
+            );
+            let flag = ["--trust-head", pin.as_str()];
+            let cases: [RefusalCase; 5] = [
+                // No pin, no seen-file, a non-empty database: refused, naming the command.
+                (
+                    &url,
+                    &[],
+                    None,
+                    &[
+                        "has not seen this database before",
+                        "tollgate-oracle audit head --store",
+                        "--trust-head ENTRIES:HASH",
+                    ],
+                ),
+                // The restored backup (3 entries) under the pin of the newest head (6): older;
+                // by flag and by variable.
+                (
+                    &backup_url,
+                    &flag,
+                    None,
+                    &["older than the pinned head", &pin],
+                ),
+                (
+                    &backup_url,
+                    &[],
+                    Some(&pin),
+                    &["older than the pinned head"],
+                ),
+                // Malformed pins, by flag and by variable: configuration errors.
+                (
+                    &url,
+                    &["--trust-head", "6"],
+                    None,
+                    &["trust_head `6`", "no `:`"],
+                ),
+                (&url, &[], Some("6:nothex"), &["not hex"]),
+            ];
+            for (n, (url, flags, env_pin, expected)) in cases.into_iter().enumerate() {
+                let data = dir.join(format!("fresh{n}"));
+                let log = refused_start(&data, &key, url, flags, env_pin);
+                for text in expected {
+                    assert!(log.contains(text), "case {n}: {text}: {log}");
+                }
+            }
+            pin
+        }
+    })
+    .await
+    .unwrap();
+    // The backup grown again on another branch (a replica pinned to its own head signs 4):
+    // 7 entries, more than the pin's 6, but entry 5 is not the newest chain's.
+    let (mut grower, addr) = launch(&setting.data("grower"), &key, &backup_url, Some(&old_pin));
+    attest(addr, 4).await;
+    grower.kill();
+    tokio::task::spawn_blocking({
+        let (key, backup_url, dir, pin) =
+            (key.clone(), backup_url.clone(), dir.clone(), pin.clone());
+        move || {
+            assert!(head_row(&backup_url).starts_with("7:"));
+            let flag = ["--trust-head", pin.as_str()];
+            let log = refused_start(&dir.join("fresh6"), &key, &backup_url, &flag, None);
+            assert!(
+                log.contains("another branch") && log.contains("entry 5"),
+                "{log}"
+            );
+        }
+    })
+    .await
+    .unwrap();
+    // The right pin: serves; a pin older than the database but on its chain is fine too.
+    let (mut b, addr_b) = launch(&setting.data("b"), &key, &url, Some(&pin));
+    attest(addr_b, 1).await;
+    b.kill();
+    let (mut c, _) = launch(&setting.data("c"), &key, &url, Some(&old_pin));
+    c.kill();
+    // Once served, the seen-file takes over: a restart without the pin starts, and the
+    // backup is refused without a pin too.
+    let seen = std::fs::read_to_string(setting.data("b").join("audit-head-seen")).unwrap();
+    assert!(seen.contains("\"entries\":7"), "{seen}");
+    let (mut b, addr_b) = setting.replica("b");
+    attest(addr_b, 1).await;
+    b.kill();
+    let data_b = setting.data("b");
+    tokio::task::spawn_blocking(move || {
+        let log = failed_start(&data_b, &key, &backup_url);
+        assert!(log.contains("older than this replica has seen"), "{log}");
+        // With the seen-file, a pin still applies: one the database does not reach refuses.
+        let mut command = serve(&data_b, &key, &url);
+        command.args(["--trust-head", &format!("99:{}", "ab".repeat(32))]);
+        let output = exits_within(command, PROGRESS_DEADLINE).expect("refused");
+        assert!(!output.status.success());
+        assert!(
+            printed(&output).contains("older than the pinned head"),
+            "{}",
+            printed(&output)
+        );
     })
     .await
     .unwrap();

@@ -181,7 +181,9 @@ impl AuditLog {
     /// commits one transaction per batch. `pool` serves `GET /v1/audit`. Damage is refused.
     ///
     /// `key` signs the head row; `data_dir` keeps the highest head this replica has seen
-    /// ([`pg_head`]): a database older than that, or whose head `key` did not sign, is refused.
+    /// ([`pg_head`]): a database older than that, or than the operator's pin `trust`, or on
+    /// another branch, or whose head `key` did not sign, is refused; so is a non-empty chain
+    /// when this replica has neither seen a head nor been given a pin.
     pub fn open_postgres(
         url: &str,
         pool: crate::store::postgres::PgPool,
@@ -189,6 +191,7 @@ impl AuditLog {
         options: Options,
         key: SigningKey,
         data_dir: &Path,
+        trust: Option<pg_head::TrustedHead>,
     ) -> Result<AuditLog> {
         let config = crate::store::postgres::client_config(url, pg)?;
         pool.run_within(pg.open_timeout, postgres::check_tail)?;
@@ -196,7 +199,8 @@ impl AuditLog {
         let (entries, seen) = {
             let key = key.clone();
             pool.run_within(pg.open_timeout, move |client| {
-                let entries = postgres::check_head_at_open(client, &key, &mut seen)?;
+                let entries =
+                    postgres::check_head_at_open(client, &key, &mut seen, trust.as_ref())?;
                 Ok((entries, seen))
             })?
         };

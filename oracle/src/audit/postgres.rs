@@ -27,7 +27,10 @@ use postgres::Client;
 
 use super::committer::{Appended, CommitBackend};
 use super::format::{entry_hash, AuditRecord, Entry, GENESIS};
-use super::pg_head::{check_head_signature, sign_head, SeenHead};
+use super::pg_head::{
+    check_head_signature, pin_refused, sign_head, standing, untrusted, SeenHead, Standing,
+    TrustedHead,
+};
 use super::{check_signature, VerifyReport};
 use crate::error::{Error, Result};
 use crate::store::postgres::{pg_error, PgPool};
@@ -318,13 +321,16 @@ fn check_row(key: &SigningKey, seen: &SeenHead, row: &HeadRow) -> Result<()> {
 }
 
 /// The checks of a replica opening the database, after [`check_tail`]: the head row's
-/// signature (a schema-1 head, from before signatures, is signed now), the highest head this
-/// replica has seen (and that the chain still holds it), then remembers the head. Returns the
-/// entries.
+/// signature (a schema-1 head, from before signatures, is signed now), then the database's
+/// head against what this replica trusts — the highest head it has seen and the head the
+/// operator pinned (`trust`), each of which the chain must still hold — then remembers the
+/// head. A replica that trusts nothing (no seen head, no pin) accepts only an empty chain.
+/// Nothing is written when a check fails. Returns the entries.
 pub fn check_head_at_open(
     client: &mut Client,
     key: &SigningKey,
     seen: &mut SeenHead,
+    trust: Option<&TrustedHead>,
 ) -> Result<u64> {
     let mut tx = client.transaction().map_err(pg_error)?;
     let HeadRow {
@@ -340,7 +346,7 @@ pub fn check_head_at_open(
             if entries > 0 {
                 tracing::warn!(
                     entries,
-                    "the audit head row is unsigned (a database of schema 1): signing it now"
+                    "the audit head row is unsigned (a database of schema 1, or just migrated): signing it now"
                 );
             }
             tx.execute(
@@ -350,28 +356,67 @@ pub fn check_head_at_open(
             .map_err(pg_error)?;
         }
     }
-    seen.check(entries, &head)?;
-    if let Some((seen_entries, seen_head)) = seen.seen {
-        if seen_entries > 0 && seen_entries < entries {
-            let hash: Option<Vec<u8>> = tx
-                .query_opt(
-                    "SELECT hash FROM audit_entries WHERE seq = $1",
-                    &[&(seen_entries as i64 - 1)],
-                )
-                .map_err(pg_error)?
-                .map(|r| r.get(0));
-            if hash.as_deref() != Some(&seen_head[..]) {
-                return Err(Error::AnchorMismatch(format!(
-                    "the database's audit chain does not hold the head this replica has seen (entry {}): it was restored from a backup and grew again on another branch. Bring back the newest database; if the rollback is intended, stop every replica and remove {} on each",
-                    seen_entries - 1,
-                    super::pg_head::SEEN_FILE
-                )));
-            }
+    if seen.seen.is_none() && trust.is_none() && entries > 0 {
+        return Err(untrusted(seen.path(), entries, &head));
+    }
+    let mut hash_at = |seq: u64| -> Result<Option<[u8; 32]>> {
+        let hash: Option<Vec<u8>> = tx
+            .query_opt(
+                "SELECT hash FROM audit_entries WHERE seq = $1",
+                &[&(seq as i64)],
+            )
+            .map_err(pg_error)?
+            .map(|r| r.get(0));
+        Ok(hash.and_then(|h| h.try_into().ok()))
+    };
+    if let Some(seen_head) = seen.seen {
+        seen.check(entries, &head)?;
+        if standing(entries, &head, seen_head, &mut hash_at)? == Standing::OtherBranch {
+            return Err(Error::AnchorMismatch(format!(
+                "the database's audit chain does not hold the head this replica has seen (entry {}): it was restored from a backup and grew again on another branch. Bring back the newest database; if the rollback is intended, stop every replica and remove {} on each",
+                seen_head.0 - 1,
+                super::pg_head::SEEN_FILE
+            )));
+        }
+    }
+    if let Some(pin) = trust {
+        match standing(entries, &head, (pin.entries, pin.head), &mut hash_at)? {
+            Standing::Holds => {}
+            refused => return Err(pin_refused(pin, entries, refused)),
         }
     }
     tx.commit().map_err(pg_error)?;
     seen.record(entries, &head)?;
     Ok(entries)
+}
+
+/// The chain's head as `audit head --store` prints it, for new replicas to pin: the tail
+/// checked ([`check_tail`]), then the head row, whose signature must verify under `key`. An
+/// unsigned row passes only for the empty chain: a non-empty one is signed by the first
+/// replica that opens it (after `migrate`, pin the head `migrate` printed).
+pub fn signed_head(client: &mut Client, key: &VerifyingKey) -> Result<TrustedHead> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('audit_head') IS NOT NULL", &[])
+        .map_err(pg_error)?
+        .get(0);
+    if !exists {
+        return Err(Error::Store(
+            "this database holds no audit chain yet (no replica or `migrate` has used it): the first replica on it needs no pin".into(),
+        ));
+    }
+    check_tail(client)?;
+    let HeadRow {
+        entries,
+        head,
+        signature,
+    } = HeadRow::read(client, Lock::None)?;
+    if signature.is_none() && entries > 0 {
+        return Err(Error::AnchorMismatch(format!(
+            "the audit head row ({entries} entries) is not signed yet: no replica has opened this database since it was migrated (or it was written outside the node), so nothing vouches for it. Pin the head `migrate` printed on the first replica; once it serves, this command checks the signed head"
+        )));
+    }
+    check_head_signature(key, entries, &head, signature.as_deref())?;
+    Ok(TrustedHead { entries, head })
 }
 
 /// The head row: (entries, head hash); a damaged row is [`Error::AuditBroken`].

@@ -73,6 +73,9 @@ pub struct Copied {
     pub webhooks: u64,
     /// Frames of the transfer log (`transfer_frames`).
     pub transfer_frames: u64,
+    /// The migrated audit chain's head as read back from the database: what the replicas
+    /// started on it pin (`serve --trust-head`), since none of them has seen it yet.
+    pub trust_head: crate::audit::pg_head::TrustedHead,
     /// Transfers in those frames (not counted in [`Copied::records`]: a frame is the record).
     pub transfers: u64,
     /// Each part with its time, in the order copied.
@@ -317,6 +320,7 @@ pub fn migrate_to_postgres(
         ));
     }
     crate::audit::postgres::check_tail(&mut client)?;
+    let (head_entries, head) = crate::audit::postgres::head(&mut client)?;
     let pool = PgPool::new(url, &options)?;
     let migrated_feed = ChangeLog::over(PgFeed::new(pool.clone()));
     if migrated_feed.last_seq()? != feed.last_seq() {
@@ -346,6 +350,10 @@ pub fn migrate_to_postgres(
         levels: feed.levels.len() as u64,
         webhooks: feed.webhooks.len() as u64,
         transfer_frames: frames,
+        trust_head: crate::audit::pg_head::TrustedHead {
+            entries: head_entries,
+            head,
+        },
         transfers: transfer_count,
         parts,
         took: started.elapsed(),
