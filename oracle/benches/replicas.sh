@@ -35,13 +35,16 @@ PG="postgres://postgres@127.0.0.1:$PORT"
 psql_() { "${AS[@]}" "$PGBIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -qAt "$@"; }
 "$BIN" keygen --out "$WORK/key" >/dev/null
 
-start() { # name, extra env..., then flags via FLAGS
+# start NAME [ENV=VALUE...]: a node in the background; its URL in $STARTED. Not called in $(…):
+# a subshell would keep the PID from PIDS, and stop_all would leave the node running.
+start() {
   local name=$1; shift
   env "$@" "$BIN" serve --listen 127.0.0.1:0 --data-dir "$WORK/$name" --key-file "$WORK/key" \
     --no-default-data --max-concurrency 4096 > "$WORK/$name.out" 2> "$WORK/$name.err" &
   PIDS+=($!)
   for _ in $(seq 300); do grep -q listening "$WORK/$name.out" 2>/dev/null && break; sleep 0.1; done
-  sed -n 's/^tollgate-oracle listening on //p' "$WORK/$name.out" | grep . || { cat "$WORK/$name.err"; exit 1; }
+  STARTED=$(sed -n 's/^tollgate-oracle listening on //p' "$WORK/$name.out")
+  [ -n "$STARTED" ] || { cat "$WORK/$name.err"; exit 1; }
 }
 stop_all() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); }
 rps() { sed -n 's/^Requests\/sec: *//p' "$1"; }
@@ -49,14 +52,14 @@ p99() { awk '$1 == "99%" { print $2 }' "$1"; }
 
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== sled node (embedded default)"
-URL=$(start sled)
+start sled; URL=$STARTED
 wrk -t1 -c64 -d"$DURATION" --latency -s oracle/benches/wrk/attest.lua "$URL" > "$WORK/wrk.sled"
 stop_all
 SLED=$(rps "$WORK/wrk.sled"); echo "sled: $SLED req/s, p99 $(p99 "$WORK/wrk.sled")"
 
 echo "== 1 replica on PostgreSQL"
 psql_ -c "CREATE DATABASE one" postgres
-URL=$(start one TOLLGATE_STORE="$PG/one")
+start one TOLLGATE_STORE="$PG/one"; URL=$STARTED
 wrk -t1 -c64 -d"$DURATION" --latency -s oracle/benches/wrk/attest.lua "$URL" > "$WORK/wrk.one"
 curl -s "$URL/metrics" | grep -E '^tollgate_audit_batch_size(_sum|_count)' || true
 stop_all
@@ -64,11 +67,12 @@ ONE=$(rps "$WORK/wrk.one"); echo "1 replica: $ONE req/s, p99 $(p99 "$WORK/wrk.on
 
 echo "== 2 replicas on one PostgreSQL (2 × 32 connections)"
 psql_ -c "CREATE DATABASE two" postgres
-URL_A=$(start a TOLLGATE_STORE="$PG/two")
-URL_B=$(start b TOLLGATE_STORE="$PG/two")
+start a TOLLGATE_STORE="$PG/two"; URL_A=$STARTED
+start b TOLLGATE_STORE="$PG/two"; URL_B=$STARTED
 wrk -t1 -c32 -d"$DURATION" --latency -s oracle/benches/wrk/attest.lua "$URL_A" > "$WORK/wrk.a" &
+WRK_A=$!
 wrk -t1 -c32 -d"$DURATION" --latency -s oracle/benches/wrk/attest.lua "$URL_B" > "$WORK/wrk.b"
-wait %1 2>/dev/null || wait
+wait "$WRK_A"
 stop_all
 TWO=$(python3 -c "print(round($(rps "$WORK/wrk.a") + $(rps "$WORK/wrk.b"), 2))")
 echo "2 replicas: $TWO req/s (A $(rps "$WORK/wrk.a"), p99 $(p99 "$WORK/wrk.a"); B $(rps "$WORK/wrk.b"), p99 $(p99 "$WORK/wrk.b"))"
@@ -82,6 +86,7 @@ PY
 
 echo "== migrate: a sled store with $LABELS labels and the sled run's audit log into PostgreSQL"
 awk -v n="$LABELS" 'BEGIN { for (i = 0; i < n; i++) printf "0:%064x,scam,bench,label %d\n", i, i }' > "$WORK/labels.csv"
-RUST_LOG=warn "$BIN" ingest --data-dir "$WORK/sled" csv "$WORK/labels.csv" | head -2
+RUST_LOG=warn "$BIN" ingest --data-dir "$WORK/sled" csv "$WORK/labels.csv" > "$WORK/ingest.out"
+head -2 "$WORK/ingest.out"
 psql_ -c "CREATE DATABASE migrated" postgres
 RUST_LOG=warn "$BIN" migrate --data-dir "$WORK/sled" --key-file "$WORK/key" --to "$PG/migrated"
