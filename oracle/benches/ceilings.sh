@@ -104,6 +104,9 @@ measure b.sign_no_durability sign.lua
 measure e.sled_get_behind_stack get.lua
 stop
 
+# What the earlier steps wrote (the baselines' 1M-label sled store) is flushed first: its
+# writeback would otherwise share the disk with the fdatasyncs measured next.
+sync
 echo "== the disk under the node's data dir (ceilings fsync, ${DURATION})"
 "${SERVER_CPU[@]}" "$CEILINGS" fsync "$WORK" "${DURATION%s}" | tee "$WORK/fsync"
 
