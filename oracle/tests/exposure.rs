@@ -23,6 +23,13 @@ use tollgate_sdk::{Address, Categories};
 
 use crate::support::{self, admin_get, get, post};
 
+/// Address number `i` of the group `tag` (the hand-built graphs' addresses).
+fn tagged(tag: u8, i: u32) -> Address {
+    let mut hash = [tag; 32];
+    hash[..4].copy_from_slice(&i.to_le_bytes());
+    Address::new(0, hash)
+}
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/toncenter")
@@ -692,11 +699,7 @@ fn a_hub_with_a_very_large_fan_in_is_answered_exactly_with_little_work() {
     // inflows one by one, whether they are in the built index or appended since.
     use std::collections::HashMap;
     use tollgate_oracle::exposure::Transfer;
-    let addr = |tag: u8, i: u32| {
-        let mut hash = [tag; 32];
-        hash[..4].copy_from_slice(&i.to_le_bytes());
-        Address::new(0, hash)
-    };
+    let addr = tagged;
     let (hub, drainer, judged) = (addr(1, 0), addr(2, 0), addr(3, 0));
     let mut n = 0u32;
     let mut transfer = |from: Address, to: Address, amount: u128, lt: u64| {
@@ -789,11 +792,7 @@ fn a_work_budget_cuts_the_weakest_traces_and_reports_what_it_cut() {
     // (share 0.5 × 0.5 = 25 %). A budget of half the work that takes cuts the weakest W_i.
     use std::collections::HashMap;
     use tollgate_oracle::exposure::Transfer;
-    let addr = |tag: u8, i: u32| {
-        let mut hash = [tag; 32];
-        hash[..4].copy_from_slice(&i.to_le_bytes());
-        Address::new(0, hash)
-    };
+    let addr = tagged;
     let judged = addr(1, 0);
     let mut transfers = Vec::new();
     let mut labels: HashMap<Address, Categories> = HashMap::new();
