@@ -28,7 +28,7 @@
 //! [`ChangeLog::rescreen`] returns; the level is written after its change, so a crash between
 //! the two records the change again at the next re-judgement (at least once, never lost).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -415,9 +415,8 @@ pub(crate) fn decode_level(key: &[u8], value: &[u8]) -> Result<Snapshot> {
 pub struct Attested {
     /// Audit entries read.
     read: u64,
-    /// Subject → (latest `valid_until`, the score and categories its latest attestation
-    /// recorded).
-    subjects: BTreeMap<Address, (u32, Snapshot)>,
+    /// Subject → its latest attestation (`valid_until`, the score and categories it recorded).
+    subjects: HashMap<Address, AttestedSubject>,
 }
 
 impl Attested {
@@ -428,17 +427,20 @@ impl Attested {
             Some((at_open, committed)) => {
                 self.read_log(audit, Some(at_open))?;
                 for (subject, attested) in committed {
-                    self.note(subject, attested);
+                    AttestedSubject::keep_latest(&mut self.subjects, subject, attested);
                 }
             }
             None => self.read_log(audit, None)?,
         }
         self.subjects
-            .retain(|_, (valid_until, _)| u64::from(*valid_until) >= now);
+            .retain(|_, attested| u64::from(attested.valid_until) >= now);
         Ok(self
             .subjects
             .iter()
-            .map(|(address, (_, snapshot))| (*address, snapshot.clone()))
+            .map(|(address, attested)| {
+                let categories = Categories(attested.categories);
+                (*address, Snapshot::from_score(attested.score, categories))
+            })
             .collect())
     }
 
@@ -456,14 +458,10 @@ impl Attested {
                 if until.is_some_and(|until| entry.seq >= until) {
                     break;
                 }
-                let a = &entry.record.attestation;
-                self.note(
-                    a.subject,
-                    AttestedSubject {
-                        valid_until: a.valid_until,
-                        score: entry.record.judgement.score,
-                        categories: entry.record.judgement.categories,
-                    },
+                AttestedSubject::keep_latest(
+                    &mut self.subjects,
+                    entry.record.attestation.subject,
+                    AttestedSubject::of(&entry.record),
                 );
             }
             self.read = until.map_or(next, |until| next.min(until));
@@ -472,21 +470,6 @@ impl Attested {
             }
         }
         Ok(())
-    }
-
-    /// Keeps a subject's latest attestation.
-    fn note(&mut self, subject: Address, attested: AttestedSubject) {
-        let snapshot = || Snapshot::from_score(attested.score, Categories(attested.categories));
-        match self.subjects.get_mut(&subject) {
-            Some(slot) if attested.valid_until >= slot.0 => {
-                *slot = (attested.valid_until, snapshot())
-            }
-            Some(_) => {}
-            None => {
-                self.subjects
-                    .insert(subject, (attested.valid_until, snapshot()));
-            }
-        }
     }
 }
 

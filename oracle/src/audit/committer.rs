@@ -145,6 +145,34 @@ pub struct AttestedSubject {
     pub categories: u32,
 }
 
+impl AttestedSubject {
+    /// What `record` says of its subject.
+    pub fn of(record: &AuditRecord) -> AttestedSubject {
+        AttestedSubject {
+            valid_until: record.attestation.valid_until,
+            score: record.judgement.score,
+            categories: record.judgement.categories,
+        }
+    }
+
+    /// Keeps a subject's latest attestation in `subjects`: `seen` replaces what is kept unless
+    /// that is valid for longer (the one rule for the log and for the committer's notes).
+    pub fn keep_latest(
+        subjects: &mut HashMap<Address, AttestedSubject>,
+        subject: Address,
+        seen: AttestedSubject,
+    ) {
+        subjects
+            .entry(subject)
+            .and_modify(|kept| {
+                if seen.valid_until >= kept.valid_until {
+                    *kept = seen;
+                }
+            })
+            .or_insert(seen);
+    }
+}
+
 /// Subjects of the attestations the committer made durable since they were last taken, so the
 /// set of valid attestations (`changes::Attested`) need not read back every entry it wrote.
 /// Bounded without a reader: expired subjects are dropped whenever the map doubles.
@@ -155,22 +183,13 @@ pub(crate) struct Committed {
 }
 
 impl Committed {
-    /// Notes a committed record; a subject keeps its latest `valid_until` (the same rule as
-    /// reading the log).
+    /// Notes a committed record; a subject keeps its latest attestation.
     fn note(&mut self, record: &AuditRecord, now: u64) {
-        let seen = AttestedSubject {
-            valid_until: record.attestation.valid_until,
-            score: record.judgement.score,
-            categories: record.judgement.categories,
-        };
-        self.subjects
-            .entry(record.attestation.subject)
-            .and_modify(|kept| {
-                if seen.valid_until >= kept.valid_until {
-                    *kept = seen;
-                }
-            })
-            .or_insert(seen);
+        AttestedSubject::keep_latest(
+            &mut self.subjects,
+            record.attestation.subject,
+            AttestedSubject::of(record),
+        );
         if self.subjects.len() >= self.prune_at.max(4096) {
             self.subjects
                 .retain(|_, kept| u64::from(kept.valid_until) >= now);
