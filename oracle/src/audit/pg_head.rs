@@ -148,6 +148,12 @@ pub enum Standing {
     OtherBranch,
 }
 
+/// Whether a database head is older than `trusted`: fewer entries, or as many with another
+/// hash.
+fn is_older(entries: u64, head: &[u8; 32], trusted: (u64, [u8; 32])) -> bool {
+    entries < trusted.0 || (entries == trusted.0 && *head != trusted.1)
+}
+
 /// Judges a database head (`entries`, `head`) against `trusted`; `hash_at(seq)` reads an
 /// entry's stored hash (asked only when the database has grown past the trusted head).
 pub fn standing(
@@ -157,7 +163,7 @@ pub fn standing(
     hash_at: impl FnOnce(u64) -> Result<Option<[u8; 32]>>,
 ) -> Result<Standing> {
     let (trusted_entries, trusted_head) = trusted;
-    if entries < trusted_entries || (entries == trusted_entries && *head != trusted_head) {
+    if is_older(entries, head, trusted) {
         return Ok(Standing::Older);
     }
     if trusted_entries > 0
@@ -243,12 +249,13 @@ impl SeenHead {
     /// Refuses a database head older than what was seen: fewer entries, or as many with
     /// another hash.
     pub fn check(&self, entries: u64, head: &[u8; 32]) -> Result<()> {
-        let Some((seen_entries, seen_head)) = self.seen else {
+        let Some(seen) = self.seen else {
             return Ok(());
         };
-        if entries < seen_entries || (entries == seen_entries && *head != seen_head) {
+        if is_older(entries, head, seen) {
             return Err(Error::AnchorMismatch(format!(
-                "the database's audit chain ({entries} entries) is older than this replica has seen ({seen_entries} entries, recorded in {}): the database was restored from a backup or rolled back (a failover to a lagging standby?). Bring back the newest database; if the rollback is intended, stop every replica and remove this file on each (attestations after entry {entries} are then gone from the chain)",
+                "the database's audit chain ({entries} entries) is older than this replica has seen ({} entries, recorded in {}): the database was restored from a backup or rolled back (a failover to a lagging standby?). Bring back the newest database; if the rollback is intended, stop every replica and remove this file on each (attestations after entry {entries} are then gone from the chain)",
+                seen.0,
                 self.path.display()
             )));
         }
