@@ -846,16 +846,13 @@ fn head_key(config: &Config, public_key: Option<&str>) -> anyhow::Result<Verifyi
         return VerifyingKey::from_bytes(&bytes)
             .map_err(|_| anyhow::anyhow!("--public-key is not an ed25519 public key"));
     }
-    if config.key_file.is_none()
-        && std::env::var(signer::KEY_ENV).is_err()
-        && !config.data_dir.join(signer::DEV_KEY_FILE).exists()
-    {
-        anyhow::bail!(
+    match signer::Signer::load_existing(config)? {
+        Some(signer) => Ok(*signer.public_key()),
+        None => anyhow::bail!(
             "no key to check the head's signature with: name the replicas' signing key (--key-file, TOLLGATE_KEY_FILE or {}) or its public key (--public-key HEX)",
             signer::KEY_ENV
-        );
+        ),
     }
-    Ok(*signer::Signer::load(config)?.public_key())
 }
 
 /// `audit head`: prints ENTRIES:HASH (see [`AuditCommand::Head`]). Exit code 2 when what holds

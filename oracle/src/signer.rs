@@ -61,8 +61,20 @@ impl Signer {
         }
     }
 
-    /// Loads the key the configuration names (see the module docs for the order).
+    /// Loads the key the configuration names (see the module docs for the order), creating the
+    /// data dir's development key when it names none.
     pub fn load(config: &Config) -> Result<Signer> {
+        Signer::configured(config, true)?
+            .ok_or_else(|| Error::Key("no signing key was created".into()))
+    }
+
+    /// [`Signer::load`] for commands that only read: `None` instead of creating a development
+    /// key when the configuration names no key and the data dir holds none.
+    pub fn load_existing(config: &Config) -> Result<Option<Signer>> {
+        Signer::configured(config, false)
+    }
+
+    fn configured(config: &Config, create_development_key: bool) -> Result<Option<Signer>> {
         let (key, origin) = if let Some(path) = &config.key_file {
             (read_key_file(path)?, KeyOrigin::File(path.clone()))
         } else if let Ok(hex_seed) = std::env::var(KEY_ENV) {
@@ -74,12 +86,20 @@ impl Signer {
         } else {
             let path = config.data_dir.join(DEV_KEY_FILE);
             if !path.exists() {
+                if !create_development_key {
+                    return Ok(None);
+                }
                 crate::node::create_private_dir(&config.data_dir)?;
                 write_key_file(&path, &SigningKey::generate(&mut OsRng), false)?;
             }
             (read_key_file(&path)?, KeyOrigin::Development(path))
         };
-        Ok(Signer::new(key, config.signer_index, config.epoch, origin))
+        Ok(Some(Signer::new(
+            key,
+            config.signer_index,
+            config.epoch,
+            origin,
+        )))
     }
 
     /// The public key.
