@@ -206,36 +206,27 @@ pub fn migrate_to_postgres(
     tx.batch_execute("DELETE FROM labels; DELETE FROM meta;")
         .map_err(pg_error)?;
     let part_started = Instant::now();
-    for chunk in labels.chunks(CHUNK) {
-        let (keys, values): (Vec<_>, Vec<_>) = chunk.iter().cloned().unzip();
-        tx.execute(
-            "INSERT INTO labels (key, value) SELECT * FROM unnest($1::bytea[], $2::bytea[])",
-            &[&keys, &values],
-        )
-        .map_err(pg_error)?;
-    }
+    insert_pairs(
+        &mut tx,
+        "INSERT INTO labels (key, value) SELECT * FROM unnest($1::bytea[], $2::bytea[])",
+        &labels,
+    )?;
     parts.push(Part {
         name: "labels",
         records: labels.len() as u64,
         took: part_started.elapsed() + share(labels.len()),
     });
     let part_started = Instant::now();
-    for chunk in overrides.chunks(CHUNK) {
-        let (keys, values): (Vec<_>, Vec<_>) = chunk.iter().cloned().unzip();
-        tx.execute(
-            "INSERT INTO overrides (key, value) SELECT * FROM unnest($1::bytea[], $2::bytea[])",
-            &[&keys, &values],
-        )
-        .map_err(pg_error)?;
-    }
-    for chunk in history.chunks(CHUNK) {
-        let (seqs, values): (Vec<_>, Vec<_>) = chunk.iter().cloned().unzip();
-        tx.execute(
-            "INSERT INTO override_history (seq, value) SELECT * FROM unnest($1::int8[], $2::bytea[])",
-            &[&seqs, &values],
-        )
-        .map_err(pg_error)?;
-    }
+    insert_pairs(
+        &mut tx,
+        "INSERT INTO overrides (key, value) SELECT * FROM unnest($1::bytea[], $2::bytea[])",
+        &overrides,
+    )?;
+    insert_pairs(
+        &mut tx,
+        "INSERT INTO override_history (seq, value) SELECT * FROM unnest($1::int8[], $2::bytea[])",
+        &history,
+    )?;
     if let Some(last) = history.iter().map(|(seq, _)| *seq).max() {
         tx.execute("SELECT setval('override_history_seq', $1)", &[&last])
             .map_err(pg_error)?;
@@ -413,32 +404,37 @@ impl FeedRows {
     }
 
     fn insert(&self, tx: &mut postgres::Transaction<'_>) -> Result<()> {
-        for chunk in self.changes.chunks(CHUNK) {
-            let (seqs, values): (Vec<_>, Vec<_>) = chunk.iter().cloned().unzip();
-            tx.execute(
-                "INSERT INTO change_feed (seq, value) SELECT * FROM unnest($1::int8[], $2::bytea[])",
-                &[&seqs, &values],
-            )
-            .map_err(pg_error)?;
-        }
-        for chunk in self.levels.chunks(CHUNK) {
-            let (keys, values): (Vec<_>, Vec<_>) = chunk.iter().cloned().unzip();
-            tx.execute(
-                "INSERT INTO change_levels (key, value) SELECT * FROM unnest($1::bytea[], $2::bytea[])",
-                &[&keys, &values],
-            )
-            .map_err(pg_error)?;
-        }
-        for chunk in self.webhooks.chunks(CHUNK) {
-            let (ids, values): (Vec<_>, Vec<_>) = chunk.iter().cloned().unzip();
-            tx.execute(
-                "INSERT INTO webhook_states (id, value) SELECT * FROM unnest($1::text[], $2::bytea[])",
-                &[&ids, &values],
-            )
-            .map_err(pg_error)?;
-        }
+        insert_pairs(
+            tx,
+            "INSERT INTO change_feed (seq, value) SELECT * FROM unnest($1::int8[], $2::bytea[])",
+            &self.changes,
+        )?;
+        insert_pairs(
+            tx,
+            "INSERT INTO change_levels (key, value) SELECT * FROM unnest($1::bytea[], $2::bytea[])",
+            &self.levels,
+        )?;
+        insert_pairs(
+            tx,
+            "INSERT INTO webhook_states (id, value) SELECT * FROM unnest($1::text[], $2::bytea[])",
+            &self.webhooks,
+        )?;
         Ok(())
     }
+}
+
+/// Inserts two-column rows in statements of [`CHUNK`] rows; `sql` takes the two columns as
+/// arrays (`SELECT * FROM unnest($1::…[], $2::…[])`).
+fn insert_pairs<A, B>(tx: &mut postgres::Transaction<'_>, sql: &str, rows: &[(A, B)]) -> Result<()>
+where
+    A: postgres::types::ToSql + Sync + Clone,
+    B: postgres::types::ToSql + Sync + Clone,
+{
+    for chunk in rows.chunks(CHUNK) {
+        let (a, b): (Vec<A>, Vec<B>) = chunk.iter().cloned().unzip();
+        tx.execute(sql, &[&a, &b]).map_err(pg_error)?;
+    }
+    Ok(())
 }
 
 /// Copies the frames of the transfer log at `path` (already checked whole by
