@@ -30,6 +30,25 @@ fn tagged(tag: u8, i: u32) -> Address {
     Address::new(0, hash)
 }
 
+/// A TON transfer of the hand-built graphs.
+fn ton_transfer(
+    from: Address,
+    to: Address,
+    amount: u128,
+    lt: u64,
+    tx_hash: [u8; 32],
+) -> tollgate_oracle::exposure::Transfer {
+    tollgate_oracle::exposure::Transfer {
+        from,
+        to,
+        asset: Asset::Ton,
+        amount,
+        lt,
+        utime: 1_700_000_000,
+        tx_hash,
+    }
+}
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/toncenter")
@@ -699,26 +718,17 @@ fn a_hub_with_a_very_large_fan_in_is_answered_exactly_with_little_work() {
     // inflows one by one, whether they are in the built index or appended since.
     use std::collections::HashMap;
     use tollgate_oracle::exposure::Transfer;
-    let addr = tagged;
-    let (hub, drainer, judged) = (addr(1, 0), addr(2, 0), addr(3, 0));
+    let (hub, drainer, judged) = (tagged(1, 0), tagged(2, 0), tagged(3, 0));
     let mut n = 0u32;
     let mut transfer = |from: Address, to: Address, amount: u128, lt: u64| {
         n += 1;
         let mut tx_hash = [9; 32];
         tx_hash[..4].copy_from_slice(&n.to_le_bytes());
-        Transfer {
-            from,
-            to,
-            asset: Asset::Ton,
-            amount,
-            lt,
-            utime: 1_700_000_000,
-            tx_hash,
-        }
+        ton_transfer(from, to, amount, lt, tx_hash)
     };
     const FAN_IN: u32 = 200_000;
     let small: Vec<Transfer> = (0..FAN_IN)
-        .map(|i| transfer(addr(4, i), hub, 1_000, 10 + i as u64))
+        .map(|i| transfer(tagged(4, i), hub, 1_000, 10 + i as u64))
         .collect();
     let large = transfer(drainer, hub, 200_000_000, 100 + FAN_IN as u64);
     let pay = transfer(hub, judged, 5_000, 200 + FAN_IN as u64);
@@ -791,13 +801,11 @@ fn a_work_budget_cuts_the_weakest_traces_and_reports_what_it_cut() {
     // an unlabelled U_i in equal parts. Unbudgeted, half of A's funds are 2 hops from scammers
     // (share 0.5 × 0.5 = 25 %). A budget of half the work that takes cuts the weakest W_i.
     use std::collections::HashMap;
-    use tollgate_oracle::exposure::Transfer;
-    let addr = tagged;
-    let judged = addr(1, 0);
+    let judged = tagged(1, 0);
     let mut transfers = Vec::new();
     let mut labels: HashMap<Address, Categories> = HashMap::new();
     for i in 0..100u32 {
-        let (w, s, u) = (addr(2, i), addr(3, i), addr(4, i));
+        let (w, s, u) = (tagged(2, i), tagged(3, i), tagged(4, i));
         labels.insert(s, Categories::SCAM);
         for (n, (from, to, amount, lt)) in [
             (s, w, 500u128, 10 + u64::from(i)),
@@ -810,15 +818,7 @@ fn a_work_budget_cuts_the_weakest_traces_and_reports_what_it_cut() {
             let mut tx_hash = [7; 32];
             tx_hash[..4].copy_from_slice(&i.to_le_bytes());
             tx_hash[4] = n as u8;
-            transfers.push(Transfer {
-                from,
-                to,
-                asset: Asset::Ton,
-                amount,
-                lt,
-                utime: 1_700_000_000,
-                tx_hash,
-            });
+            transfers.push(ton_transfer(from, to, amount, lt, tx_hash));
         }
     }
     let store = Arc::new(TransferStore::in_memory());
@@ -875,7 +875,7 @@ fn a_work_budget_cuts_the_weakest_traces_and_reports_what_it_cut() {
             .clone()
     };
     assert_eq!(strongest(&cut), strongest(&full));
-    assert_eq!(strongest(&cut).hops[0].from, addr(2, 99));
+    assert_eq!(strongest(&cut).hops[0].from, tagged(2, 99));
     // A count, not a clock: the same data and budget give the same judgement, every time.
     for _ in 0..3 {
         assert_eq!(engine(budget).traced_counted(&judged).unwrap().0, cut);
