@@ -5,7 +5,9 @@
 //! for the page-ingest figure, default 200,000), `KYT_SLED` (records for the raw sled
 //! baseline, default 1,000,000), `KYT_QUERIES` (default 10,000), `KYT_BUDGETS` (work budgets
 //! compared besides the node's default, default `5000,10000,20000,80000`), `KYT_MAX_WORK`
-//! (the budget of the node measured over HTTP, default the node's default).
+//! (the budget of the node measured over HTTP, default the node's default), `KYT_LABEL_PPM`
+//! (wallets labelled `scam` at random besides the generator's labels, per million, default 0:
+//! denser labels give the budget comparison findings to change).
 //!
 //! `cargo bench -p tollgate-oracle --bench exposure`
 //!
@@ -14,7 +16,9 @@
 //! without a work budget (the exact answer) and under each budget, with how many queries'
 //! findings each budget changed and the largest share difference; over HTTP (the node's
 //! `GET /v1/risk`, loopback, one client, default budget); time from a new page to the changed
-//! score; peak RSS.
+//! score; peak RSS of this process, and the node's own memory: the real `tollgate-oracle serve`
+//! in its own process over the same transfer log and labels, its RSS after start and after the
+//! queries (with their HTTP p50/p99 against it).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -82,7 +86,7 @@ fn main() {
     };
     println!("load average at start: {}", load());
     let t = Instant::now();
-    let g = generate::generate(&shape);
+    let mut g = generate::generate(&shape);
     println!(
         "generated {} transfers, {} wallets, {} planted drainers in {:.1?}",
         g.transfers.len(),
@@ -90,6 +94,25 @@ fn main() {
         g.planted.len(),
         t.elapsed()
     );
+
+    // Denser labels than the planted ones, for the budget comparison: with few labelled
+    // addresses within 3 hops a budget rarely has a finding to change.
+    let density = env("KYT_LABEL_PPM", 0, 0);
+    if density > 0 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let before = g.labels.len();
+        for wallet in &g.wallets {
+            if rng.gen_range(0..1_000_000) < density {
+                g.labels
+                    .entry(*wallet)
+                    .or_insert(tollgate_sdk::Categories::SCAM);
+            }
+        }
+        println!(
+            "labels: {before} from the generator, {} with {density} ppm of the wallets labelled scam (KYT_LABEL_PPM)",
+            g.labels.len()
+        );
+    }
 
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
 
@@ -469,5 +492,140 @@ fn main() {
         affected.len()
     );
     println!("peak RSS: {} MiB", rss_peak_mib());
+
+    // 5. The node's own memory, alone: the real binary in its own process over the same
+    // transfer log and labels (this process's peak above includes the generated input, which
+    // the allocator need not give back). `serve` replays the log before it listens.
+    drop(node);
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    let alone = alone(node_dir.path(), &g.labels, &sample, policy.max_work);
+    println!(
+        "the node alone (tollgate-oracle serve, own process): start (replaying the log) {:.1?}; RSS after start {} MiB (peak {} MiB); after {} queries over HTTP (p50 {:?}, p99 {:?}) RSS {} MiB, peak {} MiB",
+        alone.start,
+        alone.started.0,
+        alone.started.1,
+        sample.len(),
+        alone.p50,
+        alone.p99,
+        alone.queried.0,
+        alone.queried.1
+    );
     println!("load average at end: {}", load());
+}
+
+/// What [`alone`] measured: (RSS, peak RSS) in MiB, read from `/proc/PID/status`.
+struct Alone {
+    start: Duration,
+    started: (u64, u64),
+    p50: Duration,
+    p99: Duration,
+    queried: (u64, u64),
+}
+
+/// Runs `tollgate-oracle serve` on a fresh data dir holding the transfer log of `node_dir`
+/// and the labels (ingested with `ingest csv`, as an operator would), sends `sample` to its
+/// `GET /v1/risk` and reads its memory.
+fn alone(
+    node_dir: &std::path::Path,
+    labels: &HashMap<tollgate_sdk::Address, tollgate_sdk::Categories>,
+    sample: &[tollgate_sdk::Address],
+    max_work: u64,
+) -> Alone {
+    use std::io::{BufRead, Write};
+    let bin = env!("CARGO_BIN_EXE_tollgate-oracle");
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let data = dir.path().join("data");
+    // Private, as the node wants its data dir (it would otherwise warn and chmod it).
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(data.join("transfers"))
+        .unwrap();
+    std::fs::rename(
+        node_dir.join("transfers").join("transfers.log"),
+        data.join("transfers").join("transfers.log"),
+    )
+    .unwrap();
+    let csv = dir.path().join("labels.csv");
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&csv).unwrap());
+        for (address, categories) in labels {
+            for name in categories.names() {
+                writeln!(out, "{},{name},bench,x", address.to_raw()).unwrap();
+            }
+        }
+    }
+    let status = std::process::Command::new(bin)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["ingest", "csv"])
+        .arg(&csv)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "ingest csv failed");
+    let t = Instant::now();
+    let mut child = std::process::Command::new(bin)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0", "--exposure-max-work"])
+        .arg(max_work.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("serve exited before listening").unwrap();
+        if let Some(url) = line.strip_prefix("tollgate-oracle listening on ") {
+            break url.to_string();
+        }
+    };
+    let start = t.elapsed();
+    // Keep reading, so a line the node prints later cannot fill the pipe and block it.
+    std::thread::spawn(move || lines.for_each(drop));
+    let memory = || {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+                / 1024
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    };
+    let started = memory();
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let times = client_rt.block_on(async {
+        let client = reqwest::Client::new();
+        let mut times = Vec::with_capacity(sample.len());
+        for a in sample {
+            let t = Instant::now();
+            let r = client
+                .get(format!("{url}/v1/risk/{}", a.to_raw()))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+            let _ = r.bytes().await.unwrap();
+            times.push(t.elapsed());
+        }
+        times.sort();
+        times
+    });
+    let queried = memory();
+    let _ = child.kill();
+    let _ = child.wait();
+    Alone {
+        start,
+        started,
+        p50: percentile(&times, 0.5),
+        p99: percentile(&times, 0.99),
+        queried,
+    }
 }
