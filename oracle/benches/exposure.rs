@@ -575,7 +575,10 @@ fn alone(
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let url = loop {
-        let line = lines.next().expect("serve exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
         if let Some(url) = line.strip_prefix("tollgate-oracle listening on ") {
             break url.to_string();
         }

@@ -409,19 +409,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let minter: tollgate_sdk::Address = minter
                         .parse()
                         .map_err(|e| anyhow::anyhow!("--minter: {e}"))?;
-                    let mut parsed = Parsed::default();
+                    let mut pages = Vec::new();
                     for file in files {
                         let text = std::fs::read_to_string(file)
                             .with_context(|| format!("cannot read {}", file.display()))?;
                         let txs = exposure::toncenter::records(&text)
                             .with_context(|| format!("{}", file.display()))?;
-                        parsed.extend(exposure::issuer_locks::labels(
-                            &file.display().to_string(),
-                            &txs,
-                            &minter,
-                        ));
+                        pages.push((file.display().to_string(), txs));
                     }
-                    parsed
+                    exposure::issuer_locks::labels(&pages, &minter)
                 }
                 IngestFormat::Transactions { .. } | IngestFormat::JettonTransfers { .. } => {
                     unreachable!("handled above")
@@ -436,7 +432,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 std::io::IsTerminal::is_terminal(&std::io::stderr()),
             );
             let engine = tollgate_oracle::risk::RiskEngine::new(store.clone());
-            let touched: Vec<_> = parsed.rows.iter().map(|row| row.address).collect();
+            let touched = parsed.addresses();
             let now = tollgate_oracle::unix_now();
             let before = changes.judge(&engine, &touched, now)?;
             let summary = ingest::apply(store.as_ref(), parsed, now, &bar)?;

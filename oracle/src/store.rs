@@ -271,6 +271,28 @@ pub(crate) fn label_write(
     }))
 }
 
+/// The label set's version after `removed` (labels as stored) leave it: one write, the count
+/// down by their number, their terms out of the digest. The removal counterpart of
+/// [`label_write`], for every store.
+pub(crate) fn label_removal(removed: &[Label], version: &LabelsVersion) -> Result<LabelsVersion> {
+    let mut next = *version;
+    for label in removed {
+        let value = LabelValue {
+            name: label.name.clone(),
+            first_seen: label.first_seen,
+        };
+        digest_step(
+            &mut next.digest,
+            &label_key(label),
+            &to_json(&value)?,
+            false,
+        );
+        next.count = next.count.saturating_sub(1);
+    }
+    next.writes += 1;
+    Ok(next)
+}
+
 /// Recomputes a label set's count and digest from its labels and checks them against the
 /// version stored with them; the stored version (with its write count) when they agree.
 pub(crate) struct LabelSetCheck {
@@ -453,6 +475,10 @@ pub struct IntegrityReport {
 pub trait Store: Send + Sync + 'static {
     /// Writes a label, keeping `first_seen` of an existing one.
     fn put_label(&self, label: &Label) -> Result<PutOutcome>;
+    /// Removes every label `source` gave `address` (whatever its categories), atomically with
+    /// the label set's version, and flushes; how many were removed. A source that retracts a
+    /// statement (the USDT issuer unlocking a wallet) retracts it here.
+    fn remove_labels(&self, address: &Address, source: &str) -> Result<u64>;
     /// Every label of an address.
     fn labels_for(&self, address: &Address) -> Result<Vec<Label>>;
     /// The labels of an address together with the version of the label set they were read
@@ -1131,6 +1157,41 @@ impl Store for SledStore {
         self.labels.apply_batch(batch)?;
         *version = write.next;
         Ok(write.outcome)
+    }
+
+    fn remove_labels(&self, address: &Address, source: &str) -> Result<u64> {
+        let mut version = self
+            .labels_version
+            .write()
+            .map_err(|_| Error::Store("lock poisoned".into()))?;
+        let (removed, kept): (Vec<Label>, Vec<Label>) = self
+            .read_labels(address)?
+            .into_iter()
+            .partition(|label| label.source == source);
+        if removed.is_empty() {
+            return Ok(0);
+        }
+        let next = label_removal(&removed, &version)?;
+        let key = address_key(address);
+        let mut batch = sled::Batch::default();
+        if kept.is_empty() {
+            batch.remove(&key[..]);
+        } else {
+            batch.insert(
+                &key[..],
+                wrap(ADDRESS_LABELS, &key, &encode_address_labels(&kept)),
+            );
+        }
+        batch.insert(
+            LABELS_VERSION_KEY,
+            wrap(ADDRESS_LABELS, LABELS_VERSION_KEY, &next.encode()),
+        );
+        // Atomic like a write: the version names exactly the labels left.
+        self.labels.apply_batch(batch)?;
+        *version = next;
+        drop(version);
+        self.flush()?;
+        Ok(removed.len() as u64)
     }
 
     fn labels_for(&self, address: &Address) -> Result<Vec<Label>> {

@@ -179,6 +179,96 @@ async fn an_ingest_that_changes_a_level_reaches_the_feed_and_a_signed_retried_we
     node.shutdown().await;
 }
 
+/// A page of the USDT minter's transactions in which the admin sets `status` on `owner`'s
+/// wallet at logical time `lt`, as `POST /v1/admin/ingest` takes it.
+async fn ingest_status(app: &Router, owner: &str, status: u8, lt: u64) -> Value {
+    use tollgate_oracle::exposure::generate::{pages, USDT_MASTER};
+    let minter = USDT_MASTER.parse().unwrap();
+    let change = pages::StatusChange {
+        owner: owner.parse().unwrap(),
+        status,
+        lt,
+        success: true,
+    };
+    let admin = tollgate_sdk::Address::new(0, [0xad; 32]);
+    let records = pages::issuer_status(&minter, &admin, &[change]);
+    let page = pages::paged(&records, "transactions", 10).remove(0);
+    let reply = call(
+        app,
+        axum::http::Method::POST,
+        "/v1/admin/ingest",
+        Some(json!({ "format": "issuer-locks", "file": "minter.json", "content": page })),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.json
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_unlock_retracts_the_lock_label_and_the_change_reaches_feed_and_webhook() {
+    let (url, seen) = receiver(0).await;
+    let node = node_with(config_with_hook(&url));
+    node.start_background(fast()).unwrap();
+    let app = node.router();
+    // Another list's label of the same owner is not the issuer's to retract.
+    let reply = call(
+        &app,
+        axum::http::Method::POST,
+        "/v1/admin/ingest",
+        Some(json!({ "format": "csv", "content": format!("{UNKNOWN},exchange,test-list,an exchange\n") })),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+
+    let locked = ingest_status(&app, UNKNOWN, 3, 1_000).await;
+    assert_eq!(
+        (locked["added"].as_u64(), locked["removed"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let risk = get(&app, &format!("/v1/risk/{UNKNOWN}")).await.json;
+    assert_eq!(risk["level"], "severe", "{risk}");
+
+    let unlocked = ingest_status(&app, UNKNOWN, 0, 2_000).await;
+    assert_eq!(
+        (unlocked["added"].as_u64(), unlocked["removed"].as_u64()),
+        (Some(0), Some(1)),
+        "{unlocked}"
+    );
+    let risk = get(&app, &format!("/v1/risk/{UNKNOWN}")).await.json;
+    assert_eq!(risk["level"], "low", "{risk}");
+    let sources: Vec<&str> = risk["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["test-list"], "{risk}");
+    // Unlocking again removes nothing and changes no level.
+    let again = ingest_status(&app, UNKNOWN, 0, 2_000).await;
+    assert_eq!(again["removed"].as_u64(), Some(0));
+
+    let feed = admin_get(&app, "/v1/changes").await.json;
+    let changes = feed["changes"].as_array().unwrap().clone();
+    let levels: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|c| {
+            (
+                c["previous"]["level"].as_str().unwrap(),
+                c["current"]["level"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(levels, [("low", "severe"), ("severe", "low")], "{feed}");
+    wait_for(&seen, 2).await;
+    let log = seen.lock().unwrap().clone();
+    let (_, headers, body) = &log[1];
+    check_signature(headers, body);
+    assert_eq!(serde_json::from_str::<Value>(body).unwrap(), changes[1]);
+    node.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_receiver_is_retried_with_growing_waits_and_resumed_after_a_restart() {
     let (url, seen) = receiver(usize::MAX).await;

@@ -106,6 +106,58 @@ fn ingest_commands_print_a_summary_with_refusals() {
     );
 }
 
+#[test]
+fn ingest_issuer_locks_takes_the_latest_status_across_files_and_an_unlock_removes_the_label() {
+    use tollgate_oracle::exposure::generate::{pages, USDT_MASTER};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let data = data.to_str().unwrap();
+    let minter = USDT_MASTER.parse().unwrap();
+    let admin = tollgate_sdk::Address::new(0, [0xad; 32]);
+    let write = |name: &str, status: u8, lt: u64| {
+        let change = pages::StatusChange {
+            owner: UNKNOWN.parse().unwrap(),
+            status,
+            lt,
+            success: true,
+        };
+        let page = pages::paged(
+            &pages::issuer_status(&minter, &admin, &[change]),
+            "transactions",
+            10,
+        );
+        let path = dir.path().join(name);
+        std::fs::write(&path, &page[0]).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (lock, unlock) = (write("lock.json", 1, 100), write("unlock.json", 0, 200));
+    let labels = |data: &str| {
+        let store = SledStore::open(&Path::new(data).join("store")).unwrap();
+        store.labels_for(&UNKNOWN.parse().unwrap()).unwrap()
+    };
+    // The newer unlock given first still wins over the older lock: nothing is labelled.
+    let output = run(&["ingest", "--data-dir", data, "issuer-locks", &unlock, &lock]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("added 0, changed 0, unchanged 0, removed 0"),
+        "{}",
+        text(&output)
+    );
+    assert!(labels(data).is_empty());
+    let output = run(&["ingest", "--data-dir", data, "issuer-locks", &lock]);
+    assert!(text(&output).contains("added 1"), "{}", text(&output));
+    assert_eq!(labels(data)[0].source, "chain/usdt-issuer-lock");
+    let output = run(&["ingest", "--data-dir", data, "issuer-locks", &unlock]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("removed 1"), "{}", text(&output));
+    assert!(
+        text(&output).contains("level changes recorded: 1"),
+        "{}",
+        text(&output)
+    );
+    assert!(labels(data).is_empty());
+}
+
 /// Makes `count` attestations through a node over `data`, then shuts it down.
 async fn attest_in(data: &Path, count: usize) {
     let node = Node::open(Config {

@@ -181,6 +181,10 @@ fn write_labels(store: &dyn Store) -> LabelsVersion {
     store
         .put_label(&label(1, "a", "one renamed", Categories::SCAM))
         .unwrap();
+    store
+        .put_label(&label(3, "c", "retracted", Categories::STOLEN_FUNDS))
+        .unwrap();
+    assert_eq!(store.remove_labels(&address(3), "c").unwrap(), 1);
     store.labels_version().unwrap()
 }
 
@@ -229,6 +233,66 @@ fn labels_behave(fixture: &dyn Fixture) {
     assert!(matches!(err, Error::InvalidRequest(_)), "{err}");
     assert_eq!(store.labels_version().unwrap(), version);
     assert!(store.is_intact());
+}
+
+/// A source retracts its labels of an address: all its categories go, other sources' labels
+/// and other addresses stay, and the set's version is that of the labels left (checked again
+/// when the store is reopened).
+fn label_removal_behaves(fixture: &dyn Fixture) {
+    let (left, version) = {
+        let store = fixture.open().unwrap();
+        store
+            .put_label(&label(1, "lock", "locked", Categories::STOLEN_FUNDS))
+            .unwrap();
+        store
+            .put_label(&label(1, "lock", "and scam", Categories::SCAM))
+            .unwrap();
+        store
+            .put_label(&label(1, "list", "listed", Categories::PHISHING))
+            .unwrap();
+        store
+            .put_label(&label(2, "lock", "another owner", Categories::STOLEN_FUNDS))
+            .unwrap();
+        let before = store.labels_version().unwrap();
+        assert_eq!(store.remove_labels(&address(1), "lock").unwrap(), 2);
+        let after = store.labels_version().unwrap();
+        assert_eq!((after.count, after.writes), (2, before.writes + 1));
+        assert_ne!(after.digest, before.digest);
+        let left = store.labels_for(&address(1)).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].source, "list");
+        assert_eq!(store.labels_for(&address(2)).unwrap().len(), 1);
+        // Nothing to remove: no write, the version stays.
+        assert_eq!(store.remove_labels(&address(1), "lock").unwrap(), 0);
+        assert_eq!(store.remove_labels(&address(9), "lock").unwrap(), 0);
+        assert_eq!(
+            store.remove_labels(&address(1), "lo").unwrap(),
+            0,
+            "a prefix is another source"
+        );
+        assert_eq!(store.labels_version().unwrap(), after);
+        // The last label of an address goes too.
+        assert_eq!(store.remove_labels(&address(2), "lock").unwrap(), 1);
+        assert!(store.labels_for(&address(2)).unwrap().is_empty());
+        let counts = store.label_counts().unwrap();
+        assert_eq!(counts.get("stolen_funds"), None);
+        assert_eq!(counts.get("phishing"), Some(&1));
+        // Written again, it is a new label (first_seen of the new write).
+        let mut again = label(2, "lock", "locked again", Categories::STOLEN_FUNDS);
+        again.first_seen = 5_000;
+        assert_eq!(store.put_label(&again).unwrap(), PutOutcome::Added);
+        assert_eq!(store.labels_for(&address(2)).unwrap()[0].first_seen, 5_000);
+        assert!(store.is_intact());
+        (
+            store.labels_for(&address(1)).unwrap(),
+            store.labels_version().unwrap(),
+        )
+    };
+    let store = fixture
+        .open()
+        .expect("the start check agrees with the version after removals");
+    assert_eq!(store.labels_version().unwrap(), version);
+    assert_eq!(store.labels_for(&address(1)).unwrap(), left);
 }
 
 fn overrides_behave(fixture: &dyn Fixture) {
@@ -392,6 +456,7 @@ macro_rules! conformance {
 
 conformance!(
     labels_behave,
+    label_removal_behaves,
     overrides_behave,
     meta_behaves,
     nonces_behave,

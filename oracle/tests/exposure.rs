@@ -842,8 +842,8 @@ fn a_work_budget_cuts_the_weakest_traces_and_reports_what_it_cut() {
 
     let budget = full_stats.work / 2;
     let (cut, stats) = engine(budget).traced_counted(&judged).unwrap();
-    // The budget is checked before each trace is opened, so it is overrun by at most one
-    // trace's reads (here a handful).
+    // The budget is checked before each trace is opened and before each block a window's
+    // scan reads, so it is overrun by at most one block (here a handful of reads).
     assert!(
         stats.work >= budget && stats.work < budget + 16,
         "{stats:?}"
@@ -880,6 +880,77 @@ fn a_work_budget_cuts_the_weakest_traces_and_reports_what_it_cut() {
     for _ in 0..3 {
         assert_eq!(engine(budget).traced_counted(&judged).unwrap().0, cut);
     }
+}
+
+#[test]
+fn the_budget_also_bounds_one_hub_window_whose_every_transfer_passes_the_pruning() {
+    // The judged address A was paid by one unlabelled hub H, which had received 100,000 equal
+    // transfers, every tenth from a scammer. With a policy that prunes nothing, every one of
+    // H's inflows is a candidate: unbudgeted the query reads them all and finds 10 % × 0.5;
+    // with a budget of 2,000 the scan of H's window stops near 2,000 reads, the cut is
+    // reported, and what it did not read is untraced.
+    use std::collections::HashMap;
+    const FAN_IN: u32 = 100_000;
+    let (hub, judged) = (tagged(1, 0), tagged(2, 0));
+    let mut labels: HashMap<Address, Categories> = HashMap::new();
+    let mut transfers: Vec<_> = (0..FAN_IN)
+        .map(|i| {
+            let from = tagged(3, i);
+            if i % 10 == 0 {
+                labels.insert(from, Categories::SCAM);
+            }
+            let mut tx_hash = [5; 32];
+            tx_hash[..4].copy_from_slice(&i.to_le_bytes());
+            ton_transfer(from, hub, 1_000, 10 + u64::from(i), tx_hash)
+        })
+        .collect();
+    transfers.push(ton_transfer(
+        hub,
+        judged,
+        7_000,
+        10 + u64::from(FAN_IN) + 1,
+        [6; 32],
+    ));
+    let store = Arc::new(TransferStore::in_memory());
+    store.append(&transfers, &[]).unwrap();
+    let engine = |max_work: u64| {
+        ExposureEngine::new(
+            store.clone(),
+            Arc::new(labels.clone()),
+            Policy {
+                max_hops: 3,
+                min_share: 1e-7,
+                max_work,
+                ..Policy::default()
+            },
+        )
+    };
+    let (full, full_stats) = engine(u64::MAX).traced_counted(&judged).unwrap();
+    assert!(full_stats.flows_read >= u64::from(FAN_IN), "{full_stats:?}");
+    let full_share = share_of(&full.findings, Direction::Incoming, Categories::SCAM);
+    assert!(full_share.abs_diff(50_000) <= 1, "{full_share}");
+
+    const BUDGET: u64 = 2_000;
+    let (cut, stats) = engine(BUDGET).traced_counted(&judged).unwrap();
+    assert!(
+        stats.work >= BUDGET && stats.work <= BUDGET + 64 + 8,
+        "{stats:?}: one window's scan stops at the budget (at most one block over)"
+    );
+    assert_eq!(stats.cut, 1);
+    let untraced = &cut.untraced[0];
+    assert!(untraced.budget_cut, "{untraced:?}");
+    let cut_share = share_of(&cut.findings, Direction::Incoming, Categories::SCAM);
+    assert!(
+        cut_share > 0 && cut_share < full_share,
+        "{cut_share}: part found"
+    );
+    // What the cut window did not read is untraced, and covers what the finding lost.
+    assert!(
+        untraced.share_ppm > 450_000 && cut_share + untraced.share_ppm + 1 >= full_share,
+        "{cut_share} + {untraced:?} covers {full_share}"
+    );
+    // Deterministic: a count, not a clock.
+    assert_eq!(engine(BUDGET).traced_counted(&judged).unwrap().0, cut);
 }
 
 #[test]

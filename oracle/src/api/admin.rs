@@ -78,11 +78,14 @@ fn bounded_text(field: &str, text: &str, max: usize) -> Result<()> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestRequest {
-    /// `csv`, `ton-assets`, `ofac` or `ton-labels` (one label file).
-    #[schema(examples("csv", "ton-assets", "ofac", "ton-labels"))]
+    /// `csv`, `ton-assets`, `ofac`, `ton-labels` (one label file) or `issuer-locks` (a page of
+    /// the USDT minter's `/api/v3/transactions`: locks become labels, unlocks remove them).
+    #[schema(examples("csv", "ton-assets", "ofac", "ton-labels", "issuer-locks"))]
     pub format: String,
     /// The file name (required for `ton-assets` and `ofac`).
     pub file: Option<String>,
+    /// For `issuer-locks`: the jetton minter (any address form) [default: the USDT master].
+    pub minter: Option<String>,
     /// The file's text.
     pub content: String,
 }
@@ -124,14 +127,26 @@ pub async fn ingest(
             file.as_deref().unwrap_or("upload.json"),
             &request.content,
         ),
+        "issuer-locks" => {
+            let minter = super::parse_address(
+                request
+                    .minter
+                    .as_deref()
+                    .unwrap_or(crate::exposure::generate::USDT_MASTER),
+            )?;
+            let transactions = crate::exposure::toncenter::records(&request.content)
+                .map_err(|err| Error::InvalidRequest(format!("issuer-locks: {err}")))?;
+            let file = file.clone().unwrap_or_else(|| "upload.json".into());
+            crate::exposure::issuer_locks::labels(&[(file, transactions)], &minter)
+        }
         other => {
             return Err(Error::InvalidRequest(format!(
-                "unknown format `{}` (csv, ton-assets, ofac, ton-labels)",
+                "unknown format `{}` (csv, ton-assets, ofac, ton-labels, issuer-locks)",
                 other.chars().take(40).collect::<String>()
             )))
         }
     };
-    let touched: Vec<_> = parsed.rows.iter().map(|row| row.address).collect();
+    let touched = parsed.addresses();
     let shared = state.clone();
     let (summary, changes) = tokio::task::spawn_blocking(move || {
         // The addresses it labels are re-judged, and level changes recorded (change feed,
@@ -150,6 +165,7 @@ pub async fn ingest(
     tracing::info!(
         added = summary.added,
         changed = summary.changed,
+        removed = summary.removed,
         refused = summary.refused.len(),
         level_changes = changes.len(),
         "admin ingest"

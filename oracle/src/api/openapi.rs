@@ -227,6 +227,8 @@ pub struct IngestSummaryDoc {
     added: u64,
     changed: u64,
     unchanged: u64,
+    /// Labels removed because their source retracted them (an issuer unlock).
+    removed: u64,
     /// Rows read per category name.
     per_category: std::collections::BTreeMap<String, u64>,
     refused: Vec<RefusalDoc>,

@@ -188,6 +188,9 @@ impl Maxima {
         out: &mut Vec<Flow>,
         work: &mut ScanWork,
     ) {
+        if work.exhausted() {
+            return;
+        }
         if level == 0 || hi - lo <= BLOCK {
             work.flows_read += (hi - lo) as u64;
             out.extend(flows[lo..hi].iter().filter(|f| f.amount >= cutoff));
@@ -199,6 +202,9 @@ impl Maxima {
         while start < hi {
             let j = start / size;
             let end = ((j + 1) * size).min(hi);
+            if work.exhausted() {
+                return;
+            }
             work.blocks_checked += 1;
             if table[j] as f64 >= cutoff {
                 self.visit(level - 1, flows, start, end, cutoff, out, work);
@@ -212,13 +218,52 @@ impl Maxima {
     }
 }
 
-/// Work done finding the flows above a cutoff (for [`super::engine::QueryStats`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Work done finding the flows above a cutoff (for [`super::engine::QueryStats`]), and how
+/// much it may do: one hub's window can hold millions of transfers above the cutoff, so a
+/// scan stops where its limit is reached rather than at the window's end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScanWork {
     /// Block maxima read.
     pub blocks_checked: u64,
     /// Flows read one by one.
     pub flows_read: u64,
+    /// Most `blocks_checked + flows_read` to spend; a scan that reaches it stops before its
+    /// next block (overrunning it by at most one block of [`BLOCK`] flows).
+    pub limit: u64,
+    /// Whether the limit stopped a scan before it read all it would have.
+    pub cut: bool,
+}
+
+impl Default for ScanWork {
+    /// No work done, no limit.
+    fn default() -> Self {
+        ScanWork::within(u64::MAX)
+    }
+}
+
+impl ScanWork {
+    /// No work done, at most `limit` to do.
+    pub fn within(limit: u64) -> Self {
+        ScanWork {
+            blocks_checked: 0,
+            flows_read: 0,
+            limit,
+            cut: false,
+        }
+    }
+
+    /// Work done so far.
+    pub fn total(&self) -> u64 {
+        self.blocks_checked + self.flows_read
+    }
+
+    /// Whether the limit is reached (and the scan is marked cut if it is).
+    fn exhausted(&mut self) -> bool {
+        if self.total() >= self.limit {
+            self.cut = true;
+        }
+        self.cut
+    }
 }
 
 /// A contiguous part of a run of flows, with its total and what finds its large flows.
@@ -255,6 +300,9 @@ impl<'a> Segment<'a> {
         match self.maxima {
             Some(maxima) => maxima.at_least(self.all, self.range, cutoff, out, work),
             None => {
+                if work.exhausted() {
+                    return;
+                }
                 let flows = self.flows();
                 work.flows_read += flows.len() as u64;
                 out.extend(flows.iter().filter(|f| f.amount >= cutoff));

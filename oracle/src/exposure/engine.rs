@@ -13,7 +13,8 @@
 //! Partial traces are expanded strongest first (by the most their onward transfers could
 //! still attribute), under a per-query budget of index reads ([`Policy::max_work`]): a count,
 //! so every node with the same data cuts at the same place, and best-first, so a cut drops the
-//! weakest traces. Whatever is not followed — pruned pieces and what the budget cut — is added
+//! weakest traces. It also bounds one window's scan (a hub's window can hold millions of
+//! transfers that pass the pruning): the scan stops where the budget ends. Whatever is not followed — pruned pieces and what the budget cut — is added
 //! up per direction and asset as the *untraced* share ([`Untraced`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -527,12 +528,17 @@ impl ExposureEngine {
             // safe side of rounding).
             let cutoff = prune / (scale * decay) * (1.0 - 1e-9);
             candidates.clear();
-            let mut work = ScanWork::default();
+            // One window may hold more transfers above the cutoff than the whole allowance
+            // (a hub): its scan stops at what the allowance leaves, and what it did not read
+            // is counted untraced below like what the pruning skipped.
+            let spent = query.stats.work - work_at_start;
+            let mut work = ScanWork::within(allowance.saturating_sub(spent));
             window.built.at_least(cutoff, &mut candidates, &mut work);
             window.tail.at_least(cutoff, &mut candidates, &mut work);
+            cut |= work.cut;
             query.stats.blocks_checked += work.blocks_checked;
             query.stats.flows_read += work.flows_read;
-            query.stats.work += work.blocks_checked + work.flows_read;
+            query.stats.work += work.total();
             query.stats.candidates += candidates.len() as u64;
             // What the skipped transfers carried is pruned, not lost.
             let read: f64 = candidates.iter().map(|f| f.amount).sum();

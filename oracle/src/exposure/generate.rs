@@ -337,7 +337,7 @@ pub mod pages {
             "value_extra_currencies": {},
             "fwd_fee": "266669",
             "ihr_fee": "0",
-            "created_lt": (lt - 1).to_string(),
+            "created_lt": lt.saturating_sub(1).to_string(),
             "created_at": "1764000000",
             "opcode": op.map(|o| format!("0x{o:08x}")),
             "ihr_disabled": true,
@@ -377,7 +377,7 @@ pub mod pages {
             "mc_block_seqno": 50_000_000 + (t.lt / 1_000_000),
             "trace_id": b64(&derived(&t.tx_hash, 0x74)),
             "prev_trans_hash": b64(&derived(&t.tx_hash, 0x70)),
-            "prev_trans_lt": (t.lt - 500).to_string(),
+            "prev_trans_lt": t.lt.saturating_sub(500).to_string(),
             "orig_status": if aborted { "uninit" } else { "active" },
             "end_status": if aborted { "uninit" } else { "active" },
             "total_fees": "2769331",
@@ -529,6 +529,85 @@ pub mod pages {
                 .unwrap_or(0)
         });
         out
+    }
+
+    /// One `set_status` the USDT minter's admin sends (see `exposure::issuer_locks`).
+    #[derive(Clone, Copy, Debug)]
+    pub struct StatusChange {
+        /// The owner whose jetton wallet it locks or unlocks.
+        pub owner: Address,
+        /// 0 unlocked, 1 outgoing locked, 2 incoming locked, 3 both.
+        pub status: u8,
+        /// Logical time of the minter's transaction.
+        pub lt: u64,
+        /// False for a transaction the minter refused (a sender other than its admin): compute
+        /// phase exit 73, aborted.
+        pub success: bool,
+    }
+
+    /// The minter's `/api/v3/transactions` records in which `admin` sends it `call_to` with
+    /// `set_status` for each change: the page `ingest issuer-locks` reads.
+    pub fn issuer_status(
+        minter: &Address,
+        admin: &Address,
+        changes: &[StatusChange],
+    ) -> Vec<Value> {
+        changes
+            .iter()
+            .map(|c| {
+                let mut tx_hash = [0x1c; 32];
+                tx_hash[..8].copy_from_slice(&c.lt.to_be_bytes());
+                tx_hash[8..16].copy_from_slice(&c.owner.hash[..8]);
+                let t = Transfer {
+                    from: *admin,
+                    to: *minter,
+                    asset: Asset::Ton,
+                    amount: 100_000_000,
+                    lt: c.lt,
+                    utime: 1_764_000_000 + (c.lt % 1_000_000) as u32,
+                    tx_hash,
+                };
+                let mut msg = message(admin, minter, t.amount, t.lt, Some(super::super::issuer_locks::CALL_TO), (true, false), &tx_hash);
+                msg["message_content"]["body"] =
+                    call_to_body(&c.owner, super::super::issuer_locks::SET_STATUS, c.status, c.lt)
+                        .into();
+                let compute = if c.success {
+                    ok_compute()
+                } else {
+                    json!({ "skipped": false, "success": false, "exit_code": 73, "gas_used": "500" })
+                };
+                transaction(minter, &t, msg, !c.success, compute, None)
+            })
+            .collect()
+    }
+
+    /// The base64 BoC of `call_to#235caf52 query_id to_address:owner ton_amount:0
+    /// master_msg:^(inner_op query_id status:uint4)`; with `inner_op` = `set_status#eed236d3`
+    /// the minter locks or unlocks the owner's wallet.
+    pub fn call_to_body(owner: &Address, inner_op: u32, status: u8, query_id: u64) -> String {
+        use super::super::issuer_locks::CALL_TO;
+        use tonlib_core::cell::CellBuilder;
+        let build = || -> Result<String, tonlib_core::cell::TonCellError> {
+            let mut inner = CellBuilder::new();
+            inner
+                .store_u32(32, inner_op)?
+                .store_u64(64, query_id)?
+                .store_u8(4, status)?;
+            let inner = inner.build()?;
+            let mut outer = CellBuilder::new();
+            outer
+                .store_u32(32, CALL_TO)?
+                .store_u64(64, query_id)?
+                .store_raw_address(&tonlib_core::TonAddress::new(
+                    i32::from(owner.workchain),
+                    owner.hash.into(),
+                ))?
+                .store_u8(4, 0)? // ton_amount: Coins of zero bytes
+                .store_child(inner)?;
+            tollgate_sdk::boc::to_base64(&std::sync::Arc::new(outer.build()?))
+                .map_err(|e| tonlib_core::cell::TonCellError::InternalError(e.to_string()))
+        };
+        build().expect("a call_to body fits one cell")
     }
 
     /// Records in pages of `limit`, each a whole page object as the server sends it.

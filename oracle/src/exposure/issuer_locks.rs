@@ -13,15 +13,16 @@
 //!
 //! A non-zero status becomes a label of the owner (`to_address`) with category `stolen_funds`
 //! (the issuer freezes on law-enforcement requests about stolen or scammed funds) and source
-//! [`SOURCE`]. For each owner the latest status in the input wins; an unlock (status 0) yields
-//! no label, but a label written earlier stays (labels are not removed by ingestion).
+//! [`SOURCE`]. For each owner the latest status in the input wins; an unlock (status 0) is the
+//! issuer's retraction: it removes the owner's [`SOURCE`] label written by an earlier ingest
+//! (only that source's: another list's label of the owner stays).
 
 use std::collections::BTreeMap;
 
 use tollgate_sdk::{Address, Categories};
 
 use super::toncenter::{parse_address, parse_hash, parse_opcode, PageError, Transaction};
-use crate::ingest::{Parsed, Refusal, Row};
+use crate::ingest::{Parsed, Refusal, Retraction, Row};
 
 /// `call_to` op code of the stablecoin minter.
 pub const CALL_TO: u32 = 0x235caf52;
@@ -112,32 +113,46 @@ pub fn status_change(
     }))
 }
 
-/// Labels from minter transaction pages (the latest status per owner wins).
-pub fn labels(file: &str, transactions: &[Transaction], minter: &Address) -> Parsed {
-    let mut latest: BTreeMap<Address, StatusChange> = BTreeMap::new();
+/// Labels from minter transaction pages, `(file name, its transactions)`, taken together: the
+/// latest status per owner across all of them wins (pages may come in any order); a lock is a
+/// row, an unlock a retraction.
+pub fn labels(pages: &[(String, Vec<Transaction>)], minter: &Address) -> Parsed {
+    // Owner → (file, 1-based record number, the change).
+    let mut latest: BTreeMap<Address, (&str, usize, StatusChange)> = BTreeMap::new();
     let mut parsed = Parsed::default();
-    for (i, tx) in transactions.iter().enumerate() {
-        match status_change(tx, minter) {
-            Ok(Some(change)) => {
-                let newer = latest
-                    .get(&change.owner)
-                    .is_none_or(|old| old.lt < change.lt);
-                if newer {
-                    latest.insert(change.owner, change);
+    for (file, transactions) in pages {
+        for (i, tx) in transactions.iter().enumerate() {
+            match status_change(tx, minter) {
+                Ok(Some(change)) => {
+                    let newer = latest
+                        .get(&change.owner)
+                        .is_none_or(|(_, _, old)| old.lt < change.lt);
+                    if newer {
+                        latest.insert(change.owner, (file, i + 1, change));
+                    }
                 }
+                Ok(None) => {}
+                Err(err) => parsed.refused.push(Refusal {
+                    file: file.clone(),
+                    line: i + 1,
+                    reason: err.to_string(),
+                }),
             }
-            Ok(None) => {}
-            Err(err) => parsed.refused.push(Refusal {
-                file: file.into(),
-                line: i + 1,
-                reason: err.to_string(),
-            }),
         }
     }
-    for change in latest.into_values().filter(|c| c.status != 0) {
+    for (file, record, change) in latest.into_values() {
+        if change.status == 0 {
+            parsed.retracted.push(Retraction {
+                file: file.into(),
+                line: record,
+                address: change.owner,
+                source: SOURCE.into(),
+            });
+            continue;
+        }
         parsed.rows.push(Row {
             file: file.into(),
-            line: 0,
+            line: record,
             address: change.owner,
             categories: Categories::STOLEN_FUNDS,
             source: SOURCE.into(),
@@ -153,77 +168,109 @@ pub fn labels(file: &str, transactions: &[Transaction], minter: &Address) -> Par
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tonlib_core::cell::CellBuilder;
-    use tonlib_core::TonAddress;
+    use crate::exposure::generate::pages::{call_to_body, issuer_status, StatusChange as Sent};
 
-    fn call_to_body(owner: &Address, inner_op: u32, status: u8) -> String {
-        let mut inner = CellBuilder::new();
-        inner
-            .store_u32(32, inner_op)
-            .unwrap()
-            .store_u64(64, 7)
-            .unwrap()
-            .store_u8(4, status)
-            .unwrap();
-        let inner = inner.build().unwrap();
-        let mut outer = CellBuilder::new();
-        outer
-            .store_u32(32, CALL_TO)
-            .unwrap()
-            .store_u64(64, 7)
-            .unwrap()
-            .store_raw_address(&TonAddress::new(owner.workchain as i32, owner.hash.into()))
-            .unwrap()
-            .store_u8(4, 0) // ton_amount: Coins of zero bytes
-            .unwrap()
-            .store_child(inner)
-            .unwrap();
-        tollgate_sdk::boc::to_base64(&std::sync::Arc::new(outer.build().unwrap())).unwrap()
+    fn sent(owner: &Address, status: u8, lt: u64, success: bool) -> Sent {
+        Sent {
+            owner: *owner,
+            status,
+            lt,
+            success,
+        }
     }
 
-    fn minter_tx(minter: &Address, body: &str, lt: u64, success: bool) -> Transaction {
-        let json = serde_json::json!({
-            "account": minter.to_raw().to_uppercase(),
-            "hash": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [lt as u8; 32]),
-            "lt": lt.to_string(), "now": 1_764_000_000u64 + lt,
-            "description": { "type": "ord", "aborted": !success,
-                "compute_ph": { "skipped": false, "success": success, "exit_code": if success { 0 } else { 73 } } },
-            "in_msg": { "hash": "x", "source": "0:AD00000000000000000000000000000000000000000000000000000000000000",
-                "destination": minter.to_raw(), "value": "100000000", "opcode": "0x235caf52",
-                "bounce": true, "bounced": false, "message_content": { "body": body } },
-            "out_msgs": []
-        });
-        serde_json::from_value(json).unwrap()
+    fn page(minter: &Address, changes: &[Sent]) -> Vec<Transaction> {
+        issuer_status(minter, &Address::new(0, [0xad; 32]), changes)
+            .into_iter()
+            .map(|v| serde_json::from_value(v).unwrap())
+            .collect()
     }
 
     #[test]
-    fn successful_locks_become_labels_and_failed_or_undone_ones_do_not() {
+    fn successful_locks_become_labels_unlocks_retractions_and_failed_ones_nothing() {
         let minter: Address = crate::exposure::generate::USDT_MASTER.parse().unwrap();
         let (a, b, c) = (
             Address::new(0, [1; 32]),
             Address::new(0, [2; 32]),
             Address::new(0, [3; 32]),
         );
-        let txs = vec![
-            minter_tx(&minter, &call_to_body(&a, SET_STATUS, 3), 1, true),
-            // Sent by someone else than the admin: the minter refused it.
-            minter_tx(&minter, &call_to_body(&b, SET_STATUS, 1), 2, false),
-            // Locked, then unlocked: the latest status wins.
-            minter_tx(&minter, &call_to_body(&c, SET_STATUS, 2), 3, true),
-            minter_tx(&minter, &call_to_body(&c, SET_STATUS, 0), 4, true),
-            // call_to with another message inside.
-            minter_tx(&minter, &call_to_body(&b, 0x595f07bc, 1), 5, true),
-            // A malformed body is refused with its record number.
-            minter_tx(&minter, "te6cckEBAQEAAgAAAEysuc0=", 6, true),
-        ];
-        let parsed = labels("minter.json", &txs, &minter);
+        let mut txs = page(
+            &minter,
+            &[
+                sent(&a, 3, 1, true),
+                // Sent by someone else than the admin: the minter refused it.
+                sent(&b, 1, 2, false),
+                // Locked, then unlocked: the latest status wins, an unlock retracts.
+                sent(&c, 2, 3, true),
+                sent(&c, 0, 4, true),
+                sent(&b, 1, 5, true),
+                sent(&b, 1, 6, true),
+            ],
+        );
+        // call_to with another message inside (the minter's admin moving jettons) is no lock.
+        txs[4]
+            .in_msg
+            .as_mut()
+            .unwrap()
+            .message_content
+            .as_mut()
+            .unwrap()
+            .body = Some(call_to_body(&b, 0x595f07bc, 1, 5));
+        // A malformed body is refused with its record number.
+        txs[5]
+            .in_msg
+            .as_mut()
+            .unwrap()
+            .message_content
+            .as_mut()
+            .unwrap()
+            .body = Some("te6cckEBAQEAAgAAAEysuc0=".into());
+        let parsed = labels(&[("minter.json".into(), txs.clone())], &minter);
         assert_eq!(parsed.rows.len(), 1, "{:?}", parsed.rows);
         assert_eq!(parsed.rows[0].address, a);
+        assert_eq!(parsed.rows[0].line, 1);
         assert_eq!(parsed.rows[0].categories, Categories::STOLEN_FUNDS);
         assert!(parsed.rows[0].name.contains("status 3"));
-        assert_eq!(parsed.refused.len(), 1);
+        assert_eq!(parsed.retracted.len(), 1);
+        assert_eq!(
+            (parsed.retracted[0].address, parsed.retracted[0].line),
+            (c, 4)
+        );
+        assert_eq!(parsed.retracted[0].source, SOURCE);
+        assert_eq!(parsed.refused.len(), 1, "{:?}", parsed.refused);
         assert_eq!(parsed.refused[0].line, 6);
         // Another account's transactions are not the minter's.
-        assert!(labels("x", &txs, &a).rows.is_empty());
+        let other = labels(&[("x".into(), txs)], &a);
+        assert!(other.rows.is_empty() && other.retracted.is_empty());
+    }
+
+    #[test]
+    fn the_latest_status_wins_across_files_in_any_order() {
+        let minter: Address = crate::exposure::generate::USDT_MASTER.parse().unwrap();
+        let owner = Address::new(0, [7; 32]);
+        let lock = page(&minter, &[sent(&owner, 1, 10, true)]);
+        let unlock = page(&minter, &[sent(&owner, 0, 20, true)]);
+        for pages in [
+            vec![
+                ("lock".to_string(), lock.clone()),
+                ("unlock".into(), unlock.clone()),
+            ],
+            vec![
+                ("unlock".to_string(), unlock.clone()),
+                ("lock".into(), lock.clone()),
+            ],
+        ] {
+            let parsed = labels(&pages, &minter);
+            assert!(parsed.rows.is_empty(), "{:?}", parsed.rows);
+            assert_eq!(parsed.retracted.len(), 1);
+            assert_eq!(parsed.retracted[0].file, "unlock");
+        }
+        let relock = page(&minter, &[sent(&owner, 2, 30, true)]);
+        let parsed = labels(
+            &[("relock".into(), relock), ("unlock".into(), unlock)],
+            &minter,
+        );
+        assert_eq!(parsed.rows.len(), 1);
+        assert!(parsed.retracted.is_empty());
     }
 }

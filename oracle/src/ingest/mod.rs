@@ -68,11 +68,27 @@ pub struct Refusal {
     pub reason: String,
 }
 
-/// A parsed input: rows to write and records refused.
+/// A source's retraction: the labels `source` gave `address` no longer hold (the USDT issuer
+/// unlocked the owner's wallet, say), so they leave the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retraction {
+    /// File it came from.
+    pub file: String,
+    /// 1-based record number (0 when it stands for the whole file).
+    pub line: usize,
+    /// The address.
+    pub address: Address,
+    /// The source whose labels of `address` are removed.
+    pub source: String,
+}
+
+/// A parsed input: rows to write, labels retracted and records refused.
 #[derive(Clone, Debug, Default)]
 pub struct Parsed {
     /// Labels to write.
     pub rows: Vec<Row>,
+    /// Labels to remove.
+    pub retracted: Vec<Retraction>,
     /// Records refused while parsing.
     pub refused: Vec<Refusal>,
 }
@@ -82,6 +98,7 @@ impl Parsed {
     pub fn refused_file(file: &str, reason: String) -> Parsed {
         Parsed {
             rows: Vec::new(),
+            retracted: Vec::new(),
             refused: vec![Refusal {
                 file: file.into(),
                 line: 0,
@@ -90,9 +107,19 @@ impl Parsed {
         }
     }
 
+    /// Every address the input labels or retracts: those whose judgement it may change.
+    pub fn addresses(&self) -> Vec<Address> {
+        self.rows
+            .iter()
+            .map(|row| row.address)
+            .chain(self.retracted.iter().map(|r| r.address))
+            .collect()
+    }
+
     /// Appends another parsed input.
     pub fn extend(&mut self, other: Parsed) {
         self.rows.extend(other.rows);
+        self.retracted.extend(other.retracted);
         self.refused.extend(other.refused);
     }
 }
@@ -106,6 +133,8 @@ pub struct Summary {
     pub changed: u64,
     /// Labels already in the store as given.
     pub unchanged: u64,
+    /// Labels removed because their source retracted them.
+    pub removed: u64,
     /// Rows read per category name (`none` for labels without one).
     pub per_category: BTreeMap<String, u64>,
     /// Records refused, with file, line and reason.
@@ -118,6 +147,7 @@ impl Summary {
         self.added += other.added;
         self.changed += other.changed;
         self.unchanged += other.unchanged;
+        self.removed += other.removed;
         for (name, count) in other.per_category {
             *self.per_category.entry(name).or_default() += count;
         }
@@ -138,10 +168,11 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "added {}, changed {}, unchanged {}, refused {}",
+            "added {}, changed {}, unchanged {}, removed {}, refused {}",
             self.added,
             self.changed,
             self.unchanged,
+            self.removed,
             self.refused.len()
         )?;
         for (name, count) in &self.per_category {
@@ -205,8 +236,12 @@ pub fn progress_bar(len: usize, visible: bool) -> ProgressBar {
     bar
 }
 
-/// Writes parsed rows to the store (with `first_seen = now`) and flushes.
+/// Writes parsed rows to the store (with `first_seen = now`), removes the retracted labels,
+/// and flushes.
 ///
+/// A retraction and a row of the same (address, source) in one input contradict each other
+/// (each format module resolves its own input to one statement per address first): the
+/// retraction is refused, and the row is written.
 /// `per_category` counts every row read. A row with the same label identity (address, source,
 /// categories) as an earlier row of the same input is refused as a duplicate rather than
 /// written: otherwise its name would overwrite the first one's, and the next run would flip it
@@ -269,6 +304,22 @@ pub fn apply(
             PutOutcome::Unchanged => summary.unchanged += 1,
         }
         progress.inc(1);
+    }
+    let written: HashMap<(Address, String), (String, usize)> = seen
+        .into_iter()
+        .map(|((address, source, _), place)| ((address, source), place))
+        .collect();
+    for retraction in parsed.retracted {
+        let key = (retraction.address, retraction.source);
+        if let Some((file, line)) = written.get(&key) {
+            summary.refused.push(Refusal {
+                file: retraction.file,
+                line: retraction.line,
+                reason: format!("retracts the label written from {file}:{line}"),
+            });
+            continue;
+        }
+        summary.removed += store.remove_labels(&key.0, &key.1)?;
     }
     progress.finish_and_clear();
     // Each label was written atomically with the label set's version (store.rs), so an ingest

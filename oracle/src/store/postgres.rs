@@ -52,9 +52,10 @@ use tollgate_sdk::Address;
 
 use super::{
     address_key, check_label, corrupt, count_categories, decode_label, decode_override,
-    decode_override_change, label_key, label_write, to_json, unwrap, wrap, IntegrityReport, Label,
-    LabelSetCheck, LabelValue, LabelsVersion, Override, OverrideChange, PutOutcome, Store,
-    INITIALIZED, LABELS_VERSION_KEY, NONCE_MARK, PER_LABEL_FORMAT as FORMAT, STORE_FORMAT,
+    decode_override_change, label_key, label_removal, label_write, to_json, unwrap, wrap,
+    IntegrityReport, Label, LabelSetCheck, LabelValue, LabelsVersion, Override, OverrideChange,
+    PutOutcome, Store, INITIALIZED, LABELS_VERSION_KEY, NONCE_MARK, PER_LABEL_FORMAT as FORMAT,
+    STORE_FORMAT,
 };
 use crate::error::{Error, Result};
 use crate::nonce::PROCESS_BITS;
@@ -566,6 +567,73 @@ impl Store for PgStore {
             intact.store(false, Ordering::Release);
         }
         outcome
+    }
+
+    fn remove_labels(&self, address: &Address, source: &str) -> Result<u64> {
+        if source.as_bytes().contains(&0) {
+            return Ok(0); // no stored label has such a source (check_label refuses it)
+        }
+        // A label key is address ‖ source ‖ 0 ‖ categories (4 bytes): the source's labels of
+        // the address are the keys between the two category extremes.
+        let mut low = address_key(address).to_vec();
+        low.extend_from_slice(source.as_bytes());
+        low.push(0);
+        let mut high = low.clone();
+        low.extend_from_slice(&[0; 4]);
+        high.extend_from_slice(&[0xff; 4]);
+        let intact = self.intact.clone();
+        let removed = self.pool.run(move |client| {
+            let mut tx = client.transaction().map_err(pg_error)?;
+            // The version row's lock orders this with every replica's label writes.
+            let version_row = tx
+                .query_opt(
+                    "SELECT value FROM labels WHERE key = $1 FOR UPDATE",
+                    &[&LABELS_VERSION_KEY],
+                )
+                .map_err(pg_error)?
+                .map(|r| r.get::<_, Vec<u8>>(0))
+                .ok_or_else(|| {
+                    corrupt(
+                        "labels",
+                        LABELS_VERSION_KEY,
+                        "the label set's version row is missing",
+                    )
+                })?;
+            let version =
+                LabelsVersion::decode(unwrap("labels", LABELS_VERSION_KEY, &version_row)?)?;
+            let rows = tx
+                .query(
+                    "DELETE FROM labels WHERE key >= $1 AND key <= $2 RETURNING key, value",
+                    &[&low, &high],
+                )
+                .map_err(pg_error)?;
+            let removed = rows
+                .iter()
+                .map(|r| {
+                    let (key, value) = (r.get::<_, Vec<u8>>(0), r.get::<_, Vec<u8>>(1));
+                    decode_label(&key, unwrap("labels", &key, &value)?)
+                })
+                .collect::<Result<Vec<Label>>>()?;
+            if removed.is_empty() {
+                return Ok(0);
+            }
+            let next = label_removal(&removed, &version)?;
+            tx.execute(
+                "UPDATE labels SET value = $2 WHERE key = $1",
+                &[
+                    &LABELS_VERSION_KEY,
+                    &wrap("labels", LABELS_VERSION_KEY, &next.encode()),
+                ],
+            )
+            .map_err(pg_error)?;
+            tx.commit().map_err(pg_error)?;
+            Ok(removed.len() as u64)
+        });
+        if let Err(Error::Corrupt(what)) = &removed {
+            tracing::error!(%what, "store record failed its check: the node stops signing");
+            intact.store(false, Ordering::Release);
+        }
+        removed
     }
 
     fn labels_for(&self, address: &Address) -> Result<Vec<Label>> {
