@@ -31,6 +31,7 @@ use tollgate_oracle::exposure::generate::{self, pages, Shape};
 use tollgate_oracle::exposure::ingest::{self, PageKind};
 use tollgate_oracle::exposure::{ExposureEngine, Policy, TransferStore};
 use tollgate_oracle::node::Node;
+use tollgate_oracle::risk::Level;
 use tollgate_oracle::signer::{KeyOrigin, Signer};
 use tollgate_oracle::store::{Label, SledStore, Store};
 use tollgate_sdk::exposure::ExposureFinding;
@@ -322,6 +323,8 @@ fn main() {
         }
         let mut differ = 0;
         let mut severity_differs = 0;
+        let mut level_differs = 0;
+        let mut largest_severity = 0u8;
         let mut largest = 0u32;
         for (budgeted, exact) in answers.iter().zip(&exact) {
             if budgeted.findings == exact.findings {
@@ -330,6 +333,9 @@ fn main() {
             differ += 1;
             let top = |t: &Traced| t.findings.iter().map(|f| f.severity).max().unwrap_or(0);
             severity_differs += usize::from(top(budgeted) != top(exact));
+            // What a gate acts on: the level the exposure alone gives (labels aside).
+            level_differs += usize::from(Level::of(top(budgeted)) != Level::of(top(exact)));
+            largest_severity = largest_severity.max(top(budgeted).abs_diff(top(exact)));
             let key = |f: &ExposureFinding| (f.direction, f.asset, f.categories.0);
             let shares = |t: &Traced| {
                 t.findings
@@ -348,7 +354,7 @@ fn main() {
             }
         }
         println!(
-            "[{name}] findings against the exact run: {differ} of {queries} queries differ ({severity_differs} in their highest severity); largest share difference {:.3} % ({largest} ppm)",
+            "[{name}] findings against the exact run: {differ} of {queries} queries differ ({severity_differs} in their highest severity, by at most {largest_severity}; {level_differs} in the level it gives); largest share difference {:.3} % ({largest} ppm)",
             largest as f64 / 1e4
         );
     }

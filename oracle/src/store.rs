@@ -44,7 +44,7 @@
 //! ([`LabelsVersion`], in `policy_version`). The sum detects damage and names data; it is not
 //! meant to resist someone who chooses labels to forge a collision.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
@@ -543,6 +543,11 @@ pub struct SledStore {
     /// The label set's version, changed only under the write lock together with the label, so
     /// readers get labels and version from one state.
     labels_version: RwLock<LabelsVersion>,
+    /// The addresses that have an override, read from the checked `overrides` tree when the
+    /// store opens and kept with every change. Overrides are few and almost every judgement's
+    /// address has none: this answers "none" without a second sled read per judgement (one
+    /// process opens a sled store, so nothing else writes the tree).
+    override_keys: RwLock<HashSet<Address>>,
     intact: AtomicBool,
 }
 
@@ -665,6 +670,7 @@ impl SledStore {
             db,
             guard,
             labels_version: RwLock::new(LabelsVersion::default()),
+            override_keys: RwLock::new(HashSet::new()),
             intact: AtomicBool::new(true),
         })
     }
@@ -805,6 +811,16 @@ impl SledStore {
             .labels_version
             .write()
             .map_err(|_| Error::Store("lock poisoned".into()))? = report.labels;
+        let keys = self
+            .overrides
+            .iter()
+            .keys()
+            .map(|key| address_from_key(&key?))
+            .collect::<Result<HashSet<Address>>>()?;
+        *self
+            .override_keys
+            .write()
+            .map_err(|_| Error::Store("lock poisoned".into()))? = keys;
         if let Some(guard) = guard.filter(|g| g.format >= 2) {
             self.check_against_guard(&guard, &report)?;
         }
@@ -1236,6 +1252,10 @@ impl Store for SledStore {
         self.override_history
             .insert(id, wrap("override_history", &id, &to_json(&change)?))?;
         let key = address_key(&item.address);
+        self.override_keys
+            .write()
+            .map_err(|_| Error::Store("lock poisoned".into()))?
+            .insert(item.address);
         self.overrides
             .insert(key, wrap("overrides", &key, &to_json(item)?))?;
         // Overrides change judgements: make them durable before the admin is told they apply.
@@ -1251,11 +1271,23 @@ impl Store for SledStore {
         self.override_history
             .insert(id, wrap("override_history", &id, &to_json(&change)?))?;
         self.overrides.remove(address_key(address))?;
+        self.override_keys
+            .write()
+            .map_err(|_| Error::Store("lock poisoned".into()))?
+            .remove(address);
         self.flush()?;
         Ok(true)
     }
 
     fn override_for(&self, address: &Address) -> Result<Option<Override>> {
+        let listed = self
+            .override_keys
+            .read()
+            .map_err(|_| Error::Store("lock poisoned".into()))?
+            .contains(address);
+        if !listed {
+            return Ok(None);
+        }
         let key = address_key(address);
         match self.get(&self.overrides, "overrides", &key)? {
             Some(payload) => Ok(Some(self.checked(decode_override(&key, &payload))?)),
