@@ -109,7 +109,7 @@ impl Signer {
 
     /// The public key in hex.
     pub fn public_key_hex(&self) -> String {
-        hex::encode(self.public.as_bytes())
+        tollgate_sdk::hex_string(self.public.as_bytes())
     }
 
     /// Signs an attestation's hash.

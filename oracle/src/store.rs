@@ -164,7 +164,12 @@ pub struct LabelsVersion {
 impl std::fmt::Display for LabelsVersion {
     /// `labels-<count>-<digest hex>`, as recorded in `policy_version`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "labels-{}-{}", self.count, hex::encode(self.digest))
+        write!(
+            f,
+            "labels-{}-{}",
+            self.count,
+            tollgate_sdk::hex_string(&self.digest)
+        )
     }
 }
 

@@ -147,14 +147,17 @@ pub(crate) fn sign(
         public_key: state.signer.public_key().to_bytes(),
         signature,
     };
-    let (signature, public_key) = (hex::encode(signature), state.signer.public_key_hex());
+    let (signature, public_key) = (
+        tollgate_sdk::hex_string(&signature),
+        state.signer.public_key_hex(),
+    );
     let signed = Signed {
         subject_forms: AddressForms::new(&attestation.subject, attestation.network),
         verifier_forms: AddressForms::new(&attestation.verifier, attestation.network),
         signed: SignedAttestation {
             attestation,
             boc,
-            hash: hex::encode(hash),
+            hash: tollgate_sdk::hex_string(&hash),
             signature,
             signer_index: state.signer.index,
             public_key,
