@@ -794,6 +794,28 @@ fn share_of(findings: &[ExposureFinding], direction: Direction, categories: Cate
         .sum()
 }
 
+/// An engine over `transfers` and `labels` for each work budget: `policy` with 3 hops.
+fn budgeted(
+    transfers: &[tollgate_oracle::exposure::Transfer],
+    labels: &std::collections::HashMap<Address, Categories>,
+    policy: Policy,
+) -> impl Fn(u64) -> ExposureEngine {
+    let store = Arc::new(TransferStore::in_memory());
+    store.append(transfers, &[]).unwrap();
+    let labels = labels.clone();
+    move |max_work| {
+        ExposureEngine::new(
+            store.clone(),
+            Arc::new(labels.clone()),
+            Policy {
+                max_hops: 3,
+                max_work,
+                ..policy.clone()
+            },
+        )
+    }
+}
+
 #[test]
 fn a_work_budget_cuts_the_weakest_traces_and_reports_what_it_cut() {
     // The judged address A was paid by 100 unlabelled wallets W_i (amount 1,000 + i, so each
@@ -821,19 +843,7 @@ fn a_work_budget_cuts_the_weakest_traces_and_reports_what_it_cut() {
             transfers.push(ton_transfer(from, to, amount, lt, tx_hash));
         }
     }
-    let store = Arc::new(TransferStore::in_memory());
-    store.append(&transfers, &[]).unwrap();
-    let engine = |max_work: u64| {
-        ExposureEngine::new(
-            store.clone(),
-            Arc::new(labels.clone()),
-            Policy {
-                max_hops: 3,
-                max_work,
-                ..Policy::default()
-            },
-        )
-    };
+    let engine = budgeted(&transfers, &labels, Policy::default());
     let (full, full_stats) = engine(u64::MAX).traced_counted(&judged).unwrap();
     assert_eq!(full_stats.cut, 0);
     let full_share = share_of(&full.findings, Direction::Incoming, Categories::SCAM);
@@ -911,20 +921,14 @@ fn the_budget_also_bounds_one_hub_window_whose_every_transfer_passes_the_pruning
         10 + u64::from(FAN_IN) + 1,
         [6; 32],
     ));
-    let store = Arc::new(TransferStore::in_memory());
-    store.append(&transfers, &[]).unwrap();
-    let engine = |max_work: u64| {
-        ExposureEngine::new(
-            store.clone(),
-            Arc::new(labels.clone()),
-            Policy {
-                max_hops: 3,
-                min_share: 1e-7,
-                max_work,
-                ..Policy::default()
-            },
-        )
-    };
+    let engine = budgeted(
+        &transfers,
+        &labels,
+        Policy {
+            min_share: 1e-7,
+            ..Policy::default()
+        },
+    );
     let (full, full_stats) = engine(u64::MAX).traced_counted(&judged).unwrap();
     assert!(full_stats.flows_read >= u64::from(FAN_IN), "{full_stats:?}");
     let full_share = share_of(&full.findings, Direction::Incoming, Categories::SCAM);

@@ -207,24 +207,14 @@ mod tests {
                 sent(&b, 1, 6, true),
             ],
         );
+        let mut set_body = |i: usize, body: String| {
+            let msg = txs[i].in_msg.as_mut().unwrap();
+            msg.message_content.as_mut().unwrap().body = Some(body);
+        };
         // call_to with another message inside (the minter's admin moving jettons) is no lock.
-        txs[4]
-            .in_msg
-            .as_mut()
-            .unwrap()
-            .message_content
-            .as_mut()
-            .unwrap()
-            .body = Some(call_to_body(&b, 0x595f07bc, 1, 5));
+        set_body(4, call_to_body(&b, 0x595f07bc, 1, 5));
         // A malformed body is refused with its record number.
-        txs[5]
-            .in_msg
-            .as_mut()
-            .unwrap()
-            .message_content
-            .as_mut()
-            .unwrap()
-            .body = Some("te6cckEBAQEAAgAAAEysuc0=".into());
+        set_body(5, "te6cckEBAQEAAgAAAEysuc0=".into());
         let parsed = labels(&[("minter.json".into(), txs.clone())], &minter);
         assert_eq!(parsed.rows.len(), 1, "{:?}", parsed.rows);
         assert_eq!(parsed.rows[0].address, a);

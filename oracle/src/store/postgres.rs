@@ -513,6 +513,27 @@ impl PgStore {
     }
 }
 
+/// The label set's version, read with the row locked until `tx` ends. The lock orders the label
+/// writes and removals of every replica: the version committed names exactly the labels
+/// committed with it.
+fn lock_labels_version(tx: &mut postgres::Transaction<'_>) -> Result<LabelsVersion> {
+    let row = tx
+        .query_opt(
+            "SELECT value FROM labels WHERE key = $1 FOR UPDATE",
+            &[&LABELS_VERSION_KEY],
+        )
+        .map_err(pg_error)?
+        .map(|r| r.get::<_, Vec<u8>>(0))
+        .ok_or_else(|| {
+            corrupt(
+                "labels",
+                LABELS_VERSION_KEY,
+                "the label set's version row is missing",
+            )
+        })?;
+    LabelsVersion::decode(unwrap("labels", LABELS_VERSION_KEY, &row)?)
+}
+
 impl Store for PgStore {
     fn put_label(&self, label: &Label) -> Result<PutOutcome> {
         check_label(label)?;
@@ -521,17 +542,7 @@ impl Store for PgStore {
         let intact = self.intact.clone();
         let outcome = self.pool.run(move |client| {
             let mut tx = client.transaction().map_err(pg_error)?;
-            // The version row's lock orders label writes of every replica: the version
-            // committed names exactly the labels committed with it.
-            let version_row = tx
-                .query_opt(
-                    "SELECT value FROM labels WHERE key = $1 FOR UPDATE",
-                    &[&LABELS_VERSION_KEY],
-                )
-                .map_err(pg_error)?
-                .map(|r| r.get::<_, Vec<u8>>(0))
-                .ok_or_else(|| corrupt("labels", LABELS_VERSION_KEY, "the label set's version row is missing"))?;
-            let version = LabelsVersion::decode(unwrap("labels", LABELS_VERSION_KEY, &version_row)?)?;
+            let version = lock_labels_version(&mut tx)?;
             let existing = tx
                 .query_opt("SELECT value FROM labels WHERE key = $1", &[&key])
                 .map_err(pg_error)?
@@ -584,23 +595,7 @@ impl Store for PgStore {
         let intact = self.intact.clone();
         let removed = self.pool.run(move |client| {
             let mut tx = client.transaction().map_err(pg_error)?;
-            // The version row's lock orders this with every replica's label writes.
-            let version_row = tx
-                .query_opt(
-                    "SELECT value FROM labels WHERE key = $1 FOR UPDATE",
-                    &[&LABELS_VERSION_KEY],
-                )
-                .map_err(pg_error)?
-                .map(|r| r.get::<_, Vec<u8>>(0))
-                .ok_or_else(|| {
-                    corrupt(
-                        "labels",
-                        LABELS_VERSION_KEY,
-                        "the label set's version row is missing",
-                    )
-                })?;
-            let version =
-                LabelsVersion::decode(unwrap("labels", LABELS_VERSION_KEY, &version_row)?)?;
+            let version = lock_labels_version(&mut tx)?;
             let rows = tx
                 .query(
                     "DELETE FROM labels WHERE key >= $1 AND key <= $2 RETURNING key, value",
