@@ -51,17 +51,49 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn rss_peak_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+/// A `VmRSS:`/`VmHWM:`-style field of `/proc/<pid>/status` (`pid` may be `self`), in MiB;
+/// `None` when the file or the field cannot be read.
+fn status_mib(pid: &str, field: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+            s.lines().find(|l| l.starts_with(field)).and_then(|l| {
                 l.split_whitespace()
                     .nth(1)
                     .and_then(|v| v.parse::<u64>().ok())
             })
         })
-        .map_or(0, |kib| kib / 1024)
+        .map(|kib| kib / 1024)
+}
+
+fn rss_peak_mib() -> u64 {
+    status_mib("self", "VmHWM:").unwrap_or(0)
+}
+
+/// `GET /v1/risk` of each address in turn, one client on a current-thread runtime; the sorted
+/// times.
+fn risk_times(url: &str, sample: &[tollgate_sdk::Address]) -> Vec<Duration> {
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    client_rt.block_on(async {
+        let client = reqwest::Client::new();
+        let mut times = Vec::with_capacity(sample.len());
+        for a in sample {
+            let t = Instant::now();
+            let r = client
+                .get(format!("{url}/v1/risk/{}", a.to_raw()))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+            let _ = r.bytes().await.unwrap();
+            times.push(t.elapsed());
+        }
+        times.sort();
+        times
+    })
 }
 
 fn load() -> String {
@@ -437,27 +469,7 @@ fn main() {
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         (url, node)
     });
-    let client_rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let times = client_rt.block_on(async {
-        let client = reqwest::Client::new();
-        let mut times = Vec::with_capacity(queries);
-        for a in &sample {
-            let t = Instant::now();
-            let r = client
-                .get(format!("{url}/v1/risk/{}", a.to_raw()))
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success());
-            let _ = r.bytes().await.unwrap();
-            times.push(t.elapsed());
-        }
-        times.sort();
-        times
-    });
+    let times = risk_times(&url, &sample);
     println!(
         "exposure query, 3 hops, over HTTP (GET /v1/risk, loopback, one client): p50 {:?}, p99 {:?}, max {:?}",
         percentile(&times, 0.5),
@@ -592,41 +604,13 @@ fn alone(
     let start = t.elapsed();
     // Keep reading, so a line the node prints later cannot fill the pipe and block it.
     std::thread::spawn(move || lines.for_each(drop));
+    let pid = child.id().to_string();
     let memory = || {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-                / 1024
-        };
+        let field = |name| status_mib(&pid, name).expect("the node's /proc status");
         (field("VmRSS:"), field("VmHWM:"))
     };
     let started = memory();
-    let client_rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let times = client_rt.block_on(async {
-        let client = reqwest::Client::new();
-        let mut times = Vec::with_capacity(sample.len());
-        for a in sample {
-            let t = Instant::now();
-            let r = client
-                .get(format!("{url}/v1/risk/{}", a.to_raw()))
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success());
-            let _ = r.bytes().await.unwrap();
-            times.push(t.elapsed());
-        }
-        times.sort();
-        times
-    });
+    let times = risk_times(&url, sample);
     let queried = memory();
     let _ = child.kill();
     let _ = child.wait();

@@ -276,22 +276,23 @@ pub(crate) fn label_write(
     }))
 }
 
+/// Adds (or subtracts) a stored label's term, SHA-256(key ‖ JSON value), to a label set's digest.
+fn label_term(digest: &mut [u8; 32], label: &Label, add: bool) -> Result<()> {
+    let value = LabelValue {
+        name: label.name.clone(),
+        first_seen: label.first_seen,
+    };
+    digest_step(digest, &label_key(label), &to_json(&value)?, add);
+    Ok(())
+}
+
 /// The label set's version after `removed` (labels as stored) leave it: one write, the count
 /// down by their number, their terms out of the digest. The removal counterpart of
 /// [`label_write`], for every store.
 pub(crate) fn label_removal(removed: &[Label], version: &LabelsVersion) -> Result<LabelsVersion> {
     let mut next = *version;
     for label in removed {
-        let value = LabelValue {
-            name: label.name.clone(),
-            first_seen: label.first_seen,
-        };
-        digest_step(
-            &mut next.digest,
-            &label_key(label),
-            &to_json(&value)?,
-            false,
-        );
+        label_term(&mut next.digest, label, false)?;
         next.count = next.count.saturating_sub(1);
     }
     next.writes += 1;
@@ -313,16 +314,7 @@ impl LabelSetCheck {
 
     /// Accounts for one label.
     pub(crate) fn add(&mut self, label: &Label) -> Result<()> {
-        let value = LabelValue {
-            name: label.name.clone(),
-            first_seen: label.first_seen,
-        };
-        digest_step(
-            &mut self.found.digest,
-            &label_key(label),
-            &to_json(&value)?,
-            true,
-        );
+        label_term(&mut self.found.digest, label, true)?;
         self.found.count += 1;
         Ok(())
     }
@@ -481,7 +473,8 @@ pub trait Store: Send + Sync + 'static {
     /// Writes a label, keeping `first_seen` of an existing one.
     fn put_label(&self, label: &Label) -> Result<PutOutcome>;
     /// Removes every label `source` gave `address` (whatever its categories), atomically with
-    /// the label set's version, and flushes; how many were removed. A source that retracts a
+    /// the label set's version; how many were removed. Like [`Store::put_label`], not flushed
+    /// (an ingest flushes once at its end). A source that retracts a
     /// statement (the USDT issuer unlocking a wallet) retracts it here.
     fn remove_labels(&self, address: &Address, source: &str) -> Result<u64>;
     /// Every label of an address.
@@ -1088,11 +1081,17 @@ fn address_from_key(key: &[u8]) -> Result<Address> {
 }
 
 fn label_key(label: &Label) -> Vec<u8> {
-    let mut key = Vec::with_capacity(33 + label.source.len() + 5);
-    key.extend_from_slice(&address_key(&label.address));
-    key.extend_from_slice(label.source.as_bytes());
+    label_key_of(&label.address, &label.source, label.categories)
+}
+
+/// The key of `source`'s label of `address` with `categories`: address (33 bytes) ‖ source ‖
+/// 0x00 ‖ categories (u32 BE).
+pub(crate) fn label_key_of(address: &Address, source: &str, categories: Categories) -> Vec<u8> {
+    let mut key = Vec::with_capacity(33 + source.len() + 5);
+    key.extend_from_slice(&address_key(address));
+    key.extend_from_slice(source.as_bytes());
     key.push(0);
-    key.extend_from_slice(&label.categories.0.to_be_bytes());
+    key.extend_from_slice(&categories.0.to_be_bytes());
     key
 }
 
@@ -1210,8 +1209,6 @@ impl Store for SledStore {
         // Atomic like a write: the version names exactly the labels left.
         self.labels.apply_batch(batch)?;
         *version = next;
-        drop(version);
-        self.flush()?;
         Ok(removed.len() as u64)
     }
 

@@ -97,19 +97,23 @@ fn check_signature(headers: &HeaderMap, body: &str) {
     );
 }
 
-async fn ingest_scam(app: &Router, address: &str) -> Value {
+/// `POST /v1/admin/ingest` of `body`, which must succeed; the summary.
+async fn admin_ingest(app: &Router, body: Value) -> Value {
     let reply = call(
         app,
         axum::http::Method::POST,
         "/v1/admin/ingest",
-        Some(
-            json!({ "format": "csv", "content": format!("{address},scam,test-list,bad actor\n") }),
-        ),
+        Some(body),
         Some(ADMIN),
     )
     .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     reply.json
+}
+
+async fn ingest_scam(app: &Router, address: &str) -> Value {
+    let content = format!("{address},scam,test-list,bad actor\n");
+    admin_ingest(app, json!({ "format": "csv", "content": content })).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,16 +197,8 @@ async fn ingest_status(app: &Router, owner: &str, status: u8, lt: u64) -> Value 
     let admin = tollgate_sdk::Address::new(0, [0xad; 32]);
     let records = pages::issuer_status(&minter, &admin, &[change]);
     let page = pages::paged(&records, "transactions", 10).remove(0);
-    let reply = call(
-        app,
-        axum::http::Method::POST,
-        "/v1/admin/ingest",
-        Some(json!({ "format": "issuer-locks", "file": "minter.json", "content": page })),
-        Some(ADMIN),
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    reply.json
+    let body = json!({ "format": "issuer-locks", "file": "minter.json", "content": page });
+    admin_ingest(app, body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,15 +208,8 @@ async fn an_issuer_unlock_retracts_the_lock_label_and_the_change_reaches_feed_an
     node.start_background(fast()).unwrap();
     let app = node.router();
     // Another list's label of the same owner is not the issuer's to retract.
-    let reply = call(
-        &app,
-        axum::http::Method::POST,
-        "/v1/admin/ingest",
-        Some(json!({ "format": "csv", "content": format!("{UNKNOWN},exchange,test-list,an exchange\n") })),
-        Some(ADMIN),
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let content = format!("{UNKNOWN},exchange,test-list,an exchange\n");
+    admin_ingest(&app, json!({ "format": "csv", "content": content })).await;
 
     let locked = ingest_status(&app, UNKNOWN, 3, 1_000).await;
     assert_eq!(

@@ -14,8 +14,9 @@
 //! still attribute), under a per-query budget of index reads ([`Policy::max_work`]): a count,
 //! so every node with the same data cuts at the same place, and best-first, so a cut drops the
 //! weakest traces. It also bounds one window's scan (a hub's window can hold millions of
-//! transfers that pass the pruning): the scan stops where the budget ends. Whatever is not followed — pruned pieces and what the budget cut — is added
-//! up per direction and asset as the *untraced* share ([`Untraced`]).
+//! transfers that pass the pruning): the scan stops where the budget ends. Whatever is not
+//! followed — pruned pieces and what the budget cut — is added up per direction and asset as
+//! the *untraced* share ([`Untraced`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

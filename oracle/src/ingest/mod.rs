@@ -305,10 +305,14 @@ pub fn apply(
         }
         progress.inc(1);
     }
-    let written: HashMap<(Address, String), (String, usize)> = seen
-        .into_iter()
-        .map(|((address, source, _), place)| ((address, source), place))
-        .collect();
+    // Only an input with retractions needs the (address, source) pairs it wrote.
+    let written: HashMap<(Address, String), (String, usize)> = if parsed.retracted.is_empty() {
+        HashMap::new()
+    } else {
+        seen.into_iter()
+            .map(|((address, source, _), place)| ((address, source), place))
+            .collect()
+    };
     for retraction in parsed.retracted {
         let key = (retraction.address, retraction.source);
         if let Some((file, line)) = written.get(&key) {

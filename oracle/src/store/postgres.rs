@@ -48,14 +48,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postgres::{Client, NoTls};
-use tollgate_sdk::Address;
+use tollgate_sdk::{Address, Categories};
 
 use super::{
     address_key, check_label, corrupt, count_categories, decode_label, decode_override,
-    decode_override_change, label_key, label_removal, label_write, to_json, unwrap, wrap,
-    IntegrityReport, Label, LabelSetCheck, LabelValue, LabelsVersion, Override, OverrideChange,
-    PutOutcome, Store, INITIALIZED, LABELS_VERSION_KEY, NONCE_MARK, PER_LABEL_FORMAT as FORMAT,
-    STORE_FORMAT,
+    decode_override_change, label_key, label_key_of, label_removal, label_write, to_json, unwrap,
+    wrap, IntegrityReport, Label, LabelSetCheck, LabelValue, LabelsVersion, Override,
+    OverrideChange, PutOutcome, Store, INITIALIZED, LABELS_VERSION_KEY, NONCE_MARK,
+    PER_LABEL_FORMAT as FORMAT, STORE_FORMAT,
 };
 use crate::error::{Error, Result};
 use crate::nonce::PROCESS_BITS;
@@ -539,7 +539,6 @@ impl Store for PgStore {
         check_label(label)?;
         let key = label_key(label);
         let label = label.clone();
-        let intact = self.intact.clone();
         let outcome = self.pool.run(move |client| {
             let mut tx = client.transaction().map_err(pg_error)?;
             let version = lock_labels_version(&mut tx)?;
@@ -573,26 +572,16 @@ impl Store for PgStore {
             tx.commit().map_err(pg_error)?;
             Ok(outcome)
         });
-        if let Err(Error::Corrupt(what)) = &outcome {
-            tracing::error!(%what, "store record failed its check: the node stops signing");
-            intact.store(false, Ordering::Release);
-        }
-        outcome
+        self.checked(outcome)
     }
 
     fn remove_labels(&self, address: &Address, source: &str) -> Result<u64> {
         if source.as_bytes().contains(&0) {
             return Ok(0); // no stored label has such a source (check_label refuses it)
         }
-        // A label key is address ‖ source ‖ 0 ‖ categories (4 bytes): the source's labels of
-        // the address are the keys between the two category extremes.
-        let mut low = address_key(address).to_vec();
-        low.extend_from_slice(source.as_bytes());
-        low.push(0);
-        let mut high = low.clone();
-        low.extend_from_slice(&[0; 4]);
-        high.extend_from_slice(&[0xff; 4]);
-        let intact = self.intact.clone();
+        // The source's labels of the address are the keys between the two category extremes.
+        let low = label_key_of(address, source, Categories(0));
+        let high = label_key_of(address, source, Categories(u32::MAX));
         let removed = self.pool.run(move |client| {
             let mut tx = client.transaction().map_err(pg_error)?;
             let version = lock_labels_version(&mut tx)?;
@@ -624,11 +613,7 @@ impl Store for PgStore {
             tx.commit().map_err(pg_error)?;
             Ok(removed.len() as u64)
         });
-        if let Err(Error::Corrupt(what)) = &removed {
-            tracing::error!(%what, "store record failed its check: the node stops signing");
-            intact.store(false, Ordering::Release);
-        }
-        removed
+        self.checked(removed)
     }
 
     fn labels_for(&self, address: &Address) -> Result<Vec<Label>> {
