@@ -13,7 +13,9 @@
 //! Usage: `cargo run --release -p tollgate-oracle --example ceilings -- LABELS`; prints
 //! `ceilings listening on http://ADDR` when ready.
 //!
-//! `ceilings fsync DIR SECONDS` is the disk's ceiling instead: it writes one 8 KiB block in
+//! `ceilings raw LABELS SECONDS` prints the in-process baselines instead (raw encode+hash+sign
+//! and raw sled get, as `benches/baseline.rs` measures them), and `ceilings fsync DIR SECONDS`
+//! the disk's ceiling: it writes one 8 KiB block in
 //! place and fdatasyncs it, back to back (what one audit commit asks of the disk), and prints
 //! the latency percentiles and the stalls. A durable answer cannot come back sooner than its
 //! fdatasync, and every request in flight waits for a stalled one.
@@ -109,6 +111,61 @@ async fn lookup(
     }))
 }
 
+/// `raw LABELS SECONDS`: the in-process baselines, measured the way `benches/baseline.rs`
+/// measures them with criterion (encode+hash+sign of one attestation; one sled get in a tree
+/// of `LABELS` keys, addresses spread over the tree), for SECONDS each. `ceilings.sh` runs this
+/// in every round, next to the HTTP runs it is compared with, so a ratio never mixes two
+/// moments of a shared machine.
+fn raw_probe(labels: u64, seconds: f64) -> anyhow::Result<()> {
+    let tree = sled_tree(labels)?;
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let mut attestation = Attestation {
+        network: Network::MAINNET,
+        verifier: address(1),
+        subject: address(2),
+        risk: 85,
+        categories: Categories::SCAM,
+        issued_at: 1_800_000_000,
+        valid_until: 1_800_000_600,
+        epoch: 1,
+        nonce: 0,
+    };
+    let rate = |mut work: Box<dyn FnMut() -> anyhow::Result<()> + '_>| -> anyhow::Result<f64> {
+        let started = std::time::Instant::now();
+        let (mut done, mut elapsed) = (0u64, 0.0);
+        while elapsed < seconds {
+            for _ in 0..256 {
+                work()?;
+            }
+            done += 256;
+            elapsed = started.elapsed().as_secs_f64();
+        }
+        Ok(done as f64 / elapsed)
+    };
+    let sign = rate(Box::new(|| {
+        attestation.nonce += 1;
+        std::hint::black_box(attestation.sign(&key)?);
+        Ok(())
+    }))?;
+    let mut i = 0u64;
+    let get = rate(Box::new(|| {
+        i = (i + 7919) % labels.max(1);
+        std::hint::black_box(tree.get(address_key(&address(i)))?);
+        Ok(())
+    }))?;
+    println!("raw_sign_per_s {sign:.1} raw_sled_get_per_s {get:.1}");
+    Ok(())
+}
+
+/// A temporary sled tree holding the keys of addresses `0..labels`.
+fn sled_tree(labels: u64) -> anyhow::Result<sled::Db> {
+    let tree = sled::Config::new().temporary(true).open()?;
+    for i in 0..labels {
+        tree.insert(address_key(&address(i)), b"x".as_slice())?;
+    }
+    Ok(tree)
+}
+
 /// `fsync DIR SECONDS`: the flush latency of the disk under `DIR`.
 fn fsync_probe(dir: &std::path::Path, seconds: f64) -> anyhow::Result<()> {
     use std::os::unix::fs::FileExt as _;
@@ -157,15 +214,18 @@ fn main() -> anyhow::Result<()> {
         };
         return fsync_probe(std::path::Path::new(dir), seconds.parse()?);
     }
+    if args.get(1).map(String::as_str) == Some("raw") {
+        let (Some(labels), Some(seconds)) = (args.get(2), args.get(3)) else {
+            anyhow::bail!("usage: ceilings raw LABELS SECONDS");
+        };
+        return raw_probe(labels.parse()?, seconds.parse()?);
+    }
     let labels: u64 = std::env::args()
         .nth(1)
         .map(|n| n.parse())
         .transpose()?
         .unwrap_or(1_000_000);
-    let tree = sled::Config::new().temporary(true).open()?;
-    for i in 0..labels {
-        tree.insert(address_key(&address(i)), b"x".as_slice())?;
-    }
+    let tree = sled_tree(labels)?;
     let state = Arc::new(Ceiling {
         key: SigningKey::from_bytes(&[3; 32]),
         tree,

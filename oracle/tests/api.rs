@@ -340,6 +340,21 @@ async fn attestation_requests_outside_policy_are_refused_with_the_reason() {
             "invalid_request",
         ),
         (
+            json!({ "subject": SCAMMER, "verifier": VERIFIER, "network": true }),
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+        ),
+        (
+            json!({ "subject": SCAMMER, "verifier": VERIFIER, "network": 2_147_483_648_u64 }),
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+        ),
+        (
+            json!({ "subject": SCAMMER, "verifier": VERIFIER, "network": -5 }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_network",
+        ),
+        (
             json!({ "subject": SCAMMER, "verifier": VERIFIER }),
             StatusCode::BAD_REQUEST,
             "malformed_body",
