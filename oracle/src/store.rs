@@ -558,7 +558,8 @@ pub struct SledStore {
 struct LabelSet {
     version: LabelsVersion,
     /// An address's record as [`encode_address_labels`] wrote it (checksum stripped): a flat
-    /// copy is a third of the decoded labels' size (≈ 110 B an address with one label).
+    /// copy, smaller than the decoded labels (≈ 180 B of RSS an address with one label,
+    /// measured with 1M labels).
     records: HashMap<Address, Box<[u8]>>,
 }
 
@@ -829,10 +830,7 @@ impl SledStore {
         }
         let mut records = HashMap::new();
         let report = self.check_records(Some(&mut records))?;
-        *self
-            .label_set
-            .write()
-            .map_err(|_| Error::Store("lock poisoned".into()))? = LabelSet {
+        *self.label_set_mut()? = LabelSet {
             version: report.labels,
             records,
         };
