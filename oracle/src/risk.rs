@@ -148,10 +148,20 @@ impl Assessment {
     /// The policy versions the audit log records: scoring, label set and, with transaction
     /// data, exposure (`severity-v1;labels-…;exposure-v2@N`).
     pub fn audit_policy_version(&self) -> String {
-        match &self.exposure_version {
-            Some(exposure) => format!("{};{};{exposure}", self.policy_version, self.labels_version),
-            None => format!("{};{}", self.policy_version, self.labels_version),
+        let exposure = self.exposure_version.as_deref();
+        let mut text = String::with_capacity(
+            self.policy_version.len()
+                + LabelsVersion::TEXT_MAX
+                + exposure.map_or(0, |version| version.len() + 2),
+        );
+        text.push_str(self.policy_version);
+        text.push(';');
+        self.labels_version.push_to(&mut text);
+        if let Some(exposure) = exposure {
+            text.push(';');
+            text.push_str(exposure);
         }
+        text
     }
 }
 
@@ -355,6 +365,31 @@ mod tests {
                 .unwrap();
         }
         (RiskEngine::new(store.clone()), store, address)
+    }
+
+    #[test]
+    fn the_audit_policy_version_names_scoring_labels_and_exposure() {
+        let (engine, _, address) = engine_with(&[(Categories::SCAM, "ton-assets/scammers")]);
+        let mut assessment = engine.assess(&address, 10).unwrap();
+        let version = assessment.labels_version;
+        assert_eq!(version.count, 1);
+        let labels = format!("labels-1-{}", hex::encode(version.digest));
+        assert_eq!(version.to_string(), labels);
+        assert_eq!(
+            assessment.audit_policy_version(),
+            format!("severity-v1;{labels}")
+        );
+        assessment.exposure_version = Some("exposure-v2@7".into());
+        assert_eq!(
+            assessment.audit_policy_version(),
+            format!("severity-v1;{labels};exposure-v2@7")
+        );
+        let widest = LabelsVersion {
+            writes: u64::MAX,
+            count: u64::MAX,
+            digest: [0xff; 32],
+        };
+        assert_eq!(widest.to_string().len(), LabelsVersion::TEXT_MAX);
     }
 
     #[test]

@@ -164,16 +164,28 @@ pub struct LabelsVersion {
 impl std::fmt::Display for LabelsVersion {
     /// `labels-<count>-<digest hex>`, as recorded in `policy_version`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "labels-{}-{}",
-            self.count,
-            tollgate_sdk::hex_string(&self.digest)
-        )
+        let mut text = String::with_capacity(LabelsVersion::TEXT_MAX);
+        self.push_to(&mut text);
+        f.write_str(&text)
     }
 }
 
 impl LabelsVersion {
+    /// Longest text form: `labels-`, 20 digits, `-` and 64 hex digits.
+    pub const TEXT_MAX: usize = 92;
+
+    /// Appends the text form to `out` without the formatting machinery (every signature's
+    /// audit record carries it).
+    pub fn push_to(&self, out: &mut String) {
+        let mut hex = [0u8; 64];
+        hex::encode_to_slice(self.digest, &mut hex).expect("32 bytes are 64 hex digits");
+        out.push_str("labels-");
+        // Writing to a String cannot fail.
+        let _ = std::fmt::Write::write_fmt(out, format_args!("{}", self.count));
+        out.push('-');
+        out.push_str(std::str::from_utf8(&hex).expect("hex digits are ASCII"));
+    }
+
     fn encode(&self) -> [u8; 48] {
         let mut bytes = [0u8; 48];
         bytes[..8].copy_from_slice(&self.writes.to_le_bytes());

@@ -117,19 +117,22 @@ impl Address {
 
     /// The raw form `wc:hex` (lower-case hex), as attestations' JSON fields use.
     pub fn to_raw(&self) -> String {
-        let mut hex = [0u8; 64];
-        let mut raw = String::with_capacity(69);
-        raw.push_str(workchain_text(self.workchain, &mut [0u8; 4]));
-        raw.push(':');
-        raw.push_str(self.hex(&mut hex));
-        raw
+        self.raw_text(&mut [0u8; RAW_MAX]).to_owned()
     }
 
-    /// The account id as 64 lower-case hex digits, written into `out` (no allocation: the
-    /// `hex` crate's `encode` collects `char`s one by one, 7 % of a screening node's CPU).
-    fn hex<'a>(&self, out: &'a mut [u8; 64]) -> &'a str {
-        hex::encode_to_slice(self.hash, out).expect("32 bytes are 64 hex digits");
-        std::str::from_utf8(out).expect("hex digits are ASCII")
+    /// The raw form written into `out`, with no allocation: one string for `Display` and
+    /// serde to pass on whole (serde_json scans every piece it is handed for characters to
+    /// escape), and hex into a slice (the `hex` crate's `encode` collects `char`s one by one,
+    /// 7 % of a screening node's CPU).
+    fn raw_text<'a>(&self, out: &'a mut [u8; RAW_MAX]) -> &'a str {
+        let mut workchain = [0u8; 4];
+        let workchain = workchain_text(self.workchain, &mut workchain).as_bytes();
+        let end = workchain.len() + 65;
+        out[..workchain.len()].copy_from_slice(workchain);
+        out[workchain.len()] = b':';
+        hex::encode_to_slice(self.hash, &mut out[workchain.len() + 1..end])
+            .expect("32 bytes are 64 hex digits");
+        std::str::from_utf8(&out[..end]).expect("ASCII digits")
     }
 
     /// The user-friendly form in base64url, as wallets show it.
@@ -150,6 +153,9 @@ impl Address {
         URL_SAFE.encode(bytes)
     }
 }
+
+/// Longest raw form: `-128:` and 64 hex digits.
+const RAW_MAX: usize = 69;
 
 /// A workchain as decimal text (`-128` … `127`), written into `out`.
 fn workchain_text(workchain: i8, out: &mut [u8; 4]) -> &str {
@@ -193,9 +199,7 @@ impl FromStr for Address {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(workchain_text(self.workchain, &mut [0u8; 4]))?;
-        f.write_str(":")?;
-        f.write_str(self.hex(&mut [0u8; 64]))
+        f.write_str(self.raw_text(&mut [0u8; RAW_MAX]))
     }
 }
 
@@ -210,7 +214,7 @@ impl serde::Serialize for Address {
         &self,
         serializer: S,
     ) -> std::result::Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(self.raw_text(&mut [0u8; RAW_MAX]))
     }
 }
 
@@ -235,6 +239,10 @@ mod tests {
             let expected = format!("{workchain}:{}", hex::encode(hash));
             assert_eq!(address.to_raw(), expected);
             assert_eq!(address.to_string(), expected);
+            assert_eq!(
+                serde_json::to_string(&address).unwrap(),
+                format!("\"{expected}\"")
+            );
             assert_eq!(expected.parse::<Address>().unwrap(), address);
         }
     }

@@ -140,7 +140,14 @@ pub(crate) async fn sign_and_record(
     attestation: Attestation,
     judgement: Assessment,
 ) -> Result<Signed> {
-    let (record, signed) = sign(state, kind, ttl_requested, attestation, judgement)?;
+    let (record, signed) = sign(
+        state,
+        kind,
+        ttl_requested,
+        attestation,
+        judgement,
+        &mut VerifierForms::default(),
+    )?;
     // The response exists only after this resolves, i.e. after the entry's fdatasync.
     let audit_seq = state.audit.append(record).await?;
     ::metrics::counter!(super::metrics::SIGNATURES, "kind" => kind.name()).increment(1);
@@ -160,6 +167,24 @@ impl Unrecorded {
     }
 }
 
+/// The verifier's address forms, built once for the items of a batch that name the same
+/// verifier on the same network (a batch usually has one verifier for all its items).
+#[derive(Default)]
+pub(crate) struct VerifierForms(Option<(Address, Network, AddressForms)>);
+
+impl VerifierForms {
+    fn of(&mut self, address: &Address, network: Network) -> AddressForms {
+        match &self.0 {
+            Some((last, on, forms)) if last == address && *on == network => forms.clone(),
+            _ => {
+                let forms = AddressForms::new(address, network);
+                self.0 = Some((*address, network, forms.clone()));
+                forms
+            }
+        }
+    }
+}
+
 /// Signs an attestation and builds its audit record.
 ///
 /// The record keeps the request normalised (raw addresses, numeric network, the fields of the
@@ -171,6 +196,7 @@ pub(crate) fn sign(
     ttl_requested: Option<u32>,
     attestation: Attestation,
     judgement: Assessment,
+    verifiers: &mut VerifierForms,
 ) -> Result<(AuditRecord, Unrecorded)> {
     // One cell build serves the hash, the signature and the BoC.
     let encoded = attestation.encode()?;
@@ -194,7 +220,7 @@ pub(crate) fn sign(
     );
     let signed = Signed {
         subject_forms: AddressForms::new(&attestation.subject, attestation.network),
-        verifier_forms: AddressForms::new(&attestation.verifier, attestation.network),
+        verifier_forms: verifiers.of(&attestation.verifier, attestation.network),
         signed: SignedAttestation {
             attestation,
             boc,

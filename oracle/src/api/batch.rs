@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use tollgate_sdk::api::{ErrorDetail, MAX_BATCH};
 use tollgate_sdk::Attestation;
 
-use super::attestations::{check_can_sign, check_request, judge, sign, AttestRequest, Signed};
+use super::attestations::{
+    check_can_sign, check_request, judge, sign, AttestRequest, Signed, VerifierForms,
+};
 use super::cosign::{check_proposal, judge_proposal};
 use super::{Json, SharedState};
 use crate::audit::{AuditRecord, Kind};
@@ -196,6 +198,7 @@ async fn sign_all(
 ) -> Result<BatchResponse> {
     let mut records: Vec<AuditRecord> = Vec::new();
     let mut slots = Vec::with_capacity(items.len());
+    let mut verifiers = VerifierForms::default();
     for item in items {
         slots.push(match item {
             Ok(judged) => {
@@ -205,6 +208,7 @@ async fn sign_all(
                     judged.ttl_requested,
                     judged.attestation,
                     judged.judgement,
+                    &mut verifiers,
                 )?;
                 records.push(record);
                 Ok(unrecorded)

@@ -46,6 +46,7 @@ use tokio::sync::oneshot;
 use tollgate_sdk::Address;
 
 use super::anchor::AnchorWriter;
+use super::direct::{Aligned, BLOCK};
 use super::format::{entry_hash, frame, AuditRecord, Entry};
 use super::log::INDEX_EVERY;
 use crate::error::{Error, Result};
@@ -70,6 +71,10 @@ pub const ANCHOR_INTERVAL: Duration = Duration::from_millis(10);
 /// and flush here, 4 MiB 23 ms (a latency spike for every request in that commit); at ≈ 500
 /// bytes an entry, one commit in ten or more grows the file.
 pub const PREALLOCATE: u64 = 256 << 10;
+const _: () = assert!(
+    PREALLOCATE.is_multiple_of(BLOCK as u64),
+    "steps end on block boundaries"
+);
 
 /// The file operations the committer needs, so that tests can inject disk faults into a real
 /// file (see `tests::FaultyFile`).
@@ -267,6 +272,13 @@ pub(crate) struct FileBackend {
     pub(crate) head: [u8; 32],
     pub(crate) buffer: Vec<u8>,
     pub(crate) payload: Vec<u8>,
+    /// Whether the file is open with `O_DIRECT` ([`super::direct`]): writes in whole blocks.
+    pub(crate) direct: bool,
+    /// Direct: the bytes of the last block before `len` (its records), which a write starting
+    /// at that block's boundary repeats. Empty for a buffered file.
+    pub(crate) tail: Vec<u8>,
+    /// The aligned buffer each write is made from.
+    pub(crate) staging: Aligned,
 }
 
 impl CommitBackend for FileBackend {
@@ -291,29 +303,42 @@ impl CommitBackend for FileBackend {
         }
         // One write, one fdatasync: the records are on disk (data and the file size) when this
         // returns, and only then is anyone answered. When the batch would pass the zeros
-        // written ahead, the file first grows by a step of zeros (the same fdatasync covers it).
+        // written ahead, the same write grows the file by a step of zeros. A direct file is
+        // written in whole blocks: from the start of the block the last record ends in (its
+        // records written again, unchanged), zero-padded to a block boundary.
         let end = self.len + buffer.len() as u64;
-        let grown = if end > self.allocated {
-            let target = end.div_ceil(PREALLOCATE) * PREALLOCATE + PREALLOCATE;
-            let zeros = vec![0u8; (target - end) as usize];
-            self.sink.write_all_at(&zeros, end).map(|()| target)
+        let allocated = if end > self.allocated {
+            end.div_ceil(PREALLOCATE) * PREALLOCATE + PREALLOCATE
         } else {
-            Ok(self.allocated)
+            self.allocated
         };
-        let written = grown.and_then(|allocated| {
-            self.sink.write_all_at(buffer, self.len)?;
-            self.sink.sync_data()?;
-            Ok(allocated)
-        });
-        let allocated = match written {
-            Ok(allocated) => allocated,
-            Err(err) => {
-                // Leave no partial record behind for the next commit to append after.
-                let _ = self.sink.set_len(self.len);
-                self.allocated = self.len;
-                return Err(err.to_string());
-            }
+        let (start, stop) = match (self.direct, allocated > self.allocated) {
+            (_, true) => (self.len - self.tail.len() as u64, allocated),
+            (true, false) => (
+                self.len - self.tail.len() as u64,
+                end.next_multiple_of(BLOCK as u64),
+            ),
+            (false, false) => (self.len, end),
         };
+        let bytes = self
+            .staging
+            .fill(&[&self.tail, buffer], (stop - start) as usize);
+        let written = self
+            .sink
+            .write_all_at(bytes, start)
+            .and_then(|()| self.sink.sync_data());
+        if let Err(err) = written {
+            // Leave no partial record behind for the next commit to append after.
+            let _ = self.sink.set_len(self.len);
+            self.allocated = self.len;
+            return Err(err.to_string());
+        }
+        if self.direct {
+            let block_start = end - end % BLOCK as u64;
+            self.tail.clear();
+            self.tail
+                .extend_from_slice(&bytes[(block_start - start) as usize..(end - start) as usize]);
+        }
         self.allocated = allocated;
         let first = self.next_seq;
         self.len += buffer.len() as u64;
@@ -336,10 +361,10 @@ impl CommitBackend for FileBackend {
     /// Tries the disk: a block written past the end and synced, then cut away again. A crash
     /// in between leaves zero bytes at the end, which recovery cuts as a torn tail.
     fn probe(&mut self) -> std::result::Result<(), String> {
-        let block = [0u8; 4096];
+        let block = self.staging.fill(&[], BLOCK);
         let result = self
             .sink
-            .write_all_at(&block, self.len)
+            .write_all_at(block, self.len.next_multiple_of(BLOCK as u64))
             .and_then(|()| self.sink.sync_data())
             .and_then(|()| self.sink.set_len(self.len))
             .and_then(|()| self.sink.sync_data());

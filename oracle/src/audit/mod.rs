@@ -17,6 +17,7 @@
 
 pub mod anchor;
 pub mod committer;
+pub mod direct;
 pub mod format;
 pub mod log;
 pub mod migrate;
@@ -130,11 +131,20 @@ impl AuditLog {
     ) -> Result<AuditLog> {
         let (scan, opened) = recover(dir, &key)?;
         let path = log_path(dir);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)?;
+        let (file, direct) = direct::open_for_append(&path)?;
         let reader = File::open(&path)?;
+        // A direct write starts at a block boundary and repeats the records before it there.
+        let mut tail = Vec::new();
+        if direct {
+            let in_block = scan.valid_len % direct::BLOCK as u64;
+            tail.resize(in_block as usize, 0);
+            std::os::unix::fs::FileExt::read_exact_at(
+                &reader,
+                &mut tail,
+                scan.valid_len - in_block,
+            )?;
+        }
+        tracing::info!(direct, log = %path.display(), "audit log open for appending");
         let shared = Arc::new(Shared::new(scan.entries, scan.valid_len, scan.index));
         let committer = Committer {
             backend: Box::new(FileBackend {
@@ -146,6 +156,9 @@ impl AuditLog {
                 head: scan.head,
                 buffer: Vec::with_capacity(64 * 1024),
                 payload: Vec::with_capacity(1024),
+                direct,
+                tail,
+                staging: direct::Aligned::default(),
             }),
             shared: shared.clone(),
             batch_max: options.batch_max.max(1),
