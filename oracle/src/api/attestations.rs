@@ -199,40 +199,75 @@ pub(crate) fn sign(
     verifiers: &mut VerifierForms,
 ) -> Result<(AuditRecord, Unrecorded)> {
     // One cell build serves the hash, the signature and the BoC.
-    let encoded = attestation.encode()?;
-    let hash = encoded.hash;
-    let boc = encoded.to_boc_base64()?;
-    let signature = state.signer.sign(&encoded).to_bytes();
-    let record = AuditRecord {
-        kind,
-        ttl_requested,
-        attestation,
-        judgement: JudgementRecord::of(&judgement),
-        // The label set's content digest: names exactly the labels this judgement read.
-        policy_version: judgement.audit_policy_version(),
-        signer_index: state.signer.index,
-        public_key: state.signer.public_key().to_bytes(),
-        signature,
-    };
-    let (signature, public_key) = (
-        tollgate_sdk::hex_string(&signature),
-        state.signer.public_key_hex(),
-    );
-    let signed = Signed {
-        subject_forms: AddressForms::new(&attestation.subject, attestation.network),
-        verifier_forms: verifiers.of(&attestation.verifier, attestation.network),
-        signed: SignedAttestation {
+    let encoded = Encoded::new(attestation, judgement)?;
+    let signature = state.signer.sign(&encoded.encoded).to_bytes();
+    encoded.record(state, kind, ttl_requested, signature, verifiers)
+}
+
+/// An attestation with its cell built, ready for its signature.
+pub(crate) struct Encoded {
+    pub(crate) attestation: Attestation,
+    pub(crate) encoded: tollgate_sdk::attestation::EncodedAttestation,
+    pub(crate) judgement: Assessment,
+}
+
+impl Encoded {
+    /// The cell built, for `attestation` judged `judgement`.
+    pub(crate) fn new(attestation: Attestation, judgement: Assessment) -> Result<Encoded> {
+        Ok(Encoded {
+            encoded: attestation.encode()?,
             attestation,
-            boc,
-            hash: tollgate_sdk::hex_string(&hash),
-            signature,
+            judgement,
+        })
+    }
+
+    /// The audit record and the answer, given the node's `signature` of the cell's hash.
+    pub(crate) fn record(
+        self,
+        state: &SharedState,
+        kind: Kind,
+        ttl_requested: Option<u32>,
+        signature: [u8; 64],
+        verifiers: &mut VerifierForms,
+    ) -> Result<(AuditRecord, Unrecorded)> {
+        let Encoded {
+            attestation,
+            encoded,
+            judgement,
+        } = self;
+        let hash = encoded.hash;
+        let boc = encoded.to_boc_base64()?;
+        let record = AuditRecord {
+            kind,
+            ttl_requested,
+            attestation,
+            judgement: JudgementRecord::of(&judgement),
+            // The label set's content digest: names exactly the labels this judgement read.
+            policy_version: judgement.audit_policy_version(),
             signer_index: state.signer.index,
-            public_key,
-        },
-        audit_seq: 0,
-        judgement,
-    };
-    Ok((record, Unrecorded(signed)))
+            public_key: state.signer.public_key().to_bytes(),
+            signature,
+        };
+        let (signature, public_key) = (
+            tollgate_sdk::hex_string(&signature),
+            state.signer.public_key_hex(),
+        );
+        let signed = Signed {
+            subject_forms: AddressForms::new(&attestation.subject, attestation.network),
+            verifier_forms: verifiers.of(&attestation.verifier, attestation.network),
+            signed: SignedAttestation {
+                attestation,
+                boc,
+                hash: tollgate_sdk::hex_string(&hash),
+                signature,
+                signer_index: state.signer.index,
+                public_key,
+            },
+            audit_seq: 0,
+            judgement,
+        };
+        Ok((record, Unrecorded(signed)))
+    }
 }
 
 /// Judges the subject and signs an attestation whose bounds are that judgement.
