@@ -12,8 +12,8 @@
 //! block-aligned buffer. So a commit rewrites the part of the last block that already holds
 //! records (the *tail*, the same bytes again) and pads its records with zeros to the next
 //! block boundary — zeros the recovery rules already call spare space (SPEC.md §11.1). A
-//! filesystem that refuses `O_DIRECT` (some network and FUSE filesystems; tmpfs before Linux
-//! 6.6) gets buffered writes instead (the node logs which); the bytes in the file are the same either way.
+//! filesystem that refuses `O_DIRECT` (some network and FUSE filesystems, and tmpfs on older
+//! kernels) gets buffered writes instead (the node logs which); the bytes in the file are the same either way.
 
 use std::fs::{File, OpenOptions};
 use std::io;
