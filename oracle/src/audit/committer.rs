@@ -279,6 +279,8 @@ pub(crate) struct FileBackend {
     pub(crate) tail: Vec<u8>,
     /// The aligned buffer each write is made from.
     pub(crate) staging: Aligned,
+    /// A failed commit could not be cut off the file: the next commit cuts it first.
+    pub(crate) uncut: bool,
 }
 
 impl CommitBackend for FileBackend {
@@ -287,6 +289,15 @@ impl CommitBackend for FileBackend {
         records: &mut dyn ExactSizeIterator<Item = &AuditRecord>,
         recorded_at: u64,
     ) -> std::result::Result<Appended, String> {
+        if self.uncut {
+            // A failed commit's bytes may still lie past the records (cutting them failed
+            // too): cut them first, or this commit's zeros could end before them and leave
+            // them for recovery to find after a crash. The fdatasync below covers the size.
+            self.sink.set_len(self.len).map_err(|err| {
+                format!("cannot cut the bytes of a failed commit off the log: {err}")
+            })?;
+            self.uncut = false;
+        }
         let (buffer, payload) = (&mut self.buffer, &mut self.payload);
         buffer.clear();
         let (mut seq, mut head) = (self.next_seq, self.head);
@@ -329,7 +340,7 @@ impl CommitBackend for FileBackend {
             .and_then(|()| self.sink.sync_data());
         if let Err(err) = written {
             // Leave no partial record behind for the next commit to append after.
-            let _ = self.sink.set_len(self.len);
+            self.uncut = self.sink.set_len(self.len).is_err();
             self.allocated = self.len;
             return Err(err.to_string());
         }
@@ -368,9 +379,7 @@ impl CommitBackend for FileBackend {
             .and_then(|()| self.sink.sync_data())
             .and_then(|()| self.sink.set_len(self.len))
             .and_then(|()| self.sink.sync_data());
-        if result.is_err() {
-            let _ = self.sink.set_len(self.len);
-        }
+        self.uncut = result.is_err() && self.sink.set_len(self.len).is_err();
         self.allocated = self.len;
         result.map_err(|err| err.to_string())
     }

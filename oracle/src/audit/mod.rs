@@ -159,6 +159,7 @@ impl AuditLog {
                 direct,
                 tail,
                 staging: direct::Aligned::default(),
+                uncut: false,
             }),
             shared: shared.clone(),
             batch_max: options.batch_max.max(1),

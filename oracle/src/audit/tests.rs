@@ -274,6 +274,8 @@ struct FaultyFile {
     file: File,
     fail: Arc<AtomicBool>,
     hang: Arc<AtomicBool>,
+    /// Truncation fails (EIO).
+    fail_cut: Arc<AtomicBool>,
     events: Arc<Mutex<Vec<Event>>>,
 }
 
@@ -329,6 +331,9 @@ impl LogSink for FaultyFile {
         Ok(())
     }
     fn set_len(&self, len: u64) -> std::io::Result<()> {
+        if self.fail_cut.load(Ordering::Acquire) {
+            return Err(std::io::Error::from_raw_os_error(5)); // EIO
+        }
         self.file.set_len(len)
     }
 }
@@ -336,6 +341,7 @@ impl LogSink for FaultyFile {
 struct Faults {
     fail: Arc<AtomicBool>,
     hang: Arc<AtomicBool>,
+    fail_cut: Arc<AtomicBool>,
     events: Arc<Mutex<Vec<Event>>>,
 }
 
@@ -343,11 +349,13 @@ fn open_faulty(dir: &Path, timeout: Duration) -> (AuditLog, Faults) {
     let faults = Faults {
         fail: Arc::new(AtomicBool::new(false)),
         hang: Arc::new(AtomicBool::new(false)),
+        fail_cut: Arc::new(AtomicBool::new(false)),
         events: Arc::new(Mutex::new(Vec::new())),
     };
-    let (fail, hang, events) = (
+    let (fail, hang, fail_cut, events) = (
         faults.fail.clone(),
         faults.hang.clone(),
+        faults.fail_cut.clone(),
         faults.events.clone(),
     );
     let log = AuditLog::open_with(
@@ -362,6 +370,7 @@ fn open_faulty(dir: &Path, timeout: Duration) -> (AuditLog, Faults) {
                 file,
                 fail,
                 hang,
+                fail_cut,
                 events,
             })
         },
@@ -395,6 +404,39 @@ async fn a_disk_that_fails_answers_503_marks_unhealthy_and_recovers() {
     }
     // The failed record left nothing behind: the next one is seq 1 and the chain verifies.
     assert_eq!(log.append(record(2)).await.unwrap(), 1);
+    close(log);
+    assert_eq!(verify_dir(dir.path(), None).unwrap().entries, 2);
+}
+
+/// A failed commit whose bytes could not be cut off the file either: nothing is appended after
+/// them until they are cut (else the next commit's zeros could end before them, and after a
+/// crash recovery would find them past the spare space and refuse the log as damaged).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_that_cannot_be_cut_stops_appends_until_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, faults) = open_faulty(dir.path(), Duration::from_secs(5));
+    assert_eq!(log.append(record(0)).await.unwrap(), 0);
+    faults.fail.store(true, Ordering::Release);
+    faults.fail_cut.store(true, Ordering::Release);
+    assert!(log
+        .append_all((1..=900).map(record).collect())
+        .await
+        .is_err());
+    // The disk takes writes again, but the failed commit's bytes are still there.
+    faults.fail.store(false, Ordering::Release);
+    let err = log.append_all(vec![record(901)]).await.unwrap_err();
+    assert!(err.to_string().contains("cannot cut"), "{err}");
+    // Once the cut works the log goes on right after its last record.
+    faults.fail_cut.store(false, Ordering::Release);
+    assert_eq!(log.append_all(vec![record(902)]).await.unwrap(), 1);
+    let path = log::log_path(dir.path());
+    let scan = log::scan(&path, None, |_, _| Ok(())).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(scan.entries, 2);
+    assert!(
+        bytes[scan.valid_len as usize..].iter().all(|b| *b == 0),
+        "only spare zeros after the records"
+    );
     close(log);
     assert_eq!(verify_dir(dir.path(), None).unwrap().entries, 2);
 }
