@@ -323,13 +323,14 @@ impl CommitBackend for FileBackend {
         } else {
             self.allocated
         };
-        let (start, stop) = match (self.direct, allocated > self.allocated) {
-            (_, true) => (self.len - self.tail.len() as u64, allocated),
-            (true, false) => (
-                self.len - self.tail.len() as u64,
-                end.next_multiple_of(BLOCK as u64),
-            ),
-            (false, false) => (self.len, end),
+        // A buffered file's tail is empty: its writes start at `len`.
+        let start = self.len - self.tail.len() as u64;
+        let stop = if allocated > self.allocated {
+            allocated
+        } else if self.direct {
+            end.next_multiple_of(BLOCK as u64)
+        } else {
+            end
         };
         let bytes = self
             .staging
