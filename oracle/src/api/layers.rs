@@ -1,6 +1,8 @@
 //! What wraps every route: the request body read under a deadline, JSON bodies for every
 //! error, bounded request metrics with the access log, and CORS.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -10,6 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use metrics::{Counter, Histogram};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::metrics::{method_label, HTTP_REQUESTS, HTTP_REQUEST_SECONDS};
@@ -92,7 +95,10 @@ pub fn outer(routes: Router, config: &Config) -> Router {
     let routes = routes
         .fallback(|| async { Error::NotFound })
         .layer(middleware::map_response(json_errors))
-        .layer(middleware::from_fn(track));
+        .layer(middleware::from_fn_with_state(
+            Arc::new(RequestMetrics::default()),
+            track,
+        ));
     match cors(config) {
         Some(cors) => routes.layer(cors),
         None => routes,
@@ -159,36 +165,107 @@ async fn json_errors(response: Response) -> Response {
 ///
 /// One event per request carries everything an operator greps for (method, route, status,
 /// latency, size); a per-request span (as tower-http's `TraceLayer` makes) would add nothing
-/// here, since handlers log little.
-async fn track(request: Request, next: Next) -> Response {
+/// here, since handlers log little. The metric handles come from [`RequestMetrics`], and the
+/// path is copied only when the access log is on: both were a measurable share of a request.
+async fn track(
+    State(metrics): State<Arc<RequestMetrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = method_label(request.method());
-    let path: String = request
-        .uri()
-        .path()
-        .chars()
-        .take(LOGGED_PATH_CHARS)
-        .collect();
+    let logged = tracing::enabled!(target: "tollgate::access", tracing::Level::INFO);
+    let path: String = if logged {
+        request
+            .uri()
+            .path()
+            .chars()
+            .take(LOGGED_PATH_CHARS)
+            .collect()
+    } else {
+        String::new()
+    };
     let response = next.run(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    let route_label = route.clone().unwrap_or_else(|| "unmatched".into());
-    ::metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route_label.clone(), "status" => status.to_string())
-        .increment(1);
-    ::metrics::histogram!(HTTP_REQUEST_SECONDS, "method" => method, "route" => route_label.clone())
-        .record(elapsed.as_secs_f64());
-    tracing::info!(
-        target: "tollgate::access",
-        method,
-        route = %route_label,
-        path = %path,
-        status,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        "request"
-    );
+    let route_label = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+    metrics.record(method, route_label, status, elapsed);
+    if logged {
+        tracing::info!(
+            target: "tollgate::access",
+            method,
+            route = %route_label,
+            path = %path,
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
     response
+}
+
+/// The route label of a request no route matched.
+const UNMATCHED: &str = "unmatched";
+
+/// The request counter and latency histogram handles, one set per (route, method, status),
+/// registered on first use and kept: the recorder's lookup by name and labels (and the
+/// label strings it needs) cost more than the increment itself. Every label is bounded (route
+/// templates, [`method_label`], status codes), so the map is too.
+#[derive(Default)]
+pub struct RequestMetrics {
+    routes: RwLock<HashMap<String, Vec<MethodMetrics>>>,
+}
+
+/// One route and method's latency histogram and its counters by status.
+struct MethodMetrics {
+    method: &'static str,
+    latency: Histogram,
+    by_status: Vec<(u16, Counter)>,
+}
+
+impl RequestMetrics {
+    /// Counts one answered request and records its latency.
+    pub fn record(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        {
+            let routes = self.routes.read().unwrap_or_else(|p| p.into_inner());
+            let known = routes
+                .get(route)
+                .and_then(|methods| methods.iter().find(|m| m.method == method))
+                .and_then(|m| {
+                    let counter = m.by_status.iter().find(|(s, _)| *s == status)?;
+                    Some((&m.latency, &counter.1))
+                });
+            if let Some((latency, counter)) = known {
+                counter.increment(1);
+                latency.record(seconds);
+                return;
+            }
+        }
+        let mut routes = self.routes.write().unwrap_or_else(|p| p.into_inner());
+        let methods = routes.entry(route.to_owned()).or_default();
+        let index = match methods.iter().position(|m| m.method == method) {
+            Some(index) => index,
+            None => {
+                methods.push(MethodMetrics {
+                    method,
+                    latency: ::metrics::histogram!(HTTP_REQUEST_SECONDS, "method" => method, "route" => route.to_owned()),
+                    by_status: Vec::new(),
+                });
+                methods.len() - 1
+            }
+        };
+        let entry = &mut methods[index];
+        let counter = match entry.by_status.iter().position(|(s, _)| *s == status) {
+            Some(at) => &entry.by_status[at].1,
+            None => {
+                let counter = ::metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route.to_owned(), "status" => status.to_string());
+                entry.by_status.push((status, counter));
+                &entry.by_status[entry.by_status.len() - 1].1
+            }
+        };
+        counter.increment(1);
+        entry.latency.record(seconds);
+    }
 }
