@@ -8,7 +8,10 @@
 //! zeros) is a **torn tail**: a commit that crashed before its fdatasync returned, so nobody was
 //! answered for it. It is cut (the file truncated to the last whole record and fsynced), and so
 //! are the zeros a running committer writes ahead of its records (*spare* space, no record in
-//! it). Anything else —
+//! it). A commit written over several sectors can, on power loss before its fdatasync, leave
+//! any of them unwritten (zeros), not only its last: a bad frame that shows such a sector, after
+//! every entry the anchor covers (all synced before that commit began), is a **torn commit**
+//! and is cut with everything after it. Anything else —
 //! a bad frame followed by more bytes, a broken link, a record that does not decode — is
 //! damage, and the node refuses to start. Then the anchor must be consistent: not ahead of the
 //! log, and naming the hash of the log's entry at its position.
@@ -57,11 +60,13 @@ pub struct Scan {
 }
 
 /// Walks the log file, calling `visit` for every whole entry (with its payload hash). Returns
-/// the scan, or the first damage as [`Error::AuditBroken`]. `want_hash_at` asks for the hash of
-/// the entry before position `n` (what an anchor with `entries = n` names).
+/// the scan, or the first damage as [`Error::AuditBroken`]. `anchored` is the number of
+/// entries the anchor covers, when there is one: the scan keeps the hash of the entry before
+/// that position (what the anchor names), and a bad frame after it that shows an unwritten
+/// sector is a torn commit rather than damage (the caller then checks the anchor itself).
 pub fn scan(
     path: &Path,
-    want_hash_at: Option<u64>,
+    anchored: Option<u64>,
     mut visit: impl FnMut(&Entry, &[u8; 32]) -> Result<()>,
 ) -> Result<Scan> {
     let file = File::open(path).map_err(|err| Error::AuditBroken {
@@ -83,7 +88,7 @@ pub fn scan(
     let mut scan = Scan {
         head: GENESIS,
         valid_len: header.len() as u64,
-        hash_at: match want_hash_at {
+        hash_at: match anchored {
             Some(0) => Some((0, GENESIS)),
             _ => None,
         },
@@ -131,7 +136,7 @@ pub fn scan(
                 scan.entries += 1;
                 scan.head = hash;
                 scan.valid_len += size as u64;
-                if want_hash_at == Some(scan.entries) {
+                if anchored == Some(scan.entries) {
                     scan.hash_at = Some((scan.entries, hash));
                 }
             }
@@ -152,6 +157,18 @@ pub fn scan(
                 scan.spare_bytes = file_len - offset;
                 break;
             }
+            // A commit torn across sectors: records after this one may have reached the disk
+            // while a sector of this one did not. Only after every anchored entry (those were
+            // synced before the last commit began), and only with an unwritten sector to show.
+            Framed::ZeroLength | Framed::BadChecksum
+                if anchored.is_some_and(|n| n <= scan.entries)
+                    && unwritten_sector(reader.get_ref(), offset, &buf, file_len)? =>
+            {
+                scan.torn_reason = Some(
+                    "a sector of the last commit was never written (a crash before its fdatasync)",
+                );
+                break;
+            }
             Framed::BadChecksum => {
                 return Err(broken(format!(
                     "checksum fails at offset {offset} and more records follow"
@@ -169,6 +186,35 @@ pub fn scan(
     }
     scan.torn_bytes = file_len - scan.valid_len - scan.spare_bytes;
     Ok(scan)
+}
+
+/// Sector size a torn write is made of: a disk writes each 512-byte sector whole or not at all,
+/// but the sectors of one unsynced write in any order.
+const SECTOR: u64 = 512;
+
+/// Whether the bad frame read into `frame` at `offset` shows an unwritten sector: its header in
+/// zeros to the end of its sector (the sector where the commit's records began was not
+/// written; it still holds the zeros after the old end), or, its header intact, a whole sector
+/// from the frame's own bytes on that reads as zeros. Bit rot leaves neither.
+fn unwritten_sector(file: &File, offset: u64, frame: &[u8], file_len: u64) -> Result<bool> {
+    let zeros = |from: u64, to: u64| -> Result<bool> {
+        let mut bytes = vec![0u8; (to.min(file_len) - from) as usize];
+        file.read_exact_at(&mut bytes, from)?;
+        Ok(bytes.iter().all(|b| *b == 0))
+    };
+    let header_sector_end = (offset + 1).next_multiple_of(SECTOR);
+    if frame.len() >= FRAME_HEADER && frame[..4] == [0; 4] {
+        return zeros(offset, header_sector_end);
+    }
+    let frame_end = offset + frame.len() as u64;
+    let mut sector = header_sector_end;
+    while sector < frame_end {
+        if zeros(sector, sector + SECTOR)? {
+            return Ok(true);
+        }
+        sector += SECTOR;
+    }
+    Ok(false)
 }
 
 fn only_zeros(reader: &mut BufReader<File>, read: &[u8]) -> Result<bool> {

@@ -447,7 +447,7 @@ fn recover(dir: &Path, key: &SigningKey) -> Result<(log::Scan, Opened)> {
             bytes = scan.torn_bytes,
             reason = scan.torn_reason.unwrap_or("torn"),
             entries = scan.entries,
-            "cutting a torn last record from the audit log (a commit that crashed before it was answered)"
+            "cutting a torn tail from the audit log (a commit that crashed before it was answered)"
         );
         log::cut_torn_tail(&path, scan.valid_len)?;
     } else if scan.spare_bytes > 0 {

@@ -697,3 +697,100 @@ async fn commits_of_every_size_across_blocks_and_reopens_keep_every_record() {
         .all(|(i, (entry, _))| entry.seq == i as u64));
     close(log);
 }
+
+/// The audit directory as a crash would leave it after `log`'s last commit: `anchor` as it was
+/// before that commit, the log as written, except that the bytes of the 512-byte sectors at
+/// `unwritten` hold what was there before (zeros from `old_end` on; the records before it are
+/// the same either way).
+fn torn_copy(dir: &Path, anchor: &[u8], old_end: u64, unwritten: &[u64]) -> tempfile::TempDir {
+    let crashed = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(log::log_path(dir)).unwrap();
+    for &sector in unwritten {
+        let from = sector.max(old_end) as usize;
+        bytes[from..sector as usize + 512].fill(0);
+    }
+    std::fs::write(crashed.path().join(log::LOG_FILE), &bytes).unwrap();
+    std::fs::write(crashed.path().join(anchor::ANCHOR_FILE), anchor).unwrap();
+    crashed
+}
+
+async fn anchored_at(dir: &Path, entries: u64) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Anchor::read(dir).unwrap().map(|a| a.entries) != Some(entries) {
+        assert!(
+            Instant::now() < deadline,
+            "the anchor never covered {entries}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    std::fs::read(dir.join(anchor::ANCHOR_FILE)).unwrap()
+}
+
+#[tokio::test]
+async fn a_commit_torn_across_sectors_by_a_crash_is_cut_and_damage_before_it_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path()).unwrap();
+    append_n(&log, 0, 20).await;
+    let before = anchored_at(dir.path(), 20).await;
+    let start = log.inner.shared.published.len.load(Ordering::Acquire);
+    // One unanswered commit of 40 records over many sectors; the crash comes before its
+    // fdatasync returns, so the disk may hold any subset of its sectors.
+    log.append_all((20..60).map(record).collect())
+        .await
+        .unwrap();
+    let end = log.inner.shared.published.len.load(Ordering::Acquire);
+    let offsets: Vec<u64> = {
+        let mut offsets = Vec::new();
+        let bytes = std::fs::read(log::log_path(dir.path())).unwrap();
+        let mut at = format::FILE_HEADER.len();
+        while let format::Framed::Record(_, size) = format::unframe(&bytes[at..]) {
+            offsets.push(at as u64);
+            at += size;
+        }
+        offsets
+    };
+    assert!(end - start > 8 * 512, "the commit spans many sectors");
+    let first_sector_inside = |seq: usize| (offsets[seq] + 1).next_multiple_of(512);
+    let cases: Vec<(Vec<u64>, u64)> = vec![
+        // A sector in the middle of record 30 missing: records 20..30 reached the disk.
+        (vec![first_sector_inside(30)], 30),
+        // Two sectors, the later ones written: cut at the first.
+        (vec![first_sector_inside(25), first_sector_inside(50)], 25),
+        // The sector where the commit's records began (it still holds the old zeros after
+        // `start`), the rest of the commit written.
+        (vec![start - start % 512], 20),
+    ];
+    for (unwritten, kept) in cases {
+        let crashed = torn_copy(dir.path(), &before, start, &unwritten);
+        let report = verify_dir(crashed.path(), None).unwrap();
+        assert_eq!(report.entries, kept, "sectors {unwritten:?}");
+        assert!(report.torn_bytes > 0);
+        let reopened = open(crashed.path()).unwrap();
+        assert_eq!(reopened.len(), kept);
+        assert_eq!(reopened.append(record(99)).await.unwrap(), kept);
+        close(reopened);
+        assert_eq!(verify_dir(crashed.path(), None).unwrap().entries, kept + 1);
+    }
+    close(log);
+    // The same missing sector once the anchor covers the commit: acknowledged entries are
+    // gone, which is damage.
+    let after = std::fs::read(dir.path().join(anchor::ANCHOR_FILE)).unwrap();
+    let crashed = torn_copy(dir.path(), &after, 0, &[first_sector_inside(30)]);
+    let err = open(crashed.path()).err().expect("refused");
+    assert!(matches!(err, Error::AuditBroken { seq: 30, .. }), "{err}");
+    assert!(verify_dir(crashed.path(), None).is_err());
+    // A flipped bit after the anchored entries shows no unwritten sector: damage, not torn.
+    let crashed = torn_copy(dir.path(), &before, start, &[]);
+    let path = crashed.path().join(log::LOG_FILE);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[offsets[30] as usize + 40] ^= 0x04;
+    std::fs::write(&path, &bytes).unwrap();
+    let err = open(crashed.path()).err().expect("refused");
+    assert!(err.to_string().contains("checksum fails"), "{err}");
+    // Nor is a sector of zeros inside an entry the anchor covers.
+    let crashed = torn_copy(dir.path(), &before, 0, &[first_sector_inside(10)]);
+    assert!(matches!(
+        open(crashed.path()),
+        Err(Error::AuditBroken { seq: 10, .. })
+    ));
+}
