@@ -16,8 +16,8 @@
 //! If the write or the fdatasync fails (disk full, EIO), the file is truncated back to the last
 //! commit, every waiter gets [`Error::AuditUnavailable`] (503), and the log reports unhealthy
 //! (readiness 503, signing refused). While unhealthy and idle the committer probes the disk
-//! every [`PROBE_INTERVAL`] (write a block past the end, fdatasync, truncate it away); when that
-//! succeeds it is healthy again. A waiter never waits longer than the commit timeout: a hung
+//! every [`PROBE_INTERVAL`] (write and fdatasync the step of zeros the next commit needs, and
+//! keep it); when that succeeds it is healthy again. A waiter never waits longer than the commit timeout: a hung
 //! disk also answers 503, and marks the log unhealthy until a commit succeeds.
 //!
 //! # Backends
@@ -370,19 +370,39 @@ impl CommitBackend for FileBackend {
         })
     }
 
-    /// Tries the disk: a block written past the end and synced, then cut away again. A crash
-    /// in between leaves zero bytes at the end, which recovery cuts as a torn tail.
+    /// Tries the disk with the write the next commit needs: after a failure nothing is written
+    /// ahead, so that commit would grow the file by a step of zeros. The probe writes that step
+    /// (from the block the records end in, their tail repeated) and keeps it, so a disk with
+    /// room for a block but not a step is not called writable only to fail the next commit.
+    /// A crash in between leaves zeros after the records: spare space, which recovery cuts.
     fn probe(&mut self) -> std::result::Result<(), String> {
-        let block = self.staging.fill(&[], BLOCK);
+        if self.uncut {
+            // As before a commit: a failed commit's bytes may lie past the step.
+            self.sink.set_len(self.len).map_err(|err| {
+                format!("cannot cut the bytes of a failed commit off the log: {err}")
+            })?;
+            self.uncut = false;
+        }
+        let start = self.len - self.tail.len() as u64;
+        let allocated = self.len.div_ceil(PREALLOCATE) * PREALLOCATE + PREALLOCATE;
+        let bytes = self
+            .staging
+            .fill(&[&self.tail], (allocated - start) as usize);
         let result = self
             .sink
-            .write_all_at(block, self.len.next_multiple_of(BLOCK as u64))
-            .and_then(|()| self.sink.sync_data())
-            .and_then(|()| self.sink.set_len(self.len))
+            .write_all_at(bytes, start)
             .and_then(|()| self.sink.sync_data());
-        self.uncut = result.is_err() && self.sink.set_len(self.len).is_err();
-        self.allocated = self.len;
-        result.map_err(|err| err.to_string())
+        match result {
+            Ok(()) => {
+                self.allocated = allocated;
+                Ok(())
+            }
+            Err(err) => {
+                self.uncut = self.sink.set_len(self.len).is_err();
+                self.allocated = self.len;
+                Err(err.to_string())
+            }
+        }
     }
 
     /// Cuts the zeros written ahead, so a closed log ends at its last record.

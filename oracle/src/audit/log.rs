@@ -152,7 +152,7 @@ pub fn scan(
                 scan.torn_reason = Some("the last record's checksum fails");
                 break;
             }
-            // Space written ahead and not used yet (or a probe's block): no record was there.
+            // Space written ahead (by a commit or a probe) and not used yet: no record was there.
             Framed::ZeroLength if only_zeros(&mut reader, &buf)? => {
                 scan.spare_bytes = file_len - offset;
                 break;

@@ -276,6 +276,8 @@ struct FaultyFile {
     hang: Arc<AtomicBool>,
     /// Truncation fails (EIO).
     fail_cut: Arc<AtomicBool>,
+    /// The file cannot grow past this size (a nearly full disk): ENOSPC.
+    room: Arc<AtomicU64>,
     events: Arc<Mutex<Vec<Event>>>,
 }
 
@@ -311,6 +313,12 @@ impl LogSink for FaultyFile {
             std::os::unix::fs::FileExt::write_all_at(&self.file, half, offset)?;
             return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
         }
+        let room = self.room.load(Ordering::Acquire);
+        if offset + bytes.len() as u64 > room {
+            let fits = room.saturating_sub(offset) as usize / direct::BLOCK * direct::BLOCK;
+            std::os::unix::fs::FileExt::write_all_at(&self.file, &bytes[..fits], offset)?;
+            return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+        }
         std::os::unix::fs::FileExt::write_all_at(&self.file, bytes, offset)?;
         self.events
             .lock()
@@ -342,6 +350,7 @@ struct Faults {
     fail: Arc<AtomicBool>,
     hang: Arc<AtomicBool>,
     fail_cut: Arc<AtomicBool>,
+    room: Arc<AtomicU64>,
     events: Arc<Mutex<Vec<Event>>>,
 }
 
@@ -350,12 +359,14 @@ fn open_faulty(dir: &Path, timeout: Duration) -> (AuditLog, Faults) {
         fail: Arc::new(AtomicBool::new(false)),
         hang: Arc::new(AtomicBool::new(false)),
         fail_cut: Arc::new(AtomicBool::new(false)),
+        room: Arc::new(AtomicU64::new(u64::MAX)),
         events: Arc::new(Mutex::new(Vec::new())),
     };
-    let (fail, hang, fail_cut, events) = (
+    let (fail, hang, fail_cut, room, events) = (
         faults.fail.clone(),
         faults.hang.clone(),
         faults.fail_cut.clone(),
+        faults.room.clone(),
         faults.events.clone(),
     );
     let log = AuditLog::open_with(
@@ -371,6 +382,7 @@ fn open_faulty(dir: &Path, timeout: Duration) -> (AuditLog, Faults) {
                 fail,
                 hang,
                 fail_cut,
+                room,
                 events,
             })
         },
@@ -406,6 +418,45 @@ async fn a_disk_that_fails_answers_503_marks_unhealthy_and_recovers() {
     assert_eq!(log.append(record(2)).await.unwrap(), 1);
     close(log);
     assert_eq!(verify_dir(dir.path(), None).unwrap().entries, 2);
+}
+
+/// A nearly full disk: room for a block, not for the step of zeros a commit that grows the file
+/// writes. The probe tries that same step, so the node stays unready instead of turning ready
+/// and failing the next commit, and turns ready once the disk has room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_with_room_for_a_block_but_not_a_step_stays_unready() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, faults) = open_faulty(dir.path(), Duration::from_secs(5));
+    assert_eq!(log.append(record(0)).await.unwrap(), 0);
+    let path = log::log_path(dir.path());
+    let size = std::fs::metadata(&path).unwrap().len();
+    // The next commit must grow the file: a batch larger than the zeros written ahead.
+    faults
+        .room
+        .store(size + 4 * direct::BLOCK as u64, Ordering::Release);
+    let mut committed = 1;
+    loop {
+        assert!(committed < 10_000, "the file never had to grow");
+        match log.append_all((0..1000).map(record).collect()).await {
+            Ok(_) => committed += 1000,
+            Err(err) => break assert!(matches!(err, Error::AuditUnavailable(_)), "{err}"),
+        }
+    }
+    assert!(!log.is_healthy());
+    // Several probe intervals: it never turns ready, so it never fails another commit.
+    for _ in 0..4 {
+        tokio::time::sleep(committer::PROBE_INTERVAL).await;
+        assert!(!log.is_healthy(), "ready on a disk without room for a step");
+    }
+    faults.room.store(u64::MAX, Ordering::Release);
+    let started = Instant::now();
+    while !log.is_healthy() {
+        assert!(started.elapsed() < Duration::from_secs(5), "never ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(log.append(record(900)).await.unwrap(), committed);
+    close(log);
+    assert_eq!(verify_dir(dir.path(), None).unwrap().entries, committed + 1);
 }
 
 /// A failed commit whose bytes could not be cut off the file either: nothing is appended after
