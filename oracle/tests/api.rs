@@ -733,8 +733,17 @@ async fn health_ready_metrics_openapi_and_unknown_routes() {
     let app = node_with(config()).router();
     assert_eq!(get(&app, "/v1/health").await.status, StatusCode::OK);
     assert_eq!(get(&app, "/v1/ready").await.json["ready"], true);
-    post(&app, "/v1/attestations", attest_body(UNKNOWN)).await;
+    // The recorder is the process's: other tests sign too, so the count only has to rise.
+    let signatures = |text: &str| -> u64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(r#"tollgate_signatures_total{kind="attest"} "#))
+            .map_or(0, |count| count.parse().unwrap())
+    };
+    let before = signatures(&get(&app, "/metrics").await.text);
+    let signed = post(&app, "/v1/attestations", attest_body(UNKNOWN)).await;
+    assert_eq!(signed.status, StatusCode::OK);
     let metrics = get(&app, "/metrics").await;
+    assert!(signatures(&metrics.text) > before, "{}", metrics.text);
     assert_eq!(metrics.status, StatusCode::OK);
     assert!(
         metrics.text.contains("tollgate_http_requests_total"),

@@ -150,7 +150,7 @@ pub(crate) async fn sign_and_record(
     )?;
     // The response exists only after this resolves, i.e. after the entry's fdatasync.
     let audit_seq = state.audit.append(record).await?;
-    ::metrics::counter!(super::metrics::SIGNATURES, "kind" => kind.name()).increment(1);
+    super::metrics::signatures(kind).increment(1);
     Ok(signed.recorded_at(audit_seq))
 }
 

@@ -239,7 +239,7 @@ async fn sign_all(
         let first = state.audit.append_all(chunk).await?;
         seqs.extend(first..first + count);
     }
-    ::metrics::counter!(super::metrics::SIGNATURES, "kind" => kind.name()).increment(signed as u64);
+    super::metrics::signatures(kind).increment(signed as u64);
     let mut seqs = seqs.into_iter();
     let results = slots
         .into_iter()

@@ -12,6 +12,7 @@ use axum::response::IntoResponse;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use super::SharedState;
+use crate::audit::Kind;
 
 /// Requests answered, by method, route and status.
 pub const HTTP_REQUESTS: &str = "tollgate_http_requests_total";
@@ -71,6 +72,22 @@ pub fn handle() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// The [`SIGNATURES`] counter of `kind`, registered once and kept: the recorder's lookup of a
+/// series by name and labels costs more than the increment, on every signature.
+pub fn signatures(kind: Kind) -> &'static ::metrics::Counter {
+    static COUNTERS: OnceLock<[::metrics::Counter; 2]> = OnceLock::new();
+    let counters = COUNTERS.get_or_init(|| {
+        // The recorder first: a handle taken before it is installed counts nothing.
+        handle();
+        [Kind::Attest, Kind::Cosign]
+            .map(|kind| ::metrics::counter!(SIGNATURES, "kind" => kind.name()))
+    });
+    match kind {
+        Kind::Attest => &counters[0],
+        Kind::Cosign => &counters[1],
+    }
 }
 
 fn describe() {
