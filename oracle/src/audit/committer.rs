@@ -283,21 +283,41 @@ pub(crate) struct FileBackend {
     pub(crate) uncut: bool,
 }
 
+/// The size a write ending at `end` grows the file to: the first step boundary at or after
+/// `end`, and one more step of zeros ([`PREALLOCATE`]).
+fn step_after(end: u64) -> u64 {
+    end.div_ceil(PREALLOCATE) * PREALLOCATE + PREALLOCATE
+}
+
+impl FileBackend {
+    /// Before a write: a failed commit's bytes may still lie past the records (cutting them
+    /// failed too). They are cut first, or this write's zeros could end before them and leave
+    /// them for recovery to find after a crash. The write's fdatasync covers the size.
+    fn cut_failed_commit(&mut self) -> std::result::Result<(), String> {
+        if self.uncut {
+            self.sink.set_len(self.len).map_err(|err| {
+                format!("cannot cut the bytes of a failed commit off the log: {err}")
+            })?;
+            self.uncut = false;
+        }
+        Ok(())
+    }
+
+    /// After a failed write: no partial record is left behind for the next commit to append
+    /// after, and nothing is taken as written ahead.
+    fn undo_write(&mut self) {
+        self.uncut = self.sink.set_len(self.len).is_err();
+        self.allocated = self.len;
+    }
+}
+
 impl CommitBackend for FileBackend {
     fn append(
         &mut self,
         records: &mut dyn ExactSizeIterator<Item = &AuditRecord>,
         recorded_at: u64,
     ) -> std::result::Result<Appended, String> {
-        if self.uncut {
-            // A failed commit's bytes may still lie past the records (cutting them failed
-            // too): cut them first, or this commit's zeros could end before them and leave
-            // them for recovery to find after a crash. The fdatasync below covers the size.
-            self.sink.set_len(self.len).map_err(|err| {
-                format!("cannot cut the bytes of a failed commit off the log: {err}")
-            })?;
-            self.uncut = false;
-        }
+        self.cut_failed_commit()?;
         let (buffer, payload) = (&mut self.buffer, &mut self.payload);
         buffer.clear();
         let (mut seq, mut head) = (self.next_seq, self.head);
@@ -319,7 +339,7 @@ impl CommitBackend for FileBackend {
         // records written again, unchanged), zero-padded to a block boundary.
         let end = self.len + buffer.len() as u64;
         let allocated = if end > self.allocated {
-            end.div_ceil(PREALLOCATE) * PREALLOCATE + PREALLOCATE
+            step_after(end)
         } else {
             self.allocated
         };
@@ -340,9 +360,7 @@ impl CommitBackend for FileBackend {
             .write_all_at(bytes, start)
             .and_then(|()| self.sink.sync_data());
         if let Err(err) = written {
-            // Leave no partial record behind for the next commit to append after.
-            self.uncut = self.sink.set_len(self.len).is_err();
-            self.allocated = self.len;
+            self.undo_write();
             return Err(err.to_string());
         }
         if self.direct {
@@ -376,15 +394,9 @@ impl CommitBackend for FileBackend {
     /// room for a block but not a step is not called writable only to fail the next commit.
     /// A crash in between leaves zeros after the records: spare space, which recovery cuts.
     fn probe(&mut self) -> std::result::Result<(), String> {
-        if self.uncut {
-            // As before a commit: a failed commit's bytes may lie past the step.
-            self.sink.set_len(self.len).map_err(|err| {
-                format!("cannot cut the bytes of a failed commit off the log: {err}")
-            })?;
-            self.uncut = false;
-        }
+        self.cut_failed_commit()?;
         let start = self.len - self.tail.len() as u64;
-        let allocated = self.len.div_ceil(PREALLOCATE) * PREALLOCATE + PREALLOCATE;
+        let allocated = step_after(self.len);
         let bytes = self
             .staging
             .fill(&[&self.tail], (allocated - start) as usize);
@@ -398,8 +410,7 @@ impl CommitBackend for FileBackend {
                 Ok(())
             }
             Err(err) => {
-                self.uncut = self.sink.set_len(self.len).is_err();
-                self.allocated = self.len;
+                self.undo_write();
                 Err(err.to_string())
             }
         }
