@@ -354,6 +354,16 @@ struct Faults {
     events: Arc<Mutex<Vec<Event>>>,
 }
 
+/// Waits until the log reports healthy again (a probe or a commit succeeded), failing with
+/// `what` after 5 s.
+async fn healthy_within_5s(log: &AuditLog, what: &str) {
+    let started = Instant::now();
+    while !log.is_healthy() {
+        assert!(started.elapsed() < Duration::from_secs(5), "{what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn open_faulty(dir: &Path, timeout: Duration) -> (AuditLog, Faults) {
     let faults = Faults {
         fail: Arc::new(AtomicBool::new(false)),
@@ -406,14 +416,7 @@ async fn a_disk_that_fails_answers_503_marks_unhealthy_and_recovers() {
     tokio::time::sleep(committer::PROBE_INTERVAL * 2).await;
     assert!(!log.is_healthy());
     faults.fail.store(false, Ordering::Release);
-    let started = Instant::now();
-    while !log.is_healthy() {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "never recovered"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    healthy_within_5s(&log, "never recovered").await;
     // The failed record left nothing behind: the next one is seq 1 and the chain verifies.
     assert_eq!(log.append(record(2)).await.unwrap(), 1);
     close(log);
@@ -449,11 +452,7 @@ async fn a_disk_with_room_for_a_block_but_not_a_step_stays_unready() {
         assert!(!log.is_healthy(), "ready on a disk without room for a step");
     }
     faults.room.store(u64::MAX, Ordering::Release);
-    let started = Instant::now();
-    while !log.is_healthy() {
-        assert!(started.elapsed() < Duration::from_secs(5), "never ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    healthy_within_5s(&log, "never ready").await;
     assert_eq!(log.append(record(900)).await.unwrap(), committed);
     close(log);
     assert_eq!(verify_dir(dir.path(), None).unwrap().entries, committed + 1);
@@ -504,11 +503,7 @@ async fn a_hung_disk_answers_503_within_the_timeout() {
     assert!(!log.is_healthy());
     faults.hang.store(false, Ordering::Release);
     // The hung commit completes; the log is healthy again and goes on.
-    let started = Instant::now();
-    while !log.is_healthy() {
-        assert!(started.elapsed() < Duration::from_secs(5));
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    healthy_within_5s(&log, "never healthy after the hung commit").await;
     assert_eq!(log.append(record(1)).await.unwrap(), 1);
     close(log);
 }
